@@ -1,0 +1,7 @@
+//! Server functions, one file per area. Each is thin: find the caller,
+//! check what they may do, call a backend service, map its error.
+pub mod accounts;
+pub mod orgs;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod server;

@@ -1,0 +1,223 @@
+//! Sign-up, log-in and log-out. Each writes its audit entries in the same
+//! transaction as the change.
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, AuditEvent};
+use super::error::ResultExt as _;
+use super::sessions::{self, SessionToken, SessionUser};
+use super::state::Mode;
+use super::{db, members, orgs, Actor, AppState, Error, OrgTx, RequestMeta, Result};
+use crate::model::accounts::{DisplayName, Email, Password};
+use crate::model::Role;
+
+#[derive(Debug, Clone)]
+pub struct SignUpInput {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub organization: String,
+}
+
+/// A new session, for the caller to hand to the browser.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub token: SessionToken,
+    pub remember: bool,
+    pub user_id: Uuid,
+    pub organization_id: Uuid,
+}
+
+struct ValidSignUp {
+    name: DisplayName,
+    email: Email,
+    password: Password,
+    organization: DisplayName,
+}
+
+impl ValidSignUp {
+    fn parse(input: &SignUpInput) -> Result<Self> {
+        Ok(Self {
+            name: DisplayName::parse("name", &input.name)?,
+            email: Email::parse(&input.email)?,
+            password: Password::parse(&input.password)?,
+            organization: DisplayName::parse("organization", &input.organization)?,
+        })
+    }
+}
+
+/// Creates a user, their organization (with them as owner) and a session.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) -> Result<SignedIn> {
+    let input = ValidSignUp::parse(&input)?;
+    let password_hash = state.passwords.hash(&input.password).await?;
+
+    let mut tx = state.pool.begin().await?;
+    let user_id = Uuid::new_v4();
+    if state.mode == Mode::Development {
+        // Serialize sign-ups so exactly one "first user" can exist.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended('first-user', 0))")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "insert into users (id, email, name, password_hash, is_platform_admin)
+         values ($1, $2, $3, $4, $5 and not exists (select 1 from users))",
+    )
+    .bind(user_id)
+    .bind(input.email.as_str())
+    .bind(input.name.as_str())
+    .bind(&password_hash)
+    .bind(state.mode == Mode::Development)
+    .execute(&mut *tx)
+    .await
+    .on_constraint("users_email_key", || {
+        Error::conflict("email", "An account with this email already exists. Log in instead.")
+    })?;
+
+    let org = orgs::create(&mut tx, &input.organization).await?;
+    let mut tx = OrgTx::bind(tx, org.id, Actor::User(user_id), meta.clone()).await?;
+    members::add(&mut tx, user_id, Role::Owner).await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::new("user.signed_up", "user", user_id)
+            .after(json!({"email": input.email.as_str(), "name": input.name.as_str()})),
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::new("organization.created", "organization", org.id)
+            .after(json!({"name": org.name, "slug": org.slug})),
+    )
+    .await?;
+    let token = sessions::create(tx.conn(), user_id, Some(org.id), false, &meta).await?;
+    tx.commit().await?;
+    tracing::info!(%user_id, org_id = %org.id, "user signed up");
+    Ok(SignedIn {
+        token,
+        remember: false,
+        user_id,
+        organization_id: org.id,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: Uuid,
+    password_hash: String,
+}
+
+/// Checks email and password and opens a session in the user's first
+/// organization. A wrong password is audited in each of the user's
+/// organizations; an unknown email only in the server log, as no
+/// organization is concerned.
+#[tracing::instrument(skip_all)]
+pub async fn log_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    remember: bool,
+    meta: RequestMeta,
+) -> Result<SignedIn> {
+    if email.trim().is_empty() {
+        return Err(Error::Validation {
+            field: Some("email".into()),
+            message: "Enter your email address.".into(),
+        });
+    }
+    if password.is_empty() {
+        return Err(Error::Validation {
+            field: Some("password".into()),
+            message: "Enter your password.".into(),
+        });
+    }
+    let email = Email::parse(email).map_err(|_| Error::InvalidCredentials);
+    let user: Option<Credentials> = match &email {
+        Ok(email) => {
+            sqlx::query_as("select id, password_hash from users where email = $1")
+                .bind(email.as_str())
+                .fetch_optional(&state.pool)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let valid = state
+        .passwords
+        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    let Some(user) = user else {
+        tracing::warn!(ip = ?meta.ip, "log-in with an unknown email");
+        return Err(Error::InvalidCredentials);
+    };
+    let org_ids = organizations_of(state, user.id).await?;
+    if !valid {
+        for org_id in org_ids {
+            let mut tx = OrgTx::begin(&state.pool, org_id, Actor::Anonymous, meta.clone()).await?;
+            audit::record(&mut tx, AuditEvent::new("user.login", "user", user.id).failed()).await?;
+            tx.commit().await?;
+        }
+        return Err(Error::InvalidCredentials);
+    }
+    let Some(&org_id) = org_ids.first() else {
+        return Err(Error::Forbidden("You are not a member of any organization.".into()));
+    };
+    let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user.id), meta.clone()).await?;
+    let token = sessions::create(tx.conn(), user.id, Some(org_id), remember, &meta).await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::new("user.login", "user", user.id).after(json!({"remember": remember})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignedIn {
+        token,
+        remember,
+        user_id: user.id,
+        organization_id: org_id,
+    })
+}
+
+/// The user's organizations, the one they joined first first.
+async fn organizations_of(state: &AppState, user_id: Uuid) -> Result<Vec<Uuid>> {
+    let mut tx = db::begin_as_user(&state.pool, user_id).await?;
+    let ids = sqlx::query_scalar(
+        "select organization_id from memberships where user_id = $1 order by created_at, organization_id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Ends the session and records it in the organization it was working on.
+pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) -> Result<()> {
+    match user.current_organization_id {
+        Some(org_id) => {
+            let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user.user_id), meta).await?;
+            sessions::revoke(tx.conn(), user.session_id).await?;
+            audit::record(&mut tx, AuditEvent::new("user.logout", "session", user.session_id))
+                .await?;
+            tx.commit().await
+        }
+        None => {
+            let mut conn = state.pool.acquire().await?;
+            sessions::revoke(&mut conn, user.session_id).await
+        }
+    }
+}
+
+/// Makes an existing user a platform admin (`server admin grant`).
+pub async fn grant_platform_admin(pool: &sqlx::PgPool, email: &str) -> Result<()> {
+    let email = Email::parse(email)?;
+    let updated = sqlx::query("update users set is_platform_admin = true where email = $1")
+        .bind(email.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(email = email.as_str(), "granted platform admin");
+    Ok(())
+}

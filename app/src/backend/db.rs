@@ -1,0 +1,160 @@
+//! Connections, migrations, and `OrgTx`: the only door to tenant data.
+use anyhow::{bail, Context as _};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgConnection, PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::{Actor, RequestMeta, Result};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The role the application runs as; created by the first migration.
+pub const APP_ROLE: &str = "codebook_app";
+
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).context("Invalid database URL")?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // Generic plans of prepared statements can cross jit_above_cost
+                // and spend far longer compiling than running (TOOLCHAIN.md).
+                conn.execute("set jit = off").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .context("Failed to connect to PostgreSQL")
+}
+
+pub async fn migrate(owner_pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(owner_pool)
+        .await
+        .context("Failed to run database migrations")
+}
+
+/// The URL the application connects with: the owner's URL with the user
+/// swapped for the restricted role (and no password: give
+/// `APP_DATABASE_URL` where the server wants one).
+pub fn app_role_url(owner_url: &str) -> anyhow::Result<String> {
+    let mut url = url::Url::parse(owner_url).context("Invalid database URL")?;
+    url.set_username(APP_ROLE)
+        .map_err(|()| anyhow::anyhow!("Database URL cannot carry a user name"))?;
+    url.set_password(None)
+        .map_err(|()| anyhow::anyhow!("Database URL cannot carry a password"))?;
+    Ok(url.to_string())
+}
+
+/// Refuses a connection that row-level security would not bind: a
+/// superuser, a role with BYPASSRLS, or the owner of a tenant table.
+pub async fn ensure_restricted_role(pool: &PgPool) -> anyhow::Result<()> {
+    let (name, is_super, bypass): (String, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+    .context("Failed to read the database role")?;
+    if is_super {
+        bail!(
+            "Refusing to start: the application's database role `{name}` is a superuser, \
+             so row-level security would not apply. Connect as `{APP_ROLE}` (see APP_DATABASE_URL)."
+        );
+    }
+    if bypass {
+        bail!(
+            "Refusing to start: the application's database role `{name}` has BYPASSRLS, \
+             so row-level security would not apply. Connect as `{APP_ROLE}` (see APP_DATABASE_URL)."
+        );
+    }
+    let owned: Vec<String> = sqlx::query_scalar(
+        "select c.relname::text from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'public' and c.relkind = 'r'
+           and pg_get_userbyid(c.relowner) = current_user",
+    )
+    .fetch_all(pool)
+    .await
+    .context("Failed to read table owners")?;
+    if !owned.is_empty() {
+        bail!(
+            "Refusing to start: the application's database role `{name}` owns tables ({}); \
+             run the application as a role that owns none.",
+            owned.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A transaction bound to one organization and one actor. Row-level
+/// security reads `app.org_id`, set here for this transaction only, so even
+/// a query that forgot its `organization_id` filter sees no other tenant.
+pub struct OrgTx {
+    tx: Transaction<'static, Postgres>,
+    org_id: Uuid,
+    actor: Actor,
+    meta: RequestMeta,
+}
+
+impl OrgTx {
+    pub async fn begin(pool: &PgPool, org_id: Uuid, actor: Actor, meta: RequestMeta) -> Result<Self> {
+        Self::bind(pool.begin().await?, org_id, actor, meta).await
+    }
+
+    /// Binds a transaction already under way to `org_id`, e.g. right after
+    /// it created that organization.
+    pub async fn bind(
+        mut tx: Transaction<'static, Postgres>,
+        org_id: Uuid,
+        actor: Actor,
+        meta: RequestMeta,
+    ) -> Result<Self> {
+        sqlx::query("select set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+            .bind(org_id.to_string())
+            .bind(actor.id().map(|id| id.to_string()).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        Ok(Self {
+            tx,
+            org_id,
+            actor,
+            meta,
+        })
+    }
+
+    pub fn org_id(&self) -> Uuid {
+        self.org_id
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A transaction for a signed-in user outside any one organization: it can
+/// see that user's own memberships and nothing of any tenant.
+pub async fn begin_as_user(pool: &PgPool, user_id: Uuid) -> Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("select set_config('app.user_id', $1, true)")
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

@@ -1,0 +1,127 @@
+//! The backend's one error type. Each variant maps to a stable `ErrorCode`;
+//! internal errors keep their cause chain for the log and show the user only
+//! a request id.
+use crate::model::{AppError, ErrorCode};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Validation { field: Option<String>, message: String },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { field: Option<String>, message: String },
+    #[error("{0}")]
+    LimitReached(String),
+    #[error("{0}")]
+    AccountLocked(String),
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("This organization has been deactivated. Contact your platform administrator.")]
+    OrganizationInactive,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Validation { .. } => ErrorCode::Validation,
+            Error::Unauthenticated => ErrorCode::Unauthenticated,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound => ErrorCode::NotFound,
+            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::LimitReached(_) => ErrorCode::LimitReached,
+            Error::AccountLocked(_) => ErrorCode::AccountLocked,
+            Error::InvalidCredentials => ErrorCode::Unauthenticated,
+            Error::RateLimited(_) => ErrorCode::RateLimited,
+            Error::OrganizationInactive => ErrorCode::OrganizationInactive,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The wire form. Internal errors are logged here, once, with their
+    /// whole cause chain and the request id the user is shown.
+    pub fn into_app_error(self, request_id: Option<&str>) -> AppError {
+        let code = self.code();
+        match self {
+            Error::Internal(e) => {
+                let request_id = request_id.unwrap_or("unknown");
+                tracing::error!(request_id, error = ?e, "internal error");
+                AppError::new(
+                    code,
+                    format!("Something went wrong (request id {request_id})."),
+                )
+            }
+            Error::Validation { field, message } | Error::Conflict { field, message } => AppError {
+                code,
+                message,
+                field,
+            },
+            Error::Unauthenticated => AppError::unauthenticated(),
+            Error::NotFound => AppError::new(code, "Not found."),
+            other => AppError::new(code, other.to_string()),
+        }
+    }
+}
+
+impl From<AppError> for Error {
+    /// Validation errors from the shared model types.
+    fn from(e: AppError) -> Self {
+        match e.code {
+            ErrorCode::Validation => Error::Validation {
+                field: e.field,
+                message: e.message,
+            },
+            _ => Error::Internal(anyhow::anyhow!("{}", e.message)),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// Turns the violation of one named constraint into a domain error, leaving
+/// every other database error internal.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, map: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(self, name: &str, map: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some(name) => map(),
+            _ => e.into(),
+        })
+    }
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn on_constraint(self, name: &str, map: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match e {
+            Error::Internal(inner) => match inner.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) if db.constraint() == Some(name) => map(),
+                _ => Error::Internal(inner),
+            },
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! Server-only code: database and tenancy, authentication, and one service
+//! module per area. Server functions (`crate::api`) and the REST API call
+//! these; nothing here knows about HTTP beyond `RequestMeta`.
+pub mod accounts;
+pub mod actor;
+pub mod audit;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod members;
+pub mod orgs;
+pub mod outbox;
+pub mod passwords;
+pub mod sessions;
+pub mod state;
+
+pub use actor::{Actor, RequestMeta};
+pub use context::OrgContext;
+pub use db::OrgTx;
+pub use error::{Error, Result};
+pub use state::AppState;

@@ -1,0 +1,61 @@
+//! The webhook outbox: events written in the same transaction as the change
+//! that caused them, so a committed change always has its events and a
+//! rolled-back one never does. Delivery workers consume it.
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{OrgTx, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    CodeCreated,
+    CodeUpdated,
+    CodeDeleted,
+    CodeRestored,
+    CommentCreated,
+    MemberInvited,
+    MemberJoined,
+    MemberRoleChanged,
+    MemberRemoved,
+    AuditLogged,
+    WebhookTest,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::CodeCreated => "code.created",
+            EventType::CodeUpdated => "code.updated",
+            EventType::CodeDeleted => "code.deleted",
+            EventType::CodeRestored => "code.restored",
+            EventType::CommentCreated => "comment.created",
+            EventType::MemberInvited => "member.invited",
+            EventType::MemberJoined => "member.joined",
+            EventType::MemberRoleChanged => "member.role_changed",
+            EventType::MemberRemoved => "member.removed",
+            EventType::AuditLogged => "audit.logged",
+            EventType::WebhookTest => "webhook.test",
+        }
+    }
+}
+
+/// Queues an event; its payload is the Standard Webhooks body
+/// `{type, timestamp, data}`, fixed now so every retry sends the same bytes.
+pub async fn enqueue(tx: &mut OrgTx, event_type: EventType, data: Value) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    let payload = json!({
+        "type": event_type.as_str(),
+        "timestamp": chrono::Utc::now(),
+        "data": data,
+    });
+    sqlx::query(
+        "insert into outbox (organization_id, id, event_type, payload) values ($1, $2, $3, $4)",
+    )
+    .bind(tx.org_id())
+    .bind(id)
+    .bind(event_type.as_str())
+    .bind(payload)
+    .execute(tx.conn())
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,106 @@
+//! Argon2id password hashing, off the async runtime and bounded: at most
+//! one hash per core runs at a time, so a flood of log-ins queues here
+//! instead of starving every other request.
+use anyhow::Context as _;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+use super::{Error, Result};
+use crate::model::accounts::Password;
+
+/// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
+const MEMORY_KIB: u32 = 19_456;
+const PASSES: u32 = 2;
+const LANES: u32 = 1;
+/// How long a request waits for a hashing slot before it is turned away.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    slots: Arc<Semaphore>,
+    /// Verified against when the account does not exist, so the answer
+    /// takes as long as for a real account.
+    dummy_hash: Arc<String>,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_now(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("Failed to hash password")?
+        .to_string())
+}
+
+fn verify_now(password: &str, hash: &str) -> anyhow::Result<bool> {
+    let parsed = PasswordHash::new(hash)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("Stored password hash is malformed")?;
+    Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+impl PasswordHasher {
+    pub fn new(max_parallel: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_parallel.max(1))),
+            dummy_hash: Arc::new(hash_now("codebook-dummy-password").expect("hashing works")),
+        }
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _slot = tokio::time::timeout(QUEUE_TIMEOUT, self.slots.acquire())
+            .await
+            .map_err(|_| Error::RateLimited("The server is busy signing people in. Try again in a moment.".into()))?
+            .context("Password hasher was shut down")?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .context("Password hashing task failed")?
+            .map_err(Error::Internal)
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String> {
+        let password = password.expose().to_owned();
+        self.run_blocking(move || hash_now(&password)).await
+    }
+
+    /// Checks `password` against `hash`, or against a dummy hash when there
+    /// is no account, so both cases cost the same.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
+        let known = hash.is_some();
+        let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let password = password.to_owned();
+        let matches = self.run_blocking(move || verify_now(&password, &hash)).await?;
+        Ok(known && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_the_required_cost() {
+        let hash = hash_now("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(verify_now("correct horse battery", &hash).unwrap());
+        assert!(!verify_now("wrong horse battery", &hash).unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies_even_with_the_dummy_password() {
+        let hasher = PasswordHasher::new(1);
+        assert!(!hasher.verify("codebook-dummy-password", None).await.unwrap());
+    }
+}

@@ -1,0 +1,179 @@
+//! Browser sessions: a random token in an `HttpOnly` cookie, stored only as
+//! its SHA-256, one row per session so a user can list and revoke them.
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use chrono::{DateTime, Duration, Utc};
+use http::HeaderMap;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::types::ipnetwork::IpNetwork;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{RequestMeta, Result};
+
+pub const COOKIE_NAME: &str = "codebook_session";
+/// Without "remember me": a working day.
+pub const SHORT_TTL: Duration = Duration::hours(12);
+/// With "remember me".
+pub const LONG_TTL: Duration = Duration::days(30);
+/// `last_seen_at` is written at most this often, not on every request.
+const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// The secret the browser holds. Never stored or logged.
+#[derive(Clone)]
+pub struct SessionToken(String);
+
+impl SessionToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn hash(&self) -> Vec<u8> {
+        Sha256::digest(self.0.as_bytes()).to_vec()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The session cookie of a request, if it has one.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(|c| c.ok())
+            .find(|c| c.name() == COOKIE_NAME && !c.value().is_empty())
+            .map(|c| Self(c.value().to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(…)")
+    }
+}
+
+/// `Set-Cookie` for a new session. Without "remember me" it is a browser
+/// session cookie; with it, it lasts as long as the session row.
+pub fn session_cookie(token: &SessionToken, remember: bool, secure: bool) -> String {
+    let mut c = cookie::Cookie::build((COOKIE_NAME, token.as_str().to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure);
+    if remember {
+        c = c.max_age(cookie::time::Duration::seconds(LONG_TTL.num_seconds()));
+    }
+    c.build().to_string()
+}
+
+pub fn clear_cookie(secure: bool) -> String {
+    cookie::Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::ZERO)
+        .build()
+        .to_string()
+}
+
+/// The signed-in user behind a live session.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUser {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub is_platform_admin: bool,
+    pub current_organization_id: Option<Uuid>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    organization_id: Option<Uuid>,
+    remember: bool,
+    meta: &RequestMeta,
+) -> Result<SessionToken> {
+    let token = SessionToken::generate();
+    let ttl = if remember { LONG_TTL } else { SHORT_TTL };
+    sqlx::query(
+        "insert into sessions (id, user_id, token_hash, current_organization_id, remember, ip,
+                               user_agent, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(user_id)
+    .bind(token.hash())
+    .bind(organization_id)
+    .bind(remember)
+    .bind(meta.ip.map(IpNetwork::from))
+    .bind(&meta.user_agent)
+    .bind(format!("{} seconds", ttl.num_seconds()))
+    .execute(conn)
+    .await?;
+    Ok(token)
+}
+
+/// The user of a live (unexpired, unrevoked) session.
+pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<SessionUser>> {
+    let user: Option<SessionUser> = sqlx::query_as(
+        "select s.id as session_id, u.id as user_id, u.name, u.email, u.is_platform_admin,
+                s.current_organization_id, s.last_seen_at
+         from sessions s join users u on u.id = s.user_id
+         where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()",
+    )
+    .bind(token.hash())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(user) = &user {
+        if Utc::now() - user.last_seen_at > TOUCH_INTERVAL {
+            sqlx::query("update sessions set last_seen_at = now() where id = $1")
+                .bind(user.session_id)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(user)
+}
+
+pub async fn revoke(conn: &mut PgConnection, session_id: Uuid) -> Result<()> {
+    sqlx::query("update sessions set revoked_at = now() where id = $1 and revoked_at is null")
+        .bind(session_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_http_only_and_same_site_lax() {
+        let token = SessionToken::generate();
+        let c = session_cookie(&token, false, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        assert!(!c.contains("Max-Age"), "a short session ends with the browser");
+        assert!(session_cookie(&token, true, false).contains("Max-Age=2592000"));
+        assert!(!session_cookie(&token, true, false).contains("Secure"));
+    }
+
+    #[test]
+    fn the_token_is_read_back_from_the_cookie_header() {
+        let token = SessionToken::generate();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            format!("theme=dark; {COOKIE_NAME}={}", token.as_str()).parse().unwrap(),
+        );
+        assert_eq!(SessionToken::from_headers(&headers).unwrap().as_str(), token.as_str());
+        assert_ne!(token.hash(), token.as_str().as_bytes());
+    }
+}

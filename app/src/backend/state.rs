@@ -1,0 +1,38 @@
+use sqlx::PgPool;
+
+use super::passwords::PasswordHasher;
+
+/// Whether this instance runs for development (the embedded default) or in
+/// production. It decides cookie `Secure` and who becomes platform admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+/// What every request handler and server function shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Connected as the restricted application role.
+    pub pool: PgPool,
+    pub mode: Mode,
+    pub passwords: PasswordHasher,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, mode: Mode) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            pool,
+            mode,
+            passwords: PasswordHasher::new(cores),
+        }
+    }
+
+    /// Cookies are `Secure` everywhere but a development instance, which is
+    /// served over plain HTTP on localhost.
+    pub fn secure_cookies(&self) -> bool {
+        self.mode == Mode::Production
+    }
+}

@@ -1,0 +1,162 @@
+//! Validated account inputs. Raw strings from a form become one of these at
+//! the edge; past it, no code handles an unchecked email or password.
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{AppError, Role};
+
+pub const MIN_PASSWORD_LEN: usize = 10;
+/// Argon2 cost grows with input; a cap keeps one request from being costly.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Trims and lower-cases; requires one `@` with text on both sides and a
+    /// dot in the domain.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(AppError::validation("email", "Enter your email address."));
+        }
+        let valid = email.len() <= 254
+            && !email.chars().any(char::is_whitespace)
+            && match email.split_once('@') {
+                Some((local, domain)) => {
+                    !local.is_empty()
+                        && !domain.contains('@')
+                        && domain.contains('.')
+                        && !domain.starts_with('.')
+                        && !domain.ends_with('.')
+                }
+                None => false,
+            };
+        if !valid {
+            return Err(AppError::validation(
+                "email",
+                "Enter a valid email address, like name@example.com.",
+            ));
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that meets the length rules. Never serialized.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let chars = raw.chars().count();
+        if chars < MIN_PASSWORD_LEN {
+            return Err(AppError::validation(
+                "password",
+                format!("Use at least {MIN_PASSWORD_LEN} characters."),
+            ));
+        }
+        if raw.len() > MAX_PASSWORD_LEN {
+            return Err(AppError::validation(
+                "password",
+                format!("Use at most {MAX_PASSWORD_LEN} bytes."),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+/// A display name for a person or an organization: trimmed, 1–100 chars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(AppError::validation(field, "This field is required."));
+        }
+        if name.chars().count() > 100 {
+            return Err(AppError::validation(field, "Use at most 100 characters."));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::validation(field, "Remove the control characters."));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who is signed in, as the UI needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub is_platform_admin: bool,
+    pub organization: Option<CurrentOrganization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentOrganization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub role: Role,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused_with_a_field_error() {
+        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("email"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_need_ten_characters() {
+        assert!(Password::parse("123456789").is_err());
+        assert!(Password::parse("1234567890").is_ok());
+        // characters, not bytes
+        assert!(Password::parse("ééééééééé").is_err());
+        assert!(Password::parse(&"x".repeat(MAX_PASSWORD_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug_output() {
+        let p = Password::parse("correct horse battery").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("name", "  Ada ").unwrap().as_str(), "Ada");
+        assert!(DisplayName::parse("name", " ").is_err());
+        assert!(DisplayName::parse("name", &"a".repeat(101)).is_err());
+    }
+}

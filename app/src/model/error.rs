@@ -1,0 +1,151 @@
+//! The one error type that crosses the wire. The backend maps its own errors
+//! to it once; REST answers with it as JSON, server functions carry it to the
+//! UI, which shows `message` next to `field` when there is one.
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// Stable, machine-readable error codes. Clients may match on these; never
+/// rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Validation,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    LimitReached,
+    RateLimited,
+    AccountLocked,
+    OrganizationInactive,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::Validation => 422,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden | ErrorCode::OrganizationInactive => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict | ErrorCode::LimitReached => 409,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::AccountLocked => 423,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Validation => "validation",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::AccountLocked => "account_locked",
+            ErrorCode::OrganizationInactive => "organization_inactive",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The input field the error is about, so the form can show it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Validation,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "Please log in to continue.")
+    }
+
+    /// The message for `field`, if this error is about that field.
+    pub fn message_for(&self, field: &str) -> Option<String> {
+        (self.field.as_deref() == Some(field)).then(|| self.message.clone())
+    }
+
+    /// The message when the error is not about any one field.
+    pub fn form_message(&self) -> Option<String> {
+        self.field.is_none().then(|| self.message.clone())
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        let message = match value {
+            ServerFnErrorErr::Request(_) => {
+                "Could not reach the server. Check your connection and try again.".to_owned()
+            }
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => {
+                format!("The form was incomplete: {e}")
+            }
+            _ => "Something went wrong. Please try again.".to_owned(),
+        };
+        AppError::new(ErrorCode::Internal, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialize_as_their_stable_names() {
+        for code in [
+            ErrorCode::Validation,
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::LimitReached,
+            ErrorCode::RateLimited,
+            ErrorCode::AccountLocked,
+            ErrorCode::OrganizationInactive,
+            ErrorCode::Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_field_error_is_shown_only_next_to_its_field() {
+        let e = AppError::validation("email", "bad");
+        assert_eq!(e.message_for("email").as_deref(), Some("bad"));
+        assert_eq!(e.message_for("password"), None);
+        assert_eq!(e.form_message(), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! Plain types shared by the browser and the server.
+pub mod accounts;
+pub mod error;
+pub mod members;
+pub mod orgs;
+pub mod roles;
+
+pub use error::{AppError, ErrorCode};
+pub use roles::{Permission, Role};

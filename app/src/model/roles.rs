@@ -1,0 +1,156 @@
+//! Roles and the one permission matrix, used by the UI to hide what a role
+//! cannot do and by the server to refuse it.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Roles in an organization, highest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "member_role", rename_all = "lowercase"))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Manager,
+    Member,
+    Viewer,
+}
+
+/// Everything a member may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ReadCodes,
+    ReadMembers,
+    WriteCodes,
+    Comment,
+    DeleteCodes,
+    RestoreCodes,
+    BulkImportExport,
+    ManageWebhooks,
+    InviteMembers,
+    ManageMembers,
+    ManageApiKeys,
+    ReadAudit,
+    ManageSettings,
+    /// Make someone owner or admin.
+    GrantAdmin,
+    DeleteOrganization,
+    TransferOwnership,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Manager,
+        Role::Member,
+        Role::Viewer,
+    ];
+
+    /// Higher is more powerful.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Owner => 5,
+            Role::Admin => 4,
+            Role::Manager => 3,
+            Role::Member => 2,
+            Role::Viewer => 1,
+        }
+    }
+
+    /// The lowest role that holds `permission`.
+    fn minimum_for(permission: Permission) -> Role {
+        use Permission::*;
+        match permission {
+            ReadCodes | ReadMembers => Role::Viewer,
+            WriteCodes | Comment => Role::Member,
+            DeleteCodes | RestoreCodes | BulkImportExport | ManageWebhooks => Role::Manager,
+            InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings => {
+                Role::Admin
+            }
+            GrantAdmin | DeleteOrganization | TransferOwnership => Role::Owner,
+        }
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        self.rank() >= Role::minimum_for(permission).rank()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Manager => "Manager",
+            Role::Member => "Member",
+            Role::Viewer => "Viewer",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Permission::*;
+
+    #[test]
+    fn each_role_holds_the_permissions_of_the_roles_below_it() {
+        let all = [
+            ReadCodes, ReadMembers, WriteCodes, Comment, DeleteCodes, RestoreCodes,
+            BulkImportExport, ManageWebhooks, InviteMembers, ManageMembers, ManageApiKeys,
+            ReadAudit, ManageSettings, GrantAdmin, DeleteOrganization, TransferOwnership,
+        ];
+        for pair in Role::ALL.windows(2) {
+            let (higher, lower) = (pair[0], pair[1]);
+            for p in all {
+                if lower.can(p) {
+                    assert!(higher.can(p), "{higher} lacks {p:?} that {lower} has");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_matrix_matches_the_spec() {
+        assert!(Role::Viewer.can(ReadCodes) && !Role::Viewer.can(WriteCodes));
+        assert!(Role::Member.can(WriteCodes) && !Role::Member.can(DeleteCodes));
+        assert!(Role::Manager.can(ManageWebhooks) && !Role::Manager.can(InviteMembers));
+        assert!(Role::Admin.can(ReadAudit) && !Role::Admin.can(GrantAdmin));
+        assert!(Role::Owner.can(DeleteOrganization));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!("superuser".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! Sign-up and log-in pages.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::accounts::{LogIn, SignUp};
+use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = ServerAction::<SignUp>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Create your account · Codebook"/>
+        <main class="page narrow">
+            <h1>"Create your account"</h1>
+            <p class="lead">"You will be the owner of a new organization."</p>
+            <ActionForm action=action attr:class="stack" attr:novalidate=true>
+                <FormError error/>
+                <TextField label="Your name" name="name" autocomplete="name" error=field_error(error, "name")/>
+                <TextField label="Email" name="email" kind="email" autocomplete="email" error=field_error(error, "email")/>
+                <TextField
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    autocomplete="new-password"
+                    hint="At least 10 characters."
+                    error=field_error(error, "password")
+                />
+                <TextField
+                    label="Organization name"
+                    name="organization"
+                    autocomplete="organization"
+                    error=field_error(error, "organization")
+                />
+                <SubmitButton label="Create account" pending_label="Creating account…" pending=action.pending()/>
+            </ActionForm>
+            <p>"Already have an account? " <A href="/login">"Log in"</A></p>
+        </main>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<LogIn>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Log in · Codebook"/>
+        <main class="page narrow">
+            <h1>"Log in"</h1>
+            <ActionForm action=action attr:class="stack" attr:novalidate=true>
+                <FormError error/>
+                <TextField label="Email" name="email" kind="email" autocomplete="username" error=field_error(error, "email")/>
+                <TextField
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    autocomplete="current-password"
+                    error=field_error(error, "password")
+                />
+                <div class="field checkbox">
+                    <input type="checkbox" id="field-remember" name="remember" value="on"/>
+                    <label for="field-remember">"Remember me for 30 days"</label>
+                </div>
+                <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
+            </ActionForm>
+            <p>"New to Codebook? " <A href="/signup">"Create an account"</A></p>
+        </main>
+    }
+}

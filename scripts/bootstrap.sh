@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs what building and testing Codebook needs, skipping whatever is
+# already there. Offline-safe: everything comes from crates.io, npm or
+# Debian's packages (see README "Toolchain").
+#
+#   scripts/bootstrap.sh build   Rust target, cargo-leptos, wasm-bindgen-cli
+#   scripts/bootstrap.sh run     + wasm-opt (binaryen) for release builds
+#   scripts/bootstrap.sh test    + Chromium and the Playwright packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-build}
+CARGO_LEPTOS_VERSION=0.3.4
+BINARYEN_VERSION=132.0.0
+TOOLS_DIR=${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_cargo_leptos() {
+  if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+    # 0.3.4 is the newest that builds on Rust 1.95 (about 14 minutes, once).
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION"
+    cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+  fi
+}
+
+ensure_wasm_bindgen() {
+  # The CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+  local want
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' Cargo.lock)
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want"
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+ensure_wasm_opt() {
+  # Debian's binaryen is too old for today's wasm; npm's works.
+  if [ ! -x "$TOOLS_DIR/node_modules/.bin/wasm-opt" ]; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt) into $TOOLS_DIR"
+    mkdir -p "$TOOLS_DIR"
+    npm install --prefix "$TOOLS_DIR" --no-save --no-audit --no-fund "binaryen@$BINARYEN_VERSION" >&2
+  fi
+}
+
+ensure_postgres_binaries() {
+  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL server binaries"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+  fi
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Chromium from Debian"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  fi
+}
+
+ensure_playwright() {
+  # Never `npx playwright install`: it downloads a browser; we use Debian's.
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "installing the Playwright packages"
+    (cd end2end && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
+ensure_wasm_target
+ensure_cargo_leptos
+ensure_wasm_bindgen
+case "$what" in
+  build) ;;
+  run) ensure_wasm_opt; ensure_postgres_binaries ;;
+  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright ;;
+  *) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, unit and integration tests against a real
+# PostgreSQL, then Playwright against the real server in Chromium with
+# JavaScript on and off. Builds once into a target directory outside the
+# clone so later runs reuse it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codebook/target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+started=$(date +%s)
+
+scripts/bootstrap.sh test
+
+say "formatting"
+cargo fmt --all -- --check
+
+say "building the app (server + hydrate wasm + css)"
+cargo leptos build
+
+say "lints"
+cargo clippy -p app -p server --all-targets -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+# A cluster the integration tests may create databases in: DATABASE_URL if
+# given, else this machine's server on 127.0.0.1:5432, else an embedded one.
+if [ -z "${DATABASE_URL:-}" ]; then
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
+  else
+    say "no PostgreSQL on 127.0.0.1:5432: starting an embedded cluster in .data/test-postgres"
+    mkdir -p .data && chmod 755 .data
+    DATABASE_URL=$("$CARGO_TARGET_DIR/debug/server" embedded-db --data-dir .data/test-postgres)
+    export DATABASE_URL
+    trap '"$CARGO_TARGET_DIR/debug/server" embedded-db --data-dir .data/test-postgres --stop >/dev/null 2>&1 || true' EXIT
+  fi
+fi
+
+drop_test_databases() {
+  psql "$DATABASE_URL" -Atqc "select datname from pg_database where datname like 'cb_test_%'" |
+    while read -r db; do psql "$DATABASE_URL" -qc "drop database if exists \"$db\" with (force)" >/dev/null; done
+  psql "$DATABASE_URL" -Atqc "select rolname from pg_roles where rolname like 'cb_test_%'" |
+    while read -r role; do psql "$DATABASE_URL" -qc "drop role if exists \"$role\"" >/dev/null; done
+}
+drop_test_databases
+
+say "unit and integration tests"
+cargo nextest run -p app -p server --no-fail-fast
+drop_test_databases
+
+say "end-to-end tests (Chromium; JavaScript on and off)"
+(cd end2end && npx playwright test)
+
+say "all tests passed in $(( $(date +%s) - started )) s"

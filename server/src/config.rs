@@ -1,0 +1,156 @@
+//! Runtime settings. Non-secret settings live in the `[codebook]` table of
+//! `Leptos.toml` and each can be overridden by an environment variable
+//! `CODEBOOK_<KEY>` (`data-dir` → `CODEBOOK_DATA_DIR`). Secrets come only
+//! from the environment: `DATABASE_URL`, `APP_DATABASE_URL`.
+use anyhow::Context as _;
+use app::backend::state::Mode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub struct Settings {
+    /// `development` (the embedded default: plain-HTTP cookies, the first
+    /// user becomes platform admin) or `production`.
+    pub mode: Mode,
+    /// Where the embedded PostgreSQL cluster lives when no DATABASE_URL is set.
+    pub data_dir: PathBuf,
+    /// Connections in the application's pool.
+    pub max_connections: u32,
+    /// `pretty` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Run pending migrations at start (`server migrate` runs them alone).
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Development,
+            data_dir: PathBuf::from(".data"),
+            max_connections: 20,
+            log_format: LogFormat::Pretty,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// The database the server talks to, from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseUrls {
+    /// The schema owner's connection, for migrations. Unset: embedded.
+    pub owner: Option<String>,
+    /// The restricted role's connection. Unset: derived from `owner`.
+    pub app: Option<String>,
+}
+
+impl DatabaseUrls {
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            owner: get("DATABASE_URL"),
+            app: get("APP_DATABASE_URL"),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `[codebook]` from `path` (if the file exists) and applies the
+    /// `CODEBOOK_*` environment overrides.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("Failed to read {}", path.display())),
+        };
+        Self::from_sources(file.as_deref(), |key| std::env::var(key).ok())
+            .with_context(|| format!("Invalid settings in {} or CODEBOOK_* variables", path.display()))
+    }
+
+    fn from_sources(file: Option<&str>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut table = match toml::Value::try_from(Settings::default())? {
+            toml::Value::Table(t) => t,
+            _ => unreachable!("settings serialize to a table"),
+        };
+        if let Some(text) = file {
+            let doc: toml::Table = text.parse()?;
+            if let Some(toml::Value::Table(section)) = doc.get("codebook") {
+                for (k, v) in section {
+                    table.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let keys: Vec<String> = table.keys().cloned().collect();
+        for key in keys {
+            let var = format!("CODEBOOK_{}", key.replace('-', "_").to_uppercase());
+            if let Some(raw) = env(&var) {
+                table.insert(key, env_value(&raw));
+            }
+        }
+        Ok(toml::Value::Table(table).try_into()?)
+    }
+}
+
+/// An environment value as TOML: numbers and booleans as such, anything
+/// else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table() && !v.is_array())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file = "[codebook]\nmode = \"production\"\nmax-connections = 5\n";
+        let s = Settings::from_sources(Some(file), |k| {
+            (k == "CODEBOOK_MAX_CONNECTIONS").then(|| "7".to_owned())
+        })
+        .unwrap();
+        assert_eq!(s.mode, Mode::Production);
+        assert_eq!(s.max_connections, 7);
+        assert_eq!(s.data_dir, PathBuf::from(".data"));
+    }
+
+    #[test]
+    fn an_unknown_or_malformed_setting_is_an_error() {
+        assert!(Settings::from_sources(Some("[codebook]\nnope = 1\n"), |_| None).is_err());
+        assert!(Settings::from_sources(None, |k| (k == "CODEBOOK_MODE").then(|| "chaos".into())).is_err());
+    }
+
+    #[test]
+    fn strings_from_the_environment_stay_strings() {
+        let s = Settings::from_sources(None, |k| (k == "CODEBOOK_DATA_DIR").then(|| "/tmp/x y".into())).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x y"));
+    }
+
+    /// cargo-leptos reads Cargo.toml and the server reads Leptos.toml; the
+    /// two must agree on where the site is and what it is called.
+    #[test]
+    fn leptos_toml_agrees_with_the_cargo_leptos_metadata() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+        let leptos: toml::Table = std::fs::read_to_string(root.join("Leptos.toml")).unwrap().parse().unwrap();
+        let build = &cargo["workspace"]["metadata"]["leptos"][0];
+        let run = &leptos["package"]["metadata"]["leptos"];
+        assert_eq!(build["name"], run["output-name"]);
+        for key in ["site-root", "site-pkg-dir", "site-addr", "reload-port"] {
+            assert_eq!(build[key], run[key], "{key}");
+        }
+        Settings::from_sources(Some(&std::fs::read_to_string(root.join("Leptos.toml")).unwrap()), |_| None)
+            .expect("Leptos.toml's [codebook] table is valid");
+    }
+}

@@ -1,0 +1,7 @@
+//! The Codebook server: configuration, the command line, the embedded
+//! database and the HTTP application.
+pub mod cli;
+pub mod config;
+pub mod embedded_pg;
+pub mod startup;
+pub mod telemetry;

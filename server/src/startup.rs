@@ -1,0 +1,206 @@
+//! Building the application: database (embedded or given), migrations, the
+//! restricted-role check, and the axum router.
+use anyhow::Context as _;
+use app::backend::{db, state::Mode, AppState};
+use app::{shell, App};
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{DatabaseUrls, Settings};
+use crate::embedded_pg::EmbeddedPostgres;
+
+/// The database the embedded cluster serves the application from.
+const EMBEDDED_DATABASE: &str = "codebook";
+
+/// Both connections the server holds, and the embedded cluster if it runs
+/// one (stopped when this is dropped).
+pub struct Database {
+    pub owner_pool: PgPool,
+    pub app_pool: PgPool,
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when no DATABASE_URL is
+    /// set), migrates as the owner if asked, and connects the application
+    /// as its restricted role, refusing a role that would bypass RLS.
+    pub async fn open(settings: &Settings, urls: &DatabaseUrls, migrate: bool) -> anyhow::Result<Self> {
+        let (owner_url, embedded) = match &urls.owner {
+            Some(url) => (url.clone(), None),
+            None => {
+                let data_dir = settings.data_dir.clone();
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir)).await??;
+                create_database_if_missing(&pg.url("postgres"), EMBEDDED_DATABASE).await?;
+                (pg.url(EMBEDDED_DATABASE), Some(pg))
+            }
+        };
+        let owner_pool = db::connect(&owner_url, 2).await?;
+        if migrate {
+            db::migrate(&owner_pool).await?;
+        }
+        let app_url = match &urls.app {
+            Some(url) => url.clone(),
+            None => db::app_role_url(&owner_url)?,
+        };
+        let app_pool = db::connect(&app_url, settings.max_connections)
+            .await
+            .context("Failed to connect as the application role")?;
+        db::ensure_restricted_role(&app_pool).await?;
+        Ok(Self { owner_pool, app_pool, embedded })
+    }
+}
+
+async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let admin = db::connect(admin_url, 1).await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&admin)
+        .await?;
+    if !exists {
+        // A name from our own constant, not user input: identifiers cannot be bound.
+        sqlx::query(&format!("create database \"{name}\""))
+            .execute(&admin)
+            .await
+            .context("Failed to create the embedded database")?;
+    }
+    admin.close().await;
+    Ok(())
+}
+
+/// What axum handlers share; Leptos takes its options from it.
+#[derive(Clone, FromRef)]
+pub struct ServerState {
+    pub leptos_options: LeptosOptions,
+    pub app: AppState,
+}
+
+pub fn router(state: ServerState) -> Router {
+    let routes = generate_route_list(App);
+    let app_state = state.app.clone();
+    let context = move || provide_context(app_state.clone());
+    let options = state.leptos_options.clone();
+    let request_id = HeaderName::from_static(app::api_request_id_header());
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get(app::api_request_id_header())
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) {
+    match sqlx::query("select 1").execute(&state.app.pool).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    database: Database,
+}
+
+impl Application {
+    pub async fn build(
+        settings: &Settings,
+        urls: &DatabaseUrls,
+        leptos_options: LeptosOptions,
+    ) -> anyhow::Result<Self> {
+        let database = Database::open(settings, urls, settings.migrate_on_start).await?;
+        let listener = TcpListener::bind(leptos_options.site_addr)
+            .await
+            .with_context(|| format!("Failed to listen on {}", leptos_options.site_addr))?;
+        let state = ServerState {
+            leptos_options,
+            app: AppState::new(database.app_pool.clone(), settings.mode),
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+            database,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn app_pool(&self) -> PgPool {
+        self.database.app_pool.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops the embedded cluster, if any.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { listener, router, database } = self;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        database.app_pool.close().await;
+        database.owner_pool.close().await;
+        drop(database.embedded);
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Leptos settings from `[package.metadata.leptos]` in the settings file,
+/// with `LEPTOS_*` environment overrides.
+pub fn leptos_options(config_path: &std::path::Path) -> anyhow::Result<LeptosOptions> {
+    let path: PathBuf = config_path.to_path_buf();
+    let conf = get_configuration(Some(path.to_str().context("config path is not UTF-8")?))
+        .with_context(|| format!("Failed to read Leptos settings from {}", path.display()))?;
+    Ok(conf.leptos_options)
+}
+
+pub fn is_production(settings: &Settings) -> bool {
+    settings.mode == Mode::Production
+}

@@ -1,0 +1,201 @@
+use app::backend::state::Mode;
+use leptos::prelude::LeptosOptions;
+use reqwest::{header, Response};
+use serde_json::Value;
+use server::config::{DatabaseUrls, Settings};
+use server::startup::Application;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use uuid::Uuid;
+
+/// A superuser connection to the test cluster: `DATABASE_URL`, which the
+/// test script sets (this machine's server, or the embedded one).
+pub fn cluster_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must point at a PostgreSQL server where the tests may create databases; \
+         `make test` sets it",
+    )
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let mut url = url::Url::parse(url).expect("valid DATABASE_URL");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+/// A fresh database for one test, dropped by the test script afterwards
+/// (`cb_test_*`), so a failing test leaves its data to look at.
+pub struct TestDb {
+    /// The owner's (superuser's) URL of this database.
+    pub url: String,
+    /// Superuser access, for what the application may not do (tampering).
+    pub superuser: PgPool,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("cb_test_{}", Uuid::new_v4().simple());
+        let admin = PgPool::connect(&cluster_url()).await.expect("connect to DATABASE_URL");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&cluster_url(), &name);
+        let superuser = PgPool::connect(&url).await.expect("connect to test database");
+        Self { url, superuser }
+    }
+
+    /// The URL of this database as another role.
+    pub fn url_as(&self, role: &str) -> String {
+        let mut url = url::Url::parse(&self.url).unwrap();
+        url.set_username(role).unwrap();
+        url.set_password(None).unwrap();
+        url.to_string()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDb,
+    /// The application's own pool: the restricted role.
+    pub app_pool: PgPool,
+}
+
+pub fn test_settings(mode: Mode) -> Settings {
+    Settings {
+        mode,
+        max_connections: 10,
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(Mode::Development).await
+}
+
+pub async fn spawn_app_in(mode: Mode) -> TestApp {
+    let db = TestDb::create().await;
+    let urls = DatabaseUrls { owner: Some(db.url.clone()), app: None };
+    let options = LeptosOptions::builder()
+        .output_name("codebook")
+        .site_root("target/site")
+        .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build();
+    let application = Application::build(&test_settings(mode), &urls, options)
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let app_pool = application.app_pool();
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, db, app_pool }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub organization: String,
+}
+
+impl NewUser {
+    pub fn random() -> Self {
+        let id = &Uuid::new_v4().simple().to_string()[..8];
+        Self {
+            name: format!("Ada {id}"),
+            email: format!("ada-{id}@example.com"),
+            password: "correct horse battery staple".into(),
+            organization: format!("Acme {id}"),
+        }
+    }
+
+    pub fn form(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("email", self.email.clone()),
+            ("password", self.password.clone()),
+            ("organization", self.organization.clone()),
+        ]
+    }
+}
+
+impl TestApp {
+    /// Calls a server function the way a hydrated page does.
+    pub async fn call(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, String)]) -> Response {
+        client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn sign_up(&self, client: &reqwest::Client, user: &NewUser) -> Response {
+        self.call(client, "accounts/sign_up", &user.form()).await
+    }
+
+    /// Signs a new random user up with their own client; returns both.
+    pub async fn signed_up_user(&self) -> (NewUser, reqwest::Client) {
+        let user = NewUser::random();
+        let client = new_client();
+        let response = self.sign_up(&client, &user).await;
+        assert!(response.status().is_success(), "sign-up failed: {}", response.text().await.unwrap());
+        (user, client)
+    }
+
+    pub async fn log_in(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
+        self.call(client, "accounts/log_in", &[("email", email.into()), ("password", password.into())]).await
+    }
+
+    pub async fn current_user(&self, client: &reqwest::Client) -> Value {
+        let response = self.call(client, "accounts/current_user", &[]).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub async fn org_id_of(&self, email: &str) -> Uuid {
+        sqlx::query_scalar(
+            "select m.organization_id from memberships m join users u on u.id = m.user_id
+             where u.email = $1 order by m.created_at limit 1",
+        )
+        .bind(email)
+        .fetch_one(&self.db.superuser)
+        .await
+        .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&self.db.superuser)
+            .await
+            .unwrap()
+    }
+
+    /// Runs the server binary's command line against this test's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env_remove("APP_DATABASE_URL")
+            .env("CODEBOOK_CONFIG", "/nonexistent/Leptos.toml")
+            .output()
+            .expect("run the server binary")
+    }
+}
+
+/// The JSON error body of a failed server function.
+pub async fn error_of(response: Response) -> Value {
+    assert!(!response.status().is_success(), "expected an error, got {}", response.status());
+    response.json().await.expect("a JSON error body")
+}

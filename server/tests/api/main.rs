@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a real PostgreSQL, each test in a
+//! fresh database, the application connected as its restricted role.
+mod accounts;
+mod audit;
+mod helpers;
+mod startup;
+mod tenancy;

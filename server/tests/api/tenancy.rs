@@ -1,0 +1,158 @@
+//! Row-level security: every table with an `organization_id` is closed to
+//! every organization but the one set in the transaction.
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+/// Every base table in `public` with an `organization_id` column.
+async fn tenant_tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select c.table_name::text from information_schema.columns c
+         join information_schema.tables t using (table_schema, table_name)
+         where c.table_schema = 'public' and c.column_name = 'organization_id'
+           and t.table_type = 'BASE TABLE'
+         order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_tenant_table_forces_row_level_security_with_a_policy() {
+    let app = spawn_app().await;
+    let tables = tenant_tables(&app.db.superuser).await;
+    for expected in ["memberships", "audit_log", "outbox"] {
+        assert!(tables.iter().any(|t| t == expected), "{expected} missing from {tables:?}");
+    }
+    for table in &tables {
+        let row = sqlx::query(
+            "select c.relrowsecurity, c.relforcerowsecurity,
+                    (select count(*) from pg_policies p where p.schemaname = 'public' and p.tablename = c.relname) as policies
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = 'public' and c.relname = $1",
+        )
+        .bind(table)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+        assert!(row.get::<bool, _>("relrowsecurity"), "{table} has RLS disabled");
+        assert!(row.get::<bool, _>("relforcerowsecurity"), "{table} does not FORCE RLS");
+        assert!(row.get::<i64, _>("policies") > 0, "{table} has no policy");
+    }
+}
+
+/// Counts `table`'s rows visible to the application with `org` set (or
+/// none), in total and of organization `of`.
+async fn visible(pool: &PgPool, table: &str, org: Option<Uuid>, of: Uuid) -> (i64, i64) {
+    let mut tx = pool.begin().await.unwrap();
+    if let Some(org) = org {
+        sqlx::query("select set_config('app.org_id', $1, true)")
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    // Table names come from the catalog, not from input.
+    let total: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let of_org: i64 = sqlx::query_scalar(&format!("select count(*) from {table} where organization_id = $1"))
+        .bind(of)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    (total, of_org)
+}
+
+#[tokio::test]
+async fn an_organization_sees_none_of_another_organizations_rows() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let (b, _) = app.signed_up_user().await;
+    let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
+
+    for table in tenant_tables(&app.db.superuser).await {
+        let (a_total, a_own) = visible(&app.app_pool, &table, Some(org_a), org_a).await;
+        assert!(a_own > 0, "{table}: organization A should have rows for this test to mean anything");
+        assert_eq!(a_total, a_own, "{table}: A sees rows that are not its own");
+
+        let (b_total, b_sees_of_a) = visible(&app.app_pool, &table, Some(org_b), org_a).await;
+        assert_eq!(b_sees_of_a, 0, "{table}: B sees A's rows");
+        let b_own: i64 = sqlx::query_scalar(&format!("select count(*) from {table} where organization_id = $1"))
+            .bind(org_b)
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
+        assert_eq!(b_total, b_own, "{table}: B sees rows that are not its own");
+
+        let (none_total, _) = visible(&app.app_pool, &table, None, org_a).await;
+        assert_eq!(none_total, 0, "{table}: rows visible with no organization set");
+    }
+}
+
+#[tokio::test]
+async fn the_application_cannot_write_into_another_organization() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let (b, _) = app.signed_up_user().await;
+    let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
+
+    let mut tx = app.app_pool.begin().await.unwrap();
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(org_b.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let error = sqlx::query("insert into outbox (organization_id, id, event_type, payload) values ($1, $2, 'x.y', '{}')")
+        .bind(org_a)
+        .bind(Uuid::new_v4())
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("row-level security"), "{error}");
+    drop(tx);
+
+    let mut tx = app.app_pool.begin().await.unwrap();
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(org_b.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let changed = sqlx::query("update memberships set role = 'viewer' where organization_id = $1")
+        .bind(org_a)
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(changed, 0, "B changed A's memberships");
+}
+
+#[tokio::test]
+async fn an_organization_always_keeps_an_owner() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let org = app.org_id_of(&a.email).await;
+
+    let error = sqlx::query("update memberships set role = 'admin' where organization_id = $1")
+        .bind(org)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("at least one owner"), "{error}");
+    let error = sqlx::query("delete from users where email = $1")
+        .bind(&a.email)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("at least one owner"), "{error}");
+
+    // Deleting the organization itself takes its memberships with it.
+    sqlx::query("delete from organizations where id = $1")
+        .bind(org)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+}
