@@ -9,10 +9,19 @@ use crate::embedded_pg::EmbeddedPostgres;
 use crate::startup::{self, Application, Database};
 
 #[derive(Debug, Parser)]
-#[command(name = "server", version, about = "Codebook: diagnostic codes under version control")]
+#[command(
+    name = "server",
+    version,
+    about = "Codebook: diagnostic codes under version control"
+)]
 pub struct Cli {
     /// The settings file: `[package.metadata.leptos]` and `[codebook]`.
-    #[arg(long, env = "CODEBOOK_CONFIG", default_value = "Leptos.toml", global = true)]
+    #[arg(
+        long,
+        env = "CODEBOOK_CONFIG",
+        default_value = "Leptos.toml",
+        global = true
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,7 +77,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let options = startup::leptos_options(&cli.config)?;
-            Application::build(&settings, &urls, options).await?.run_until_stopped().await
+            Application::build(&settings, &urls, options)
+                .await?
+                .run_until_stopped()
+                .await
         }
         Command::Migrate => {
             Database::open(&settings, &urls, true).await?;
@@ -86,7 +98,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Audit { command: AuditCommand::Verify { org } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { org },
+        } => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             let org_id = orgs::find_id_by_slug(&db.app_pool, &org)
                 .await
@@ -106,7 +120,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Admin { command: AdminCommand::Grant { email } } => {
+        Command::Admin {
+            command: AdminCommand::Grant { email },
+        } => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             accounts::grant_platform_admin(&db.app_pool, &email)
                 .await

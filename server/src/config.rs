@@ -70,11 +70,18 @@ impl Settings {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("Failed to read {}", path.display())),
         };
-        Self::from_sources(file.as_deref(), |key| std::env::var(key).ok())
-            .with_context(|| format!("Invalid settings in {} or CODEBOOK_* variables", path.display()))
+        Self::from_sources(file.as_deref(), |key| std::env::var(key).ok()).with_context(|| {
+            format!(
+                "Invalid settings in {} or CODEBOOK_* variables",
+                path.display()
+            )
+        })
     }
 
-    fn from_sources(file: Option<&str>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    fn from_sources(
+        file: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let mut table = match toml::Value::try_from(Settings::default())? {
             toml::Value::Table(t) => t,
             _ => unreachable!("settings serialize to a table"),
@@ -128,12 +135,18 @@ mod tests {
     #[test]
     fn an_unknown_or_malformed_setting_is_an_error() {
         assert!(Settings::from_sources(Some("[codebook]\nnope = 1\n"), |_| None).is_err());
-        assert!(Settings::from_sources(None, |k| (k == "CODEBOOK_MODE").then(|| "chaos".into())).is_err());
+        assert!(
+            Settings::from_sources(None, |k| (k == "CODEBOOK_MODE").then(|| "chaos".into()))
+                .is_err()
+        );
     }
 
     #[test]
     fn strings_from_the_environment_stay_strings() {
-        let s = Settings::from_sources(None, |k| (k == "CODEBOOK_DATA_DIR").then(|| "/tmp/x y".into())).unwrap();
+        let s = Settings::from_sources(None, |k| {
+            (k == "CODEBOOK_DATA_DIR").then(|| "/tmp/x y".into())
+        })
+        .unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x y"));
     }
 
@@ -142,15 +155,24 @@ mod tests {
     #[test]
     fn leptos_toml_agrees_with_the_cargo_leptos_metadata() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
-        let leptos: toml::Table = std::fs::read_to_string(root.join("Leptos.toml")).unwrap().parse().unwrap();
+        let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let leptos: toml::Table = std::fs::read_to_string(root.join("Leptos.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
         let build = &cargo["workspace"]["metadata"]["leptos"][0];
         let run = &leptos["package"]["metadata"]["leptos"];
         assert_eq!(build["name"], run["output-name"]);
         for key in ["site-root", "site-pkg-dir", "site-addr", "reload-port"] {
             assert_eq!(build[key], run[key], "{key}");
         }
-        Settings::from_sources(Some(&std::fs::read_to_string(root.join("Leptos.toml")).unwrap()), |_| None)
-            .expect("Leptos.toml's [codebook] table is valid");
+        Settings::from_sources(
+            Some(&std::fs::read_to_string(root.join("Leptos.toml")).unwrap()),
+            |_| None,
+        )
+        .expect("Leptos.toml's [codebook] table is valid");
     }
 }

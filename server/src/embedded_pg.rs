@@ -69,12 +69,15 @@ impl EmbeddedPostgres {
         }
         if !pg.cluster_dir.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.cluster_dir.display(), "creating the embedded PostgreSQL cluster");
-            pg.run(
-                pg.tool("initdb")
-                    .arg("-D")
-                    .arg(&pg.cluster_dir)
-                    .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-instructions"]),
-            )?;
+            pg.run(pg.tool("initdb").arg("-D").arg(&pg.cluster_dir).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]))?;
         }
         pg.stop_stale();
         let log = data_dir.join("postgres.log");
@@ -130,12 +133,22 @@ impl EmbeddedPostgres {
     /// A server left running by a killed process would hold the folder.
     fn stop_stale(&self) {
         if self.cluster_dir.join("postmaster.pid").exists() {
-            let _ = self.run(self.tool("pg_ctl").arg("-D").arg(&self.cluster_dir).args(["-m", "fast", "-w", "stop"]));
+            let _ = self.run(
+                self.tool("pg_ctl")
+                    .arg("-D")
+                    .arg(&self.cluster_dir)
+                    .args(["-m", "fast", "-w", "stop"]),
+            );
         }
     }
 
     pub fn stop(&self) {
-        match self.run(self.tool("pg_ctl").arg("-D").arg(&self.cluster_dir).args(["-m", "fast", "-w", "stop"])) {
+        match self.run(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(&self.cluster_dir)
+                .args(["-m", "fast", "-w", "stop"]),
+        ) {
             Ok(_) => tracing::info!("embedded PostgreSQL stopped"),
             Err(e) => tracing::warn!(error = %e, "could not stop embedded PostgreSQL"),
         }

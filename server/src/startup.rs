@@ -35,12 +35,17 @@ impl Database {
     /// Connects (starting the embedded cluster when no DATABASE_URL is
     /// set), migrates as the owner if asked, and connects the application
     /// as its restricted role, refusing a role that would bypass RLS.
-    pub async fn open(settings: &Settings, urls: &DatabaseUrls, migrate: bool) -> anyhow::Result<Self> {
+    pub async fn open(
+        settings: &Settings,
+        urls: &DatabaseUrls,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
         let (owner_url, embedded) = match &urls.owner {
             Some(url) => (url.clone(), None),
             None => {
                 let data_dir = settings.data_dir.clone();
-                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir)).await??;
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
+                    .await??;
                 create_database_if_missing(&pg.url("postgres"), EMBEDDED_DATABASE).await?;
                 (pg.url(EMBEDDED_DATABASE), Some(pg))
             }
@@ -57,16 +62,21 @@ impl Database {
             .await
             .context("Failed to connect as the application role")?;
         db::ensure_restricted_role(&app_pool).await?;
-        Ok(Self { owner_pool, app_pool, embedded })
+        Ok(Self {
+            owner_pool,
+            app_pool,
+            embedded,
+        })
     }
 }
 
 async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
     let admin = db::connect(admin_url, 1).await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&admin)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&admin)
+            .await?;
     if !exists {
         // A name from our own constant, not user input: identifiers cannot be bound.
         sqlx::query(&format!("create database \"{name}\""))
@@ -161,11 +171,18 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then stops the embedded cluster, if any.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { listener, router, database } = self;
+        let Self {
+            listener,
+            router,
+            database,
+        } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         database.app_pool.close().await;
         database.owner_pool.close().await;
         drop(database.embedded);
@@ -179,7 +196,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

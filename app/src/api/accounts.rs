@@ -15,9 +15,20 @@ pub async fn sign_up(
     use crate::backend::{accounts, sessions};
 
     let state = state()?;
-    let input = accounts::SignUpInput { name, email, password, organization };
-    let signed_in = accounts::sign_up(&state, input, request_meta()).await.map_err(fail)?;
-    set_cookie(&sessions::session_cookie(&signed_in.token, signed_in.remember, state.secure_cookies()));
+    let input = accounts::SignUpInput {
+        name,
+        email,
+        password,
+        organization,
+    };
+    let signed_in = accounts::sign_up(&state, input, request_meta())
+        .await
+        .map_err(fail)?;
+    set_cookie(&sessions::session_cookie(
+        &signed_in.token,
+        signed_in.remember,
+        state.secure_cookies(),
+    ));
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -36,7 +47,11 @@ pub async fn log_in(
     let signed_in = accounts::log_in(&state, &email, &password, remember, request_meta())
         .await
         .map_err(fail)?;
-    set_cookie(&sessions::session_cookie(&signed_in.token, signed_in.remember, state.secure_cookies()));
+    set_cookie(&sessions::session_cookie(
+        &signed_in.token,
+        signed_in.remember,
+        state.secure_cookies(),
+    ));
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -48,7 +63,9 @@ pub async fn log_out() -> Result<(), AppError> {
 
     let state = state()?;
     if let Some(user) = session_user().await? {
-        accounts::log_out(&state, &user, request_meta()).await.map_err(fail)?;
+        accounts::log_out(&state, &user, request_meta())
+            .await
+            .map_err(fail)?;
     }
     set_cookie(&sessions::clear_cookie(state.secure_cookies()));
     leptos_axum::redirect("/login");

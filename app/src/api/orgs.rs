@@ -1,7 +1,9 @@
 //! The current organization.
 use leptos::prelude::*;
 
-use crate::model::orgs::Dashboard;
+use uuid::Uuid;
+
+use crate::model::orgs::{Dashboard, MyOrganization};
 use crate::model::AppError;
 
 /// The current organization and its members.
@@ -19,7 +21,37 @@ pub async fn get_dashboard() -> Result<Dashboard, AppError> {
         let organization = orgs::get(&mut tx).await?;
         let members = members::list(&mut tx).await?;
         tx.commit().await?;
-        Ok::<_, crate::backend::Error>(Dashboard { organization, role: ctx.role, members })
+        Ok::<_, crate::backend::Error>(Dashboard {
+            organization,
+            role: ctx.role,
+            members,
+        })
     };
     load.await.map_err(fail)
+}
+
+/// The signed-in user's organizations, for the switcher.
+#[server(endpoint = "orgs/mine")]
+pub async fn my_organizations() -> Result<Vec<MyOrganization>, AppError> {
+    use super::server::{fail, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::orgs::list_for_user(&state.pool, user.user_id)
+        .await
+        .map_err(fail)
+}
+
+/// Makes another of the user's organizations the current one.
+#[server(endpoint = "orgs/switch")]
+pub async fn switch_organization(organization_id: Uuid) -> Result<(), AppError> {
+    use super::server::{fail, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::orgs::switch(&state.pool, &user, organization_id)
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
 }

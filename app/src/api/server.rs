@@ -9,7 +9,8 @@ use crate::model::AppError;
 use crate::api_request_id_header;
 
 pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| fail(anyhow::anyhow!("AppState missing from context").into()))
+    use_context::<AppState>()
+        .ok_or_else(|| fail(anyhow::anyhow!("AppState missing from context").into()))
 }
 
 fn parts() -> Option<Parts> {
@@ -56,7 +57,13 @@ pub fn fail(error: backend::Error) -> AppError {
 
 fn accepts_html() -> bool {
     parts()
-        .and_then(|p| p.headers.get(http::header::ACCEPT)?.to_str().ok().map(|v| v.contains("text/html")))
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)?
+                .to_str()
+                .ok()
+                .map(|v| v.contains("text/html"))
+        })
         .unwrap_or(false)
 }
 
@@ -71,7 +78,9 @@ pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
 }
 
 pub async fn require_user() -> Result<SessionUser, AppError> {
-    session_user().await?.ok_or_else(|| fail(backend::Error::Unauthenticated))
+    session_user()
+        .await?
+        .ok_or_else(|| fail(backend::Error::Unauthenticated))
 }
 
 /// The caller's current organization, read fresh from the database.

@@ -72,7 +72,10 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
     .execute(&mut *tx)
     .await
     .on_constraint("users_email_key", || {
-        Error::conflict("email", "An account with this email already exists. Log in instead.")
+        Error::conflict(
+            "email",
+            "An account with this email already exists. Log in instead.",
+        )
     })?;
 
     let org = orgs::create(&mut tx, &input.organization).await?;
@@ -153,13 +156,19 @@ pub async fn log_in(
     if !valid {
         for org_id in org_ids {
             let mut tx = OrgTx::begin(&state.pool, org_id, Actor::Anonymous, meta.clone()).await?;
-            audit::record(&mut tx, AuditEvent::new("user.login", "user", user.id).failed()).await?;
+            audit::record(
+                &mut tx,
+                AuditEvent::new("user.login", "user", user.id).failed(),
+            )
+            .await?;
             tx.commit().await?;
         }
         return Err(Error::InvalidCredentials);
     }
     let Some(&org_id) = org_ids.first() else {
-        return Err(Error::Forbidden("You are not a member of any organization.".into()));
+        return Err(Error::Forbidden(
+            "You are not a member of any organization.".into(),
+        ));
     };
     let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user.id), meta.clone()).await?;
     let token = sessions::create(tx.conn(), user.id, Some(org_id), remember, &meta).await?;
@@ -196,8 +205,11 @@ pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) ->
         Some(org_id) => {
             let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user.user_id), meta).await?;
             sessions::revoke(tx.conn(), user.session_id).await?;
-            audit::record(&mut tx, AuditEvent::new("user.logout", "session", user.session_id))
-                .await?;
+            audit::record(
+                &mut tx,
+                AuditEvent::new("user.logout", "session", user.session_id),
+            )
+            .await?;
             tx.commit().await
         }
         None => {

@@ -286,22 +286,34 @@ pub async fn verify(pool: &PgPool, org_id: Uuid) -> Result<VerifyReport> {
         let done = (page.len() as i64) < PAGE;
         for entry in page {
             if let Some(reason) = check_link(&entry, expected_seq, &prev_hash) {
-                let broken = BrokenLink { seq: entry.seq.min(expected_seq), reason };
-                return Ok(VerifyReport { entries_checked: checked, first_broken: Some(broken) });
+                let broken = BrokenLink {
+                    seq: entry.seq.min(expected_seq),
+                    reason,
+                };
+                return Ok(VerifyReport {
+                    entries_checked: checked,
+                    first_broken: Some(broken),
+                });
             }
             checked += 1;
             expected_seq += 1;
             prev_hash = entry.hash;
         }
         if done {
-            return Ok(VerifyReport { entries_checked: checked, first_broken: None });
+            return Ok(VerifyReport {
+                entries_checked: checked,
+                first_broken: None,
+            });
         }
     }
 }
 
 fn check_link(entry: &AuditEntry, expected_seq: i64, prev_hash: &[u8]) -> Option<String> {
     if entry.seq != expected_seq {
-        return Some(format!("entry {expected_seq} is missing (next is {})", entry.seq));
+        return Some(format!(
+            "entry {expected_seq} is missing (next is {})",
+            entry.seq
+        ));
     }
     if entry.prev_hash != prev_hash {
         return Some("prev_hash does not match the hash of the entry before".to_owned());

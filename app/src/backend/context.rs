@@ -44,9 +44,8 @@ impl OrgContext {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        let row = row.ok_or_else(|| {
-            Error::Forbidden("You are not a member of any organization.".into())
-        })?;
+        let row = row
+            .ok_or_else(|| Error::Forbidden("You are not a member of any organization.".into()))?;
         if !row.active {
             return Err(Error::OrganizationInactive);
         }

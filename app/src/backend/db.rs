@@ -101,7 +101,12 @@ pub struct OrgTx {
 }
 
 impl OrgTx {
-    pub async fn begin(pool: &PgPool, org_id: Uuid, actor: Actor, meta: RequestMeta) -> Result<Self> {
+    pub async fn begin(
+        pool: &PgPool,
+        org_id: Uuid,
+        actor: Actor,
+        meta: RequestMeta,
+    ) -> Result<Self> {
         Self::bind(pool.begin().await?, org_id, actor, meta).await
     }
 
@@ -113,11 +118,13 @@ impl OrgTx {
         actor: Actor,
         meta: RequestMeta,
     ) -> Result<Self> {
-        sqlx::query("select set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
-            .bind(org_id.to_string())
-            .bind(actor.id().map(|id| id.to_string()).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "select set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)",
+        )
+        .bind(org_id.to_string())
+        .bind(actor.id().map(|id| id.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
         Ok(Self {
             tx,
             org_id,

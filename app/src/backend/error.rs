@@ -8,7 +8,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
-    Validation { field: Option<String>, message: String },
+    Validation {
+        field: Option<String>,
+        message: String,
+    },
     #[error("authentication required")]
     Unauthenticated,
     #[error("{0}")]
@@ -16,7 +19,10 @@ pub enum Error {
     #[error("not found")]
     NotFound,
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     #[error("{0}")]
     LimitReached(String),
     #[error("{0}")]

@@ -1,7 +1,11 @@
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{OrgTx, Result};
-use crate::model::{members::MemberOut, Role};
+use super::audit::{self, AuditEvent};
+use super::error::ResultExt as _;
+use super::outbox::{self, EventType};
+use super::{Error, OrgContext, OrgTx, Result};
+use crate::model::{members::MemberOut, Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
@@ -34,14 +38,135 @@ pub async fn list(tx: &mut OrgTx) -> Result<Vec<MemberOut>> {
     .bind(tx.org_id())
     .fetch_all(tx.conn())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MemberOut {
+    Ok(rows.into_iter().map(MemberOut::from).collect())
+}
+
+impl From<MemberRow> for MemberOut {
+    fn from(r: MemberRow) -> Self {
+        MemberOut {
             user_id: r.user_id,
             name: r.name,
             email: r.email,
             role: r.role,
             joined_at: r.joined_at,
-        })
-        .collect())
+        }
+    }
+}
+
+/// The role of `user_id` in the transaction's organization; not found when
+/// they are not a member (of this organization: RLS hides the others).
+async fn role_of(tx: &mut OrgTx, user_id: Uuid) -> Result<Role> {
+    sqlx::query_scalar(
+        "select role from memberships where organization_id = $1 and user_id = $2 for update",
+    )
+    .bind(tx.org_id())
+    .bind(user_id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound)
+}
+
+fn last_owner() -> Error {
+    Error::Conflict {
+        field: None,
+        message: "An organization must keep at least one owner. Make someone else owner first."
+            .into(),
+    }
+}
+
+/// Gives a member another role, within what the caller's role allows.
+#[tracing::instrument(skip(ctx, pool), fields(org_id = %ctx.org_id))]
+pub async fn change_role(
+    ctx: &OrgContext,
+    pool: &sqlx::PgPool,
+    user_id: Uuid,
+    new_role: Role,
+) -> Result<MemberOut> {
+    ctx.require(Permission::ManageMembers)?;
+    let mut tx = ctx.begin(pool).await?;
+    let old_role = role_of(&mut tx, user_id).await?;
+    if !ctx.role.can_manage(old_role) || !ctx.role.can_assign(new_role) {
+        return Err(Error::Forbidden(format!(
+            "Your role ({}) cannot change a {} into a {}.",
+            ctx.role.label(),
+            old_role.label(),
+            new_role.label()
+        )));
+    }
+    if old_role != new_role {
+        sqlx::query("update memberships set role = $3 where organization_id = $1 and user_id = $2")
+            .bind(tx.org_id())
+            .bind(user_id)
+            .bind(new_role)
+            .execute(tx.conn())
+            .await
+            .on_constraint("memberships_last_owner", last_owner)?;
+        let change = json!({"user_id": user_id, "old_role": old_role, "new_role": new_role});
+        audit::record(
+            &mut tx,
+            AuditEvent::new("member.role_changed", "member", user_id)
+                .before(json!({"role": old_role}))
+                .after(json!({"role": new_role})),
+        )
+        .await?;
+        outbox::enqueue(&mut tx, EventType::MemberRoleChanged, change).await?;
+    }
+    let member = get(&mut tx, user_id).await?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+/// Removes a member (or, for `user_id` = the caller, leaves).
+#[tracing::instrument(skip(ctx, pool), fields(org_id = %ctx.org_id))]
+pub async fn remove(ctx: &OrgContext, pool: &sqlx::PgPool, user_id: Uuid) -> Result<()> {
+    let leaving = user_id == ctx.user.user_id;
+    if !leaving {
+        ctx.require(Permission::ManageMembers)?;
+    }
+    let mut tx = ctx.begin(pool).await?;
+    let role = role_of(&mut tx, user_id).await?;
+    if !leaving && !ctx.role.can_manage(role) {
+        return Err(Error::Forbidden(format!(
+            "Your role ({}) cannot remove a {}.",
+            ctx.role.label(),
+            role.label()
+        )));
+    }
+    sqlx::query("delete from memberships where organization_id = $1 and user_id = $2")
+        .bind(tx.org_id())
+        .bind(user_id)
+        .execute(tx.conn())
+        .await
+        .on_constraint("memberships_last_owner", last_owner)?;
+    let action = if leaving {
+        "member.left"
+    } else {
+        "member.removed"
+    };
+    audit::record(
+        &mut tx,
+        AuditEvent::new(action, "member", user_id).before(json!({"role": role})),
+    )
+    .await?;
+    outbox::enqueue(
+        &mut tx,
+        EventType::MemberRemoved,
+        json!({"user_id": user_id, "role": role, "left": leaving}),
+    )
+    .await?;
+    tx.commit().await
+}
+
+async fn get(tx: &mut OrgTx, user_id: Uuid) -> Result<MemberOut> {
+    let row: MemberRow = sqlx::query_as(
+        "select m.user_id, u.name, u.email, m.role, m.created_at as joined_at
+         from memberships m join users u on u.id = m.user_id
+         where m.organization_id = $1 and m.user_id = $2",
+    )
+    .bind(tx.org_id())
+    .bind(user_id)
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound)?;
+    Ok(row.into())
 }

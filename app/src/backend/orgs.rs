@@ -1,9 +1,10 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::sessions::SessionUser;
 use super::{Error, OrgTx, Result};
 use crate::model::accounts::DisplayName;
-use crate::model::orgs::{slugify, OrgOut};
+use crate::model::orgs::{slugify, MyOrganization, OrgOut};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -35,7 +36,10 @@ pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOu
             base.clone()
         } else {
             let suffix = &Uuid::new_v4().simple().to_string()[..6];
-            format!("{}-{suffix}", &base[..base.len().min(41)].trim_end_matches('-'))
+            format!(
+                "{}-{suffix}",
+                &base[..base.len().min(41)].trim_end_matches('-')
+            )
         };
         let row: Option<OrgRow> = sqlx::query_as(
             "insert into organizations (id, name, slug) values ($1, $2, $3)
@@ -71,4 +75,43 @@ pub async fn find_id_by_slug(pool: &sqlx::PgPool, slug: &str) -> Result<Uuid> {
         .fetch_optional(pool)
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// The organizations a user belongs to, for the switcher.
+pub async fn list_for_user(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<MyOrganization>> {
+    let mut tx = super::db::begin_as_user(pool, user_id).await?;
+    let rows: Vec<MyOrganization> = sqlx::query_as(
+        "select o.id, o.name, o.slug, m.role, o.active
+         from memberships m join organizations o on o.id = m.organization_id
+         where m.user_id = $1
+         order by lower(o.name), o.slug",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Makes `org_id` the session's current organization, if the user is a
+/// member of it; otherwise not found, as for any other tenant's id.
+pub async fn switch(pool: &sqlx::PgPool, user: &SessionUser, org_id: Uuid) -> Result<()> {
+    let mut tx = super::db::begin_as_user(pool, user.user_id).await?;
+    let member: bool = sqlx::query_scalar(
+        "select exists (select 1 from memberships where user_id = $1 and organization_id = $2)",
+    )
+    .bind(user.user_id)
+    .bind(org_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !member {
+        return Err(Error::NotFound);
+    }
+    sqlx::query("update sessions set current_organization_id = $2 where id = $1")
+        .bind(user.session_id)
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //! one hash per core runs at a time, so a flood of log-ins queues here
 //! instead of starving every other request.
 use anyhow::Context as _;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +46,9 @@ fn verify_now(password: &str, hash: &str) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(hash)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("Stored password hash is malformed")?;
-    Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+    Ok(argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 impl PasswordHasher {
@@ -61,7 +65,11 @@ impl PasswordHasher {
     ) -> Result<T> {
         let _slot = tokio::time::timeout(QUEUE_TIMEOUT, self.slots.acquire())
             .await
-            .map_err(|_| Error::RateLimited("The server is busy signing people in. Try again in a moment.".into()))?
+            .map_err(|_| {
+                Error::RateLimited(
+                    "The server is busy signing people in. Try again in a moment.".into(),
+                )
+            })?
             .context("Password hasher was shut down")?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(work))
@@ -79,9 +87,13 @@ impl PasswordHasher {
     /// is no account, so both cases cost the same.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
         let known = hash.is_some();
-        let hash = hash.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let hash = hash
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let password = password.to_owned();
-        let matches = self.run_blocking(move || verify_now(&password, &hash)).await?;
+        let matches = self
+            .run_blocking(move || verify_now(&password, &hash))
+            .await?;
         Ok(known && matches)
     }
 }
@@ -93,7 +105,10 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_with_the_required_cost() {
         let hash = hash_now("correct horse battery").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_now("correct horse battery", &hash).unwrap());
         assert!(!verify_now("wrong horse battery", &hash).unwrap());
     }
@@ -101,6 +116,9 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_account_never_verifies_even_with_the_dummy_password() {
         let hasher = PasswordHasher::new(1);
-        assert!(!hasher.verify("codebook-dummy-password", None).await.unwrap());
+        assert!(!hasher
+            .verify("codebook-dummy-password", None)
+            .await
+            .unwrap());
     }
 }

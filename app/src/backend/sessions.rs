@@ -160,7 +160,10 @@ mod tests {
         let token = SessionToken::generate();
         let c = session_cookie(&token, false, true);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
-        assert!(!c.contains("Max-Age"), "a short session ends with the browser");
+        assert!(
+            !c.contains("Max-Age"),
+            "a short session ends with the browser"
+        );
         assert!(session_cookie(&token, true, false).contains("Max-Age=2592000"));
         assert!(!session_cookie(&token, true, false).contains("Secure"));
     }
@@ -171,9 +174,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
-            format!("theme=dark; {COOKIE_NAME}={}", token.as_str()).parse().unwrap(),
+            format!("theme=dark; {COOKIE_NAME}={}", token.as_str())
+                .parse()
+                .unwrap(),
         );
-        assert_eq!(SessionToken::from_headers(&headers).unwrap().as_str(), token.as_str());
+        assert_eq!(
+            SessionToken::from_headers(&headers).unwrap().as_str(),
+            token.as_str()
+        );
         assert_ne!(token.hash(), token.as_str().as_bytes());
     }
 }

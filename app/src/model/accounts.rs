@@ -93,7 +93,10 @@ impl DisplayName {
             return Err(AppError::validation(field, "Use at most 100 characters."));
         }
         if name.chars().any(char::is_control) {
-            return Err(AppError::validation(field, "Remove the control characters."));
+            return Err(AppError::validation(
+                field,
+                "Remove the control characters.",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -127,12 +130,25 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused_with_a_field_error() {
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.field.as_deref(), Some("email"), "{bad:?}");
         }
@@ -155,7 +171,10 @@ mod tests {
 
     #[test]
     fn display_names_are_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("name", "  Ada ").unwrap().as_str(), "Ada");
+        assert_eq!(
+            DisplayName::parse("name", "  Ada ").unwrap().as_str(),
+            "Ada"
+        );
         assert!(DisplayName::parse("name", " ").is_err());
         assert!(DisplayName::parse("name", &"a".repeat(101)).is_err());
     }

@@ -1,11 +1,11 @@
 //! The one error type that crosses the wire. The backend maps its own errors
 //! to it once; REST answers with it as JSON, server functions carry it to the
 //! UI, which shows `message` next to `field` when there is one.
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Clients may match on these; never
 /// rename one.

@@ -12,3 +12,12 @@ pub struct MemberOut {
     pub role: Role,
     pub joined_at: DateTime<Utc>,
 }
+
+/// The members page: the list, and who is looking, so the page offers only
+/// what their role allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPage {
+    pub members: Vec<MemberOut>,
+    pub my_role: Role,
+    pub my_user_id: Uuid,
+}

@@ -13,6 +13,17 @@ pub struct OrgOut {
     pub active: bool,
 }
 
+/// One of the signed-in user's organizations, for the switcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct MyOrganization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub role: Role,
+    pub active: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub organization: OrgOut,

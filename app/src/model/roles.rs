@@ -7,7 +7,10 @@ use std::str::FromStr;
 /// Roles in an organization, highest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "member_role", rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "member_role", rename_all = "lowercase")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Owner,
@@ -77,6 +80,27 @@ impl Role {
         self.rank() >= Role::minimum_for(permission).rank()
     }
 
+    /// Whether a member with this role may change the role of, or remove,
+    /// a member who has `target`: owners anyone, admins those below admin.
+    pub fn can_manage(self, target: Role) -> bool {
+        match self {
+            Role::Owner => true,
+            Role::Admin => target.rank() < Role::Admin.rank(),
+            _ => false,
+        }
+    }
+
+    /// Whether a member with this role may give `role` to someone, by
+    /// invitation or role change: owner and admin only by owners, the rest
+    /// by admins.
+    pub fn can_assign(self, role: Role) -> bool {
+        if role.rank() >= Role::Admin.rank() {
+            self.can(Permission::GrantAdmin)
+        } else {
+            self.can(Permission::ManageMembers)
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -123,9 +147,22 @@ mod tests {
     #[test]
     fn each_role_holds_the_permissions_of_the_roles_below_it() {
         let all = [
-            ReadCodes, ReadMembers, WriteCodes, Comment, DeleteCodes, RestoreCodes,
-            BulkImportExport, ManageWebhooks, InviteMembers, ManageMembers, ManageApiKeys,
-            ReadAudit, ManageSettings, GrantAdmin, DeleteOrganization, TransferOwnership,
+            ReadCodes,
+            ReadMembers,
+            WriteCodes,
+            Comment,
+            DeleteCodes,
+            RestoreCodes,
+            BulkImportExport,
+            ManageWebhooks,
+            InviteMembers,
+            ManageMembers,
+            ManageApiKeys,
+            ReadAudit,
+            ManageSettings,
+            GrantAdmin,
+            DeleteOrganization,
+            TransferOwnership,
         ];
         for pair in Role::ALL.windows(2) {
             let (higher, lower) = (pair[0], pair[1]);
@@ -144,6 +181,17 @@ mod tests {
         assert!(Role::Manager.can(ManageWebhooks) && !Role::Manager.can(InviteMembers));
         assert!(Role::Admin.can(ReadAudit) && !Role::Admin.can(GrantAdmin));
         assert!(Role::Owner.can(DeleteOrganization));
+    }
+
+    #[test]
+    fn admins_manage_and_assign_only_roles_below_admin() {
+        assert!(Role::Admin.can_manage(Role::Manager) && !Role::Admin.can_manage(Role::Admin));
+        assert!(!Role::Admin.can_manage(Role::Owner));
+        assert!(Role::Admin.can_assign(Role::Member) && !Role::Admin.can_assign(Role::Admin));
+        assert!(Role::Owner.can_manage(Role::Owner) && Role::Owner.can_assign(Role::Owner));
+        for lower in [Role::Manager, Role::Member, Role::Viewer] {
+            assert!(!lower.can_manage(Role::Viewer) && !lower.can_assign(Role::Viewer));
+        }
     }
 
     #[test]

@@ -4,19 +4,23 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 
 use crate::api::accounts::{get_current_user, LogOut};
+use crate::api::orgs::{my_organizations, SwitchOrganization};
 use crate::model::accounts::CurrentUser;
+use crate::model::orgs::MyOrganization;
 
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
+    let orgs = Resource::new(|| (), |_| my_organizations());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => {
+                        let orgs = orgs.await.unwrap_or_default();
                         provide_context(user.clone());
                         view! {
-                            <Header user/>
+                            <Header user orgs/>
                             <Outlet/>
                         }
                             .into_any()
@@ -33,13 +37,19 @@ pub fn SignedInLayout() -> impl IntoView {
 }
 
 #[component]
-fn Header(user: CurrentUser) -> impl IntoView {
+fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     let org_name = user.organization.as_ref().map(|o| o.name.clone());
+    let current = user.organization.as_ref().map(|o| o.id);
     view! {
         <header class="top">
             <A href="/dashboard" attr:class="brand">"Codebook"</A>
             <span class="org" data-testid="current-org">{org_name}</span>
+            {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
+            <nav aria-label="Main" class="main-nav">
+                <A href="/dashboard">"Dashboard"</A>
+                <A href="/members">"Members"</A>
+            </nav>
             <nav aria-label="Account" class="account">
                 <span class="user">{user.name}</span>
                 <ActionForm action=log_out attr:class="inline">
@@ -47,5 +57,27 @@ fn Header(user: CurrentUser) -> impl IntoView {
                 </ActionForm>
             </nav>
         </header>
+    }
+}
+
+/// Changes the session's current organization; a plain form, so it works
+/// without JavaScript too.
+#[component]
+fn OrgSwitcher(orgs: Vec<MyOrganization>, current: Option<uuid::Uuid>) -> impl IntoView {
+    let switch = ServerAction::<SwitchOrganization>::new();
+    view! {
+        <ActionForm action=switch attr:class="inline switcher">
+            <label for="org-switcher" class="visually-hidden">"Organization"</label>
+            <select id="org-switcher" name="organization_id">
+                {orgs
+                    .into_iter()
+                    .map(|o| {
+                        let selected = Some(o.id) == current;
+                        view! { <option value=o.id.to_string() selected=selected>{o.name}</option> }
+                    })
+                    .collect_view()}
+            </select>
+            <button type="submit">"Switch"</button>
+        </ActionForm>
     }
 }

@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod components;
 pub mod layout;
+pub mod members;
 pub mod orgs;
 
 use leptos::prelude::*;
@@ -13,6 +14,7 @@ use leptos_router::{
 
 use accounts::{LoginPage, SignUpPage};
 use layout::SignedInLayout;
+use members::MembersPage;
 use orgs::DashboardPage;
 
 /// The HTML document the server renders around the app.
@@ -51,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

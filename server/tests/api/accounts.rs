@@ -12,10 +12,22 @@ async fn sign_up_creates_the_user_their_organization_and_a_session() {
     let response = app.sign_up(&client, &user).await;
 
     assert!(response.status().is_success());
-    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("codebook_session="));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "development cookies work over plain HTTP");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "development cookies work over plain HTTP"
+    );
     let me = app.current_user(&client).await;
     assert_eq!(me["email"], user.email.as_str());
     assert_eq!(me["organization"]["name"], user.organization.as_str());
@@ -26,7 +38,12 @@ async fn sign_up_creates_the_user_their_organization_and_a_session() {
 async fn cookies_are_secure_in_production() {
     let app = spawn_app_in(Mode::Production).await;
     let response = app.sign_up(&new_client(), &NewUser::random()).await;
-    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
@@ -36,8 +53,20 @@ async fn passwords_and_session_tokens_are_stored_only_as_hashes() {
     let user = NewUser::random();
     let client = new_client();
     let response = app.sign_up(&client, &user).await;
-    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
-    let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
 
     let hash: String = sqlx::query_scalar("select password_hash from users where email = $1")
         .bind(&user.email)
@@ -57,31 +86,91 @@ async fn invalid_sign_ups_are_refused_next_to_the_field_and_change_nothing() {
     let app = spawn_app().await;
     let (existing, _) = app.signed_up_user().await;
     let cases = [
-        ("email", NewUser { email: "".into(), ..NewUser::random() }, "Enter your email address."),
-        ("email", NewUser { email: "not-an-email".into(), ..NewUser::random() }, "Enter a valid email address"),
-        ("password", NewUser { password: "short".into(), ..NewUser::random() }, "at least 10 characters"),
-        ("name", NewUser { name: "   ".into(), ..NewUser::random() }, "required"),
-        ("organization", NewUser { organization: "".into(), ..NewUser::random() }, "required"),
         (
             "email",
-            NewUser { email: existing.email.to_uppercase(), ..NewUser::random() },
+            NewUser {
+                email: "".into(),
+                ..NewUser::random()
+            },
+            "Enter your email address.",
+        ),
+        (
+            "email",
+            NewUser {
+                email: "not-an-email".into(),
+                ..NewUser::random()
+            },
+            "Enter a valid email address",
+        ),
+        (
+            "password",
+            NewUser {
+                password: "short".into(),
+                ..NewUser::random()
+            },
+            "at least 10 characters",
+        ),
+        (
+            "name",
+            NewUser {
+                name: "   ".into(),
+                ..NewUser::random()
+            },
+            "required",
+        ),
+        (
+            "organization",
+            NewUser {
+                organization: "".into(),
+                ..NewUser::random()
+            },
+            "required",
+        ),
+        (
+            "email",
+            NewUser {
+                email: existing.email.to_uppercase(),
+                ..NewUser::random()
+            },
             "already exists",
         ),
     ];
-    let before = (app.count("users").await, app.count("organizations").await, app.count("audit_log").await);
+    let before = (
+        app.count("users").await,
+        app.count("organizations").await,
+        app.count("audit_log").await,
+    );
 
     for (field, user, message) in cases {
         let response = app.sign_up(&new_client(), &user).await;
         let status = response.status().as_u16();
         let error = error_of(response).await;
         assert_eq!(error["field"], field, "{error}");
-        assert!(error["message"].as_str().unwrap().contains(message), "{error}");
-        let expected_code = if message == "already exists" { "conflict" } else { "validation" };
+        assert!(
+            error["message"].as_str().unwrap().contains(message),
+            "{error}"
+        );
+        let expected_code = if message == "already exists" {
+            "conflict"
+        } else {
+            "validation"
+        };
         assert_eq!(error["code"], expected_code);
-        assert_eq!(status, if expected_code == "conflict" { 409 } else { 422 });
+        assert_eq!(
+            status,
+            if expected_code == "conflict" {
+                409
+            } else {
+                422
+            }
+        );
     }
 
-    let after = (app.count("users").await, app.count("organizations").await, app.count("audit_log").await);
+    let after = (
+        app.count("users").await,
+        app.count("organizations").await,
+        app.count("audit_log").await,
+    );
     assert_eq!(before, after);
 }
 
@@ -92,12 +181,21 @@ async fn a_user_logs_out_and_back_in() {
 
     let response = app.call(&client, "accounts/log_out", &[]).await;
     assert!(response.status().is_success());
-    assert!(response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert!(response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     assert!(app.current_user(&client).await.is_null());
 
     let response = app.log_in(&client, &user.email, &user.password).await;
     assert!(response.status().is_success());
-    assert_eq!(app.current_user(&client).await["email"], user.email.as_str());
+    assert_eq!(
+        app.current_user(&client).await["email"],
+        user.email.as_str()
+    );
 }
 
 #[tokio::test]
@@ -105,7 +203,12 @@ async fn a_revoked_session_cookie_no_longer_works() {
     let app = spawn_app().await;
     let user = NewUser::random();
     let response = app.sign_up(&new_client(), &user).await;
-    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
     let pair = cookie.split(';').next().unwrap().to_owned();
     let replay = |c: &reqwest::Client| {
         c.post(format!("{}/api/accounts/current_user", app.address))
@@ -114,7 +217,15 @@ async fn a_revoked_session_cookie_no_longer_works() {
             .send()
     };
     let thief = reqwest::Client::new();
-    assert_eq!(replay(&thief).await.unwrap().json::<serde_json::Value>().await.unwrap()["email"], user.email.as_str());
+    assert_eq!(
+        replay(&thief)
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["email"],
+        user.email.as_str()
+    );
 
     let owner = new_client();
     owner
@@ -125,7 +236,13 @@ async fn a_revoked_session_cookie_no_longer_works() {
         .await
         .unwrap();
 
-    assert!(replay(&thief).await.unwrap().json::<serde_json::Value>().await.unwrap().is_null());
+    assert!(replay(&thief)
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()
+        .is_null());
 }
 
 #[tokio::test]
@@ -154,9 +271,14 @@ async fn a_wrong_password_is_refused_and_audited_as_a_failure() {
 #[tokio::test]
 async fn an_unknown_email_gets_the_same_answer_as_a_wrong_password() {
     let app = spawn_app().await;
-    let response = app.log_in(&new_client(), "nobody@example.com", "some password here").await;
+    let response = app
+        .log_in(&new_client(), "nobody@example.com", "some password here")
+        .await;
     assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(error_of(response).await["message"], "Email or password is incorrect.");
+    assert_eq!(
+        error_of(response).await["message"],
+        "Email or password is incorrect."
+    );
 }
 
 #[tokio::test]
@@ -172,11 +294,15 @@ async fn sign_up_and_log_in_are_audited() {
     .fetch_all(&app.db.superuser)
     .await
     .unwrap();
-    assert_eq!(actions, ["user.signed_up", "organization.created", "user.login"]);
-    let events: i64 = sqlx::query_scalar("select count(*) from outbox where event_type = 'audit.logged'")
-        .fetch_one(&app.db.superuser)
-        .await
-        .unwrap();
+    assert_eq!(
+        actions,
+        ["user.signed_up", "organization.created", "user.login"]
+    );
+    let events: i64 =
+        sqlx::query_scalar("select count(*) from outbox where event_type = 'audit.logged'")
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
     assert_eq!(events, 3, "each audit entry fires audit.logged");
 }
 
@@ -196,7 +322,11 @@ async fn no_one_becomes_platform_admin_by_signing_up_in_production() {
     assert_eq!(app.current_user(&client).await["is_platform_admin"], false);
 
     let output = app.cli(&["admin", "grant", &user.email]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(app.current_user(&client).await["is_platform_admin"], true);
 
     let output = app.cli(&["admin", "grant", "nobody@example.com"]);
@@ -211,8 +341,16 @@ async fn the_dashboard_needs_a_session_and_shows_the_members() {
     assert_eq!(error_of(response).await["code"], "unauthenticated");
 
     let (user, client) = app.signed_up_user().await;
-    let dashboard: serde_json::Value = app.call(&client, "orgs/dashboard", &[]).await.json().await.unwrap();
-    assert_eq!(dashboard["organization"]["name"], user.organization.as_str());
+    let dashboard: serde_json::Value = app
+        .call(&client, "orgs/dashboard", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        dashboard["organization"]["name"],
+        user.organization.as_str()
+    );
     assert_eq!(dashboard["members"][0]["email"], user.email.as_str());
     assert_eq!(dashboard["members"].as_array().unwrap().len(), 1);
 }
@@ -229,22 +367,41 @@ async fn a_form_post_without_javascript_redirects_with_its_error() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 302);
-    let location = response.headers().get(header::LOCATION).unwrap().to_str().unwrap();
-    assert!(location.contains("/login?") && location.contains("__err="), "{location}");
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        location.contains("/login?") && location.contains("__err="),
+        "{location}"
+    );
 }
 
 #[tokio::test]
 async fn organization_slugs_stay_unique() {
     let app = spawn_app().await;
     for _ in 0..3 {
-        let user = NewUser { organization: "Same Name".into(), ..NewUser::random() };
-        assert!(app.sign_up(&new_client(), &user).await.status().is_success());
+        let user = NewUser {
+            organization: "Same Name".into(),
+            ..NewUser::random()
+        };
+        assert!(app
+            .sign_up(&new_client(), &user)
+            .await
+            .status()
+            .is_success());
     }
-    let slugs: Vec<String> = sqlx::query_scalar("select slug from organizations order by created_at")
-        .fetch_all(&app.db.superuser)
-        .await
-        .unwrap();
+    let slugs: Vec<String> =
+        sqlx::query_scalar("select slug from organizations order by created_at")
+            .fetch_all(&app.db.superuser)
+            .await
+            .unwrap();
     assert_eq!(slugs[0], "same-name");
-    assert_eq!(slugs.iter().collect::<std::collections::HashSet<_>>().len(), 3);
+    assert_eq!(
+        slugs.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
     assert!(slugs.iter().all(|s| s.starts_with("same-name")));
 }

@@ -18,7 +18,11 @@ async fn audit_verify_reports_the_seq_of_a_tampered_entry() {
 
     let output = app.cli(&["audit", "verify", "--org", &slug]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("ok: 5 entries verified"), "{stdout}");
 
     // The superuser (not the application, which cannot) rewrites history.
@@ -59,8 +63,12 @@ async fn concurrent_writers_leave_an_unbroken_chain() {
     let writers = (0..40).map(|i| {
         let pool = app.app_pool.clone();
         async move {
-            let mut tx = OrgTx::begin(&pool, org_id, Actor::System, RequestMeta::default()).await.unwrap();
-            audit::record(&mut tx, AuditEvent::new("test.concurrent", "thing", i)).await.unwrap();
+            let mut tx = OrgTx::begin(&pool, org_id, Actor::System, RequestMeta::default())
+                .await
+                .unwrap();
+            audit::record(&mut tx, AuditEvent::new("test.concurrent", "thing", i))
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
         }
     });
@@ -78,11 +86,18 @@ async fn a_rolled_back_change_leaves_no_audit_entry_or_event() {
     let org_id = app.org_id_of(&user.email).await;
     let before = (app.count("audit_log").await, app.count("outbox").await);
 
-    let mut tx = OrgTx::begin(&app.app_pool, org_id, Actor::System, RequestMeta::default()).await.unwrap();
-    audit::record(&mut tx, AuditEvent::new("test.rolled_back", "thing", 1)).await.unwrap();
+    let mut tx = OrgTx::begin(&app.app_pool, org_id, Actor::System, RequestMeta::default())
+        .await
+        .unwrap();
+    audit::record(&mut tx, AuditEvent::new("test.rolled_back", "thing", 1))
+        .await
+        .unwrap();
     drop(tx);
 
-    assert_eq!((app.count("audit_log").await, app.count("outbox").await), before);
+    assert_eq!(
+        (app.count("audit_log").await, app.count("outbox").await),
+        before
+    );
 }
 
 #[tokio::test]
@@ -95,8 +110,14 @@ async fn the_application_cannot_change_or_remove_audit_entries() {
         "update audit_log set action = 'forged' where organization_id = $1",
         "delete from audit_log where organization_id = $1",
     ] {
-        let mut tx = OrgTx::begin(&app.app_pool, org_id, Actor::System, RequestMeta::default()).await.unwrap();
-        let error = sqlx::query(statement).bind(org_id).execute(tx.conn()).await.unwrap_err();
+        let mut tx = OrgTx::begin(&app.app_pool, org_id, Actor::System, RequestMeta::default())
+            .await
+            .unwrap();
+        let error = sqlx::query(statement)
+            .bind(org_id)
+            .execute(tx.conn())
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("permission denied"), "{error}");
     }
 }

@@ -35,14 +35,18 @@ pub struct TestDb {
 impl TestDb {
     pub async fn create() -> Self {
         let name = format!("cb_test_{}", Uuid::new_v4().simple());
-        let admin = PgPool::connect(&cluster_url()).await.expect("connect to DATABASE_URL");
+        let admin = PgPool::connect(&cluster_url())
+            .await
+            .expect("connect to DATABASE_URL");
         sqlx::query(&format!("create database {name}"))
             .execute(&admin)
             .await
             .expect("create test database");
         admin.close().await;
         let url = with_database(&cluster_url(), &name);
-        let superuser = PgPool::connect(&url).await.expect("connect to test database");
+        let superuser = PgPool::connect(&url)
+            .await
+            .expect("connect to test database");
         Self { url, superuser }
     }
 
@@ -76,7 +80,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_in(mode: Mode) -> TestApp {
     let db = TestDb::create().await;
-    let urls = DatabaseUrls { owner: Some(db.url.clone()), app: None };
+    let urls = DatabaseUrls {
+        owner: Some(db.url.clone()),
+        app: None,
+    };
     let options = LeptosOptions::builder()
         .output_name("codebook")
         .site_root("target/site")
@@ -88,7 +95,11 @@ pub async fn spawn_app_in(mode: Mode) -> TestApp {
     let address = format!("http://127.0.0.1:{}", application.port());
     let app_pool = application.app_pool();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, db, app_pool }
+    TestApp {
+        address,
+        db,
+        app_pool,
+    }
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -129,7 +140,12 @@ impl NewUser {
 
 impl TestApp {
     /// Calls a server function the way a hydrated page does.
-    pub async fn call(&self, client: &reqwest::Client, endpoint: &str, form: &[(&str, String)]) -> Response {
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, String)],
+    ) -> Response {
         client
             .post(format!("{}/api/{endpoint}", self.address))
             .header(header::ACCEPT, "application/json")
@@ -148,12 +164,21 @@ impl TestApp {
         let user = NewUser::random();
         let client = new_client();
         let response = self.sign_up(&client, &user).await;
-        assert!(response.status().is_success(), "sign-up failed: {}", response.text().await.unwrap());
+        assert!(
+            response.status().is_success(),
+            "sign-up failed: {}",
+            response.text().await.unwrap()
+        );
         (user, client)
     }
 
     pub async fn log_in(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
-        self.call(client, "accounts/log_in", &[("email", email.into()), ("password", password.into())]).await
+        self.call(
+            client,
+            "accounts/log_in",
+            &[("email", email.into()), ("password", password.into())],
+        )
+        .await
     }
 
     pub async fn current_user(&self, client: &reqwest::Client) -> Value {
@@ -196,6 +221,85 @@ impl TestApp {
 
 /// The JSON error body of a failed server function.
 pub async fn error_of(response: Response) -> Value {
-    assert!(!response.status().is_success(), "expected an error, got {}", response.status());
+    assert!(
+        !response.status().is_success(),
+        "expected an error, got {}",
+        response.status()
+    );
     response.json().await.expect("a JSON error body")
+}
+
+impl TestApp {
+    /// Test set-up (invitations come later): puts a fresh user into
+    /// `org_id` with `role` and makes it their current organization.
+    pub async fn member_of(&self, org_id: Uuid, role: &str) -> (NewUser, reqwest::Client, Uuid) {
+        let (user, client) = self.signed_up_user().await;
+        let user_id: Uuid = sqlx::query_scalar("select id from users where email = $1")
+            .bind(&user.email)
+            .fetch_one(&self.db.superuser)
+            .await
+            .unwrap();
+        sqlx::query("insert into memberships (organization_id, user_id, role) values ($1, $2, $3::member_role)")
+            .bind(org_id)
+            .bind(user_id)
+            .bind(role)
+            .execute(&self.db.superuser)
+            .await
+            .unwrap();
+        let response = self
+            .call(
+                &client,
+                "orgs/switch",
+                &[("organization_id", org_id.to_string())],
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "switch failed: {}",
+            response.text().await.unwrap()
+        );
+        (user, client, user_id)
+    }
+
+    pub async fn user_id_of(&self, email: &str) -> Uuid {
+        sqlx::query_scalar("select id from users where email = $1")
+            .bind(email)
+            .fetch_one(&self.db.superuser)
+            .await
+            .unwrap()
+    }
+
+    pub async fn role_in(&self, org_id: Uuid, user_id: Uuid) -> Option<String> {
+        sqlx::query_scalar(
+            "select role::text from memberships where organization_id = $1 and user_id = $2",
+        )
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(&self.db.superuser)
+        .await
+        .unwrap()
+    }
+
+    pub async fn change_role(
+        &self,
+        client: &reqwest::Client,
+        user_id: Uuid,
+        role: &str,
+    ) -> Response {
+        self.call(
+            client,
+            "members/change_role",
+            &[("user_id", user_id.to_string()), ("role", role.into())],
+        )
+        .await
+    }
+
+    pub async fn remove_member(&self, client: &reqwest::Client, user_id: Uuid) -> Response {
+        self.call(
+            client,
+            "members/remove",
+            &[("user_id", user_id.to_string())],
+        )
+        .await
+    }
 }

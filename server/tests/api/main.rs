@@ -3,5 +3,6 @@
 mod accounts;
 mod audit;
 mod helpers;
+mod members;
 mod startup;
 mod tenancy;

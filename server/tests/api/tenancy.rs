@@ -24,7 +24,10 @@ async fn every_tenant_table_forces_row_level_security_with_a_policy() {
     let app = spawn_app().await;
     let tables = tenant_tables(&app.db.superuser).await;
     for expected in ["memberships", "audit_log", "outbox"] {
-        assert!(tables.iter().any(|t| t == expected), "{expected} missing from {tables:?}");
+        assert!(
+            tables.iter().any(|t| t == expected),
+            "{expected} missing from {tables:?}"
+        );
     }
     for table in &tables {
         let row = sqlx::query(
@@ -37,8 +40,14 @@ async fn every_tenant_table_forces_row_level_security_with_a_policy() {
         .fetch_one(&app.db.superuser)
         .await
         .unwrap();
-        assert!(row.get::<bool, _>("relrowsecurity"), "{table} has RLS disabled");
-        assert!(row.get::<bool, _>("relforcerowsecurity"), "{table} does not FORCE RLS");
+        assert!(
+            row.get::<bool, _>("relrowsecurity"),
+            "{table} has RLS disabled"
+        );
+        assert!(
+            row.get::<bool, _>("relforcerowsecurity"),
+            "{table} does not FORCE RLS"
+        );
         assert!(row.get::<i64, _>("policies") > 0, "{table} has no policy");
     }
 }
@@ -59,11 +68,13 @@ async fn visible(pool: &PgPool, table: &str, org: Option<Uuid>, of: Uuid) -> (i6
         .fetch_one(&mut *tx)
         .await
         .unwrap();
-    let of_org: i64 = sqlx::query_scalar(&format!("select count(*) from {table} where organization_id = $1"))
-        .bind(of)
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let of_org: i64 = sqlx::query_scalar(&format!(
+        "select count(*) from {table} where organization_id = $1"
+    ))
+    .bind(of)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     (total, of_org)
 }
 
@@ -76,20 +87,28 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
 
     for table in tenant_tables(&app.db.superuser).await {
         let (a_total, a_own) = visible(&app.app_pool, &table, Some(org_a), org_a).await;
-        assert!(a_own > 0, "{table}: organization A should have rows for this test to mean anything");
+        assert!(
+            a_own > 0,
+            "{table}: organization A should have rows for this test to mean anything"
+        );
         assert_eq!(a_total, a_own, "{table}: A sees rows that are not its own");
 
         let (b_total, b_sees_of_a) = visible(&app.app_pool, &table, Some(org_b), org_a).await;
         assert_eq!(b_sees_of_a, 0, "{table}: B sees A's rows");
-        let b_own: i64 = sqlx::query_scalar(&format!("select count(*) from {table} where organization_id = $1"))
-            .bind(org_b)
-            .fetch_one(&app.db.superuser)
-            .await
-            .unwrap();
+        let b_own: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from {table} where organization_id = $1"
+        ))
+        .bind(org_b)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
         assert_eq!(b_total, b_own, "{table}: B sees rows that are not its own");
 
         let (none_total, _) = visible(&app.app_pool, &table, None, org_a).await;
-        assert_eq!(none_total, 0, "{table}: rows visible with no organization set");
+        assert_eq!(
+            none_total, 0,
+            "{table}: rows visible with no organization set"
+        );
     }
 }
 
