@@ -3,6 +3,7 @@
 //! `CODEBOOK_<KEY>` (`data-dir` → `CODEBOOK_DATA_DIR`). Secrets come only
 //! from the environment: `DATABASE_URL`, `APP_DATABASE_URL`.
 use anyhow::Context as _;
+use app::backend::mail::{Mailer, SmtpSettings};
 use app::backend::state::Mode;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,17 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Run pending migrations at start (`server migrate` runs them alone).
     pub migrate_on_start: bool,
+    /// The address people reach the app at, for links in mail. Empty: the
+    /// listen address.
+    pub public_url: String,
+    /// The sender of every mail.
+    pub mail_from: String,
+    /// SMTP server, `smtp://host:587` (STARTTLS) or `smtps://host:465`;
+    /// credentials in SMTP_USERNAME / SMTP_PASSWORD. Empty: mail is written
+    /// to `mail-outbox-dir` instead.
+    pub smtp_url: String,
+    /// The folder of `.eml` files when no SMTP server is configured.
+    pub mail_outbox_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +50,10 @@ impl Default for Settings {
             max_connections: 20,
             log_format: LogFormat::Pretty,
             migrate_on_start: true,
+            public_url: String::new(),
+            mail_from: "Codebook <no-reply@codebook.localhost>".into(),
+            smtp_url: String::new(),
+            mail_outbox_dir: PathBuf::from(".data/mail"),
         }
     }
 }
@@ -62,6 +78,20 @@ impl DatabaseUrls {
 }
 
 impl Settings {
+    /// SMTP when `smtp-url` is set, else the outbox folder.
+    pub fn mailer(&self) -> anyhow::Result<Mailer> {
+        if self.smtp_url.trim().is_empty() {
+            return Mailer::outbox(&self.mail_outbox_dir, &self.mail_from);
+        }
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let smtp = SmtpSettings {
+            url: self.smtp_url.clone(),
+            username: env("SMTP_USERNAME"),
+            password: env("SMTP_PASSWORD"),
+        };
+        Mailer::smtp(&smtp, &self.mail_from)
+    }
+
     /// Reads `[codebook]` from `path` (if the file exists) and applies the
     /// `CODEBOOK_*` environment overrides.
     pub fn load(path: &Path) -> anyhow::Result<Self> {

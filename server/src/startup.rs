@@ -150,9 +150,18 @@ impl Application {
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
             .with_context(|| format!("Failed to listen on {}", leptos_options.site_addr))?;
+        let public_url = match settings.public_url.trim() {
+            "" => format!("http://{}", listener.local_addr()?),
+            url => url.to_owned(),
+        };
         let state = ServerState {
             leptos_options,
-            app: AppState::new(database.app_pool.clone(), settings.mode),
+            app: AppState::new(
+                database.app_pool.clone(),
+                settings.mode,
+                settings.mailer()?,
+                public_url,
+            ),
         };
         Ok(Self {
             listener,

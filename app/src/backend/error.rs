@@ -18,6 +18,9 @@ pub enum Error {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// Not found, with a message that says why (a used invitation, say).
+    #[error("{0}")]
+    Gone(String),
     #[error("{message}")]
     Conflict {
         field: Option<String>,
@@ -50,7 +53,7 @@ impl Error {
             Error::Validation { .. } => ErrorCode::Validation,
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
-            Error::NotFound => ErrorCode::NotFound,
+            Error::NotFound | Error::Gone(_) => ErrorCode::NotFound,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::LimitReached(_) => ErrorCode::LimitReached,
             Error::AccountLocked(_) => ErrorCode::AccountLocked,

@@ -7,12 +7,16 @@ pub mod audit;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod invitations;
+pub mod limits;
+pub mod mail;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
 pub mod passwords;
 pub mod sessions;
 pub mod state;
+pub mod tokens;
 
 pub use actor::{Actor, RequestMeta};
 pub use context::OrgContext;

@@ -107,11 +107,7 @@ pub async fn switch(pool: &sqlx::PgPool, user: &SessionUser, org_id: Uuid) -> Re
     if !member {
         return Err(Error::NotFound);
     }
-    sqlx::query("update sessions set current_organization_id = $2 where id = $1")
-        .bind(user.session_id)
-        .bind(org_id)
-        .execute(&mut *tx)
-        .await?;
+    super::sessions::set_current_organization(&mut tx, user.session_id, org_id).await?;
     tx.commit().await?;
     Ok(())
 }

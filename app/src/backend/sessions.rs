@@ -1,15 +1,12 @@
 //! Browser sessions: a random token in an `HttpOnly` cookie, stored only as
 //! its SHA-256, one row per session so a user can list and revoke them.
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use chrono::{DateTime, Duration, Utc};
 use http::HeaderMap;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{RequestMeta, Result};
+use super::{tokens, RequestMeta, Result};
 
 pub const COOKIE_NAME: &str = "codebook_session";
 /// Without "remember me": a working day.
@@ -25,13 +22,11 @@ pub struct SessionToken(String);
 
 impl SessionToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(tokens::generate())
     }
 
     pub fn hash(&self) -> Vec<u8> {
-        Sha256::digest(self.0.as_bytes()).to_vec()
+        tokens::hash(&self.0)
     }
 
     pub fn as_str(&self) -> &str {
@@ -141,6 +136,20 @@ pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<
         }
     }
     Ok(user)
+}
+
+/// Makes `org_id` the session's current organization.
+pub async fn set_current_organization(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    org_id: Uuid,
+) -> Result<()> {
+    sqlx::query("update sessions set current_organization_id = $2 where id = $1")
+        .bind(session_id)
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn revoke(conn: &mut PgConnection, session_id: Uuid) -> Result<()> {

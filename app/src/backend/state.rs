@@ -1,5 +1,6 @@
 use sqlx::PgPool;
 
+use super::mail::Mailer;
 use super::passwords::PasswordHasher;
 
 /// Whether this instance runs for development (the embedded default) or in
@@ -18,16 +19,25 @@ pub struct AppState {
     pub pool: PgPool,
     pub mode: Mode,
     pub passwords: PasswordHasher,
+    pub mailer: Mailer,
+    /// The address people reach the app at, for links in mail.
+    pub public_url: String,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, mode: Mode) -> Self {
+    pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             pool,
             mode,
             passwords: PasswordHasher::new(cores),
+            mailer,
+            public_url: public_url.trim_end_matches('/').to_owned(),
         }
+    }
+
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
     }
 
     /// Cookies are `Secure` everywhere but a development instance, which is

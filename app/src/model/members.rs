@@ -21,3 +21,29 @@ pub struct MembersPage {
     pub my_role: Role,
     pub my_user_id: Uuid,
 }
+
+/// An open invitation, as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct InvitationOut {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Why the invitation mail could not be delivered, if it could not.
+    pub mail_error: Option<String>,
+}
+
+/// What the invitation link shows before it is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationPreview {
+    pub organization: String,
+    pub email: String,
+    pub role: Role,
+    /// An account with the invited email exists (log in to accept).
+    pub account_exists: bool,
+    /// The signed-in user's email, if someone is signed in.
+    pub signed_in_as: Option<String>,
+}

@@ -13,6 +13,55 @@ pub struct OrgOut {
     pub active: bool,
 }
 
+/// Plan tiers, cheapest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "plan_tier", rename_all = "lowercase")
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Starter,
+    Professional,
+    Enterprise,
+}
+
+/// What an organization may hold; `None` is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub members: Option<u32>,
+    pub codes: Option<u32>,
+    pub webhooks: Option<u32>,
+    pub api_keys: Option<u32>,
+}
+
+impl Plan {
+    /// The table of SPEC §3.
+    pub fn limits(self) -> Limits {
+        let (members, codes, webhooks, api_keys) = match self {
+            Plan::Free => (5, 1_000, 2, 2),
+            Plan::Starter => (10, 10_000, 5, 5),
+            Plan::Professional => (50, 100_000, 20, 20),
+            Plan::Enterprise => {
+                return Limits {
+                    members: None,
+                    codes: None,
+                    webhooks: None,
+                    api_keys: None,
+                }
+            }
+        };
+        Limits {
+            members: Some(members),
+            codes: Some(codes),
+            webhooks: Some(webhooks),
+            api_keys: Some(api_keys),
+        }
+    }
+}
+
 /// One of the signed-in user's organizations, for the switcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]

@@ -1,6 +1,8 @@
 //! Components and pages, one folder per area.
 pub mod accounts;
 pub mod components;
+pub mod dev;
+pub mod invitations;
 pub mod layout;
 pub mod members;
 pub mod orgs;
@@ -13,6 +15,8 @@ use leptos_router::{
 };
 
 use accounts::{LoginPage, SignUpPage};
+use dev::DevMailPage;
+use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
 use members::MembersPage;
 use orgs::DashboardPage;
@@ -51,6 +55,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
                 <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/invite/:token") view=AcceptInvitationPage ssr=SsrMode::Async/>
+                <Route path=path!("/dev/mail") view=DevMailPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>

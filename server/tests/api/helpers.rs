@@ -61,6 +61,8 @@ impl TestDb {
 
 pub struct TestApp {
     pub address: String,
+    /// Where this test's mail goes (the outbox; no SMTP in tests).
+    pub mail_dir: std::path::PathBuf,
     pub db: TestDb,
     /// The application's own pool: the restricted role.
     pub app_pool: PgPool,
@@ -84,12 +86,17 @@ pub async fn spawn_app_in(mode: Mode) -> TestApp {
         owner: Some(db.url.clone()),
         app: None,
     };
+    let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
+    let settings = Settings {
+        mail_outbox_dir: mail_dir.clone(),
+        ..test_settings(mode)
+    };
     let options = LeptosOptions::builder()
         .output_name("codebook")
         .site_root("target/site")
         .site_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
         .build();
-    let application = Application::build(&test_settings(mode), &urls, options)
+    let application = Application::build(&settings, &urls, options)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -97,6 +104,7 @@ pub async fn spawn_app_in(mode: Mode) -> TestApp {
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        mail_dir,
         db,
         app_pool,
     }
@@ -299,6 +307,62 @@ impl TestApp {
             client,
             "members/remove",
             &[("user_id", user_id.to_string())],
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    /// The newest mail to `to`, as raw text (soft line breaks undone).
+    pub fn last_mail_to(&self, to: &str) -> Option<String> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files.into_iter().rev().find_map(|path| {
+            let text = std::fs::read_to_string(path)
+                .ok()?
+                .replace("=\r\n", "")
+                .replace("=3D", "=");
+            text.contains(&format!("To: {to}")).then_some(text)
+        })
+    }
+
+    /// The invitation token in the newest mail to `to`.
+    pub fn invitation_token_for(&self, to: &str) -> String {
+        let mail = self.last_mail_to(to).expect("an invitation mail");
+        let start = mail.find("/invite/").expect("a link in the mail") + "/invite/".len();
+        mail[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    pub async fn invite(&self, client: &reqwest::Client, email: &str, role: &str) -> Response {
+        self.call(
+            client,
+            "invitations/create",
+            &[("email", email.into()), ("role", role.into())],
+        )
+        .await
+    }
+
+    pub async fn accept_as_new(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        name: &str,
+    ) -> Response {
+        self.call(
+            client,
+            "invitations/accept",
+            &[
+                ("token", token.into()),
+                ("name", name.into()),
+                ("password", "another good password".into()),
+            ],
         )
         .await
     }

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod helpers;
+mod invitations;
 mod members;
 mod startup;
 mod tenancy;

@@ -8,6 +8,7 @@ use crate::api::members::{list_members, ChangeMemberRole, LeaveOrganization, Rem
 use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::{ErrorCode, Role};
 use crate::ui::components::{action_error, FormError};
+use crate::ui::invitations::{may_invite, InvitePanel};
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
@@ -32,7 +33,14 @@ pub fn MembersPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(page) => view! { <MemberTable page change remove/> }.into_any(),
+                        Ok(page) => {
+                            let my_role = page.my_role;
+                            view! {
+                                <MemberTable page change remove/>
+                                {may_invite(my_role).then(|| view! { <InvitePanel my_role/> })}
+                            }
+                                .into_any()
+                        }
                         Err(e) if e.code == ErrorCode::Unauthenticated => {
                             view! { <Redirect path="/login"/> }.into_any()
                         }

@@ -1,0 +1,95 @@
+//! Invitations: invite, list, resend, revoke, and the link's accept page.
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::model::members::{InvitationOut, InvitationPreview};
+use crate::model::{AppError, Role};
+
+#[server(endpoint = "invitations/list")]
+pub async fn list_invitations() -> Result<Vec<InvitationOut>, AppError> {
+    use super::server::{fail, org_context, state};
+
+    let state = state()?;
+    let ctx = org_context().await?;
+    crate::backend::invitations::list(&ctx, &state.pool)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "invitations/create")]
+pub async fn invite_member(email: String, role: Role) -> Result<InvitationOut, AppError> {
+    use super::server::{fail, org_context, state};
+
+    let state = state()?;
+    let ctx = org_context().await?;
+    crate::backend::invitations::invite(&ctx, &state, &email, role)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "invitations/resend")]
+pub async fn resend_invitation(id: Uuid) -> Result<InvitationOut, AppError> {
+    use super::server::{fail, org_context, state};
+
+    let state = state()?;
+    let ctx = org_context().await?;
+    crate::backend::invitations::resend(&ctx, &state, id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "invitations/revoke")]
+pub async fn revoke_invitation(id: Uuid) -> Result<(), AppError> {
+    use super::server::{fail, org_context, state};
+
+    let state = state()?;
+    let ctx = org_context().await?;
+    crate::backend::invitations::revoke(&ctx, &state.pool, id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "invitations/preview")]
+pub async fn preview_invitation(token: String) -> Result<InvitationPreview, AppError> {
+    use super::server::{fail, session_user, state};
+
+    let state = state()?;
+    let user = session_user().await?;
+    crate::backend::invitations::preview(&state, &token, user.as_ref())
+        .await
+        .map_err(fail)
+}
+
+/// Accepts as the signed-in user, or, with nobody signed in, with a new
+/// account for the invited address (name and password).
+#[server(endpoint = "invitations/accept")]
+pub async fn accept_invitation(
+    token: String,
+    #[server(default)] name: Option<String>,
+    #[server(default)] password: Option<String>,
+) -> Result<(), AppError> {
+    use super::server::{fail, request_meta, session_user, set_cookie, state};
+    use crate::backend::invitations::{self, Acceptor};
+    use crate::backend::sessions;
+
+    let state = state()?;
+    let acceptor = match session_user().await? {
+        Some(user) => Acceptor::SignedIn(user),
+        None => Acceptor::NewAccount {
+            name: name.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+        },
+    };
+    let signed_in = invitations::accept(&state, &token, acceptor, request_meta())
+        .await
+        .map_err(fail)?;
+    if let Some(signed_in) = signed_in {
+        set_cookie(&sessions::session_cookie(
+            &signed_in.token,
+            false,
+            state.secure_cookies(),
+        ));
+    }
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Plan limits, checked inside the inserting transaction: the
+//! organization's row is locked first, so concurrent inserts into one
+//! organization queue up and cannot overshoot.
+use uuid::Uuid;
+
+use super::{Error, OrgTx, Result};
+use crate::model::orgs::{Limits, Plan};
+
+#[derive(sqlx::FromRow)]
+struct LimitRow {
+    plan: Plan,
+    max_members: Option<i32>,
+    max_codes: Option<i32>,
+    max_webhooks: Option<i32>,
+    max_api_keys: Option<i32>,
+}
+
+/// The organization's limits (plan, then overrides), locking its row
+/// until the transaction ends.
+pub async fn lock(tx: &mut OrgTx) -> Result<Limits> {
+    let row: LimitRow = sqlx::query_as(
+        "select plan, max_members, max_codes, max_webhooks, max_api_keys
+         from organizations where id = $1 for update",
+    )
+    .bind(tx.org_id())
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound)?;
+    let plan = row.plan.limits();
+    let pick = |o: Option<i32>, d: Option<u32>| o.map(|v| v.max(0) as u32).or(d);
+    Ok(Limits {
+        members: pick(row.max_members, plan.members),
+        codes: pick(row.max_codes, plan.codes),
+        webhooks: pick(row.max_webhooks, plan.webhooks),
+        api_keys: pick(row.max_api_keys, plan.api_keys),
+    })
+}
+
+/// Members plus open invitations: what counts against the member limit.
+pub async fn seats_taken(tx: &mut OrgTx) -> Result<i64> {
+    let org: Uuid = tx.org_id();
+    Ok(sqlx::query_scalar(
+        "select (select count(*) from memberships where organization_id = $1)
+              + (select count(*) from invitations
+                 where organization_id = $1 and accepted_at is null and revoked_at is null
+                   and expires_at > now())",
+    )
+    .bind(org)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Refuses one more member when the organization is at its limit.
+pub async fn ensure_seat_available(tx: &mut OrgTx) -> Result<()> {
+    let limits = lock(tx).await?;
+    if let Some(max) = limits.members {
+        if seats_taken(tx).await? >= i64::from(max) {
+            return Err(Error::LimitReached(format!(
+                "Organization has reached its member limit ({max}). Pending invitations count too."
+            )));
+        }
+    }
+    Ok(())
+}

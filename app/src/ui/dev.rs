@@ -1,0 +1,52 @@
+//! `/dev/mail`: the mail outbox of a development instance.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::dev::dev_mail;
+
+#[component]
+pub fn DevMailPage() -> impl IntoView {
+    let mails = Resource::new(|| (), |_| dev_mail());
+    view! {
+        <Title text="Mail outbox · Codebook"/>
+        <main class="page">
+            <h1>"Mail outbox"</h1>
+            <p class="lead">"Mail this development instance would have sent, newest first."</p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match mails.await {
+                        Ok(list) if list.is_empty() => view! { <p>"No mail yet."</p> }.into_any(),
+                        Ok(list) => list
+                            .into_iter()
+                            .map(|m| view! {
+                                <article class="mail" data-to=m.to.clone()>
+                                    <h2>{m.subject}</h2>
+                                    <p class="muted">{format!("To: {}", m.to)}</p>
+                                    <MailBody body=m.body/>
+                                </article>
+                            })
+                            .collect_view()
+                            .into_any(),
+                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// The body with its links made clickable.
+#[component]
+fn MailBody(body: String) -> impl IntoView {
+    body.lines()
+        .map(|line| {
+            let line = line.trim().to_owned();
+            if line.starts_with("http://") || line.starts_with("https://") {
+                let href = line.clone();
+                view! { <p><a href=href>{line}</a></p> }.into_any()
+            } else {
+                view! { <p>{line}</p> }.into_any()
+            }
+        })
+        .collect_view()
+}

@@ -1,0 +1,203 @@
+//! Inviting people (on the members page) and accepting an invitation.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::api::invitations::{
+    list_invitations, preview_invitation, AcceptInvitation, InviteMember, ResendInvitation,
+    RevokeInvitation,
+};
+use crate::model::members::{InvitationOut, InvitationPreview};
+use crate::model::{Permission, Role};
+use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+
+/// The invite form and the open invitations, for those who may invite.
+#[component]
+pub fn InvitePanel(my_role: Role) -> impl IntoView {
+    let invite = ServerAction::<InviteMember>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let invitations = Resource::new(
+        move || {
+            (
+                invite.version().get(),
+                resend.version().get(),
+                revoke.version().get(),
+            )
+        },
+        |_| list_invitations(),
+    );
+    let error = action_error(invite);
+    let assignable: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| my_role.can_assign(*r))
+        .collect();
+    let sent = move || invite.value().get().and_then(Result::ok).map(|i| i.email);
+    view! {
+        <section aria-labelledby="invite-heading" class="panel">
+            <h2 id="invite-heading">"Invite someone"</h2>
+            <ActionForm action=invite attr:class="stack" attr:novalidate=true>
+                <FormError error/>
+                <TextField label="Email address" name="email" kind="email" error=field_error(error, "email")/>
+                <div class="field">
+                    <label for="invite-role">"Role"</label>
+                    <select id="invite-role" name="role">
+                        {assignable
+                            .into_iter()
+                            .map(|r| view! { <option value=r.as_str() selected=r == Role::Member>{r.label()}</option> })
+                            .collect_view()}
+                    </select>
+                </div>
+                <SubmitButton label="Send invitation" pending_label="Sending…" pending=invite.pending()/>
+                {move || sent().map(|email| view! { <p class="notice" role="status">{format!("Invitation sent to {email}.")}</p> })}
+            </ActionForm>
+            <h3>"Pending invitations"</h3>
+            <FormError error=action_error(resend)/>
+            <FormError error=action_error(revoke)/>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match invitations.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted">"No pending invitations."</p> }.into_any(),
+                        Ok(list) => view! { <InvitationList list resend revoke/> }.into_any(),
+                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn InvitationList(
+    list: Vec<InvitationOut>,
+    resend: ServerAction<ResendInvitation>,
+    revoke: ServerAction<RevokeInvitation>,
+) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="invitations">
+            <thead>
+                <tr>
+                    <th scope="col">"Email"</th>
+                    <th scope="col">"Role"</th>
+                    <th scope="col">"Expires"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|i| {
+                        let id = i.id.to_string();
+                        let revoke_id = id.clone();
+                        view! {
+                            <tr data-email=i.email.clone()>
+                                <td>
+                                    {i.email.clone()}
+                                    {i.mail_error.clone().map(|e| view! { <p class="field-error">{format!("Mail not delivered: {e}")}</p> })}
+                                </td>
+                                <td>{i.role.label()}</td>
+                                <td><time datetime=i.expires_at.to_rfc3339()>{i.expires_at.format("%Y-%m-%d").to_string()}</time></td>
+                                <td>
+                                    <ActionForm action=resend attr:class="inline">
+                                        <input type="hidden" name="id" value=id/>
+                                        <button type="submit">"Resend"</button>
+                                    </ActionForm>
+                                    " "
+                                    <ActionForm action=revoke attr:class="inline">
+                                        <input type="hidden" name="id" value=revoke_id/>
+                                        <button type="submit" class="danger">"Revoke"</button>
+                                    </ActionForm>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Whether `role` may see the invite panel at all.
+pub fn may_invite(role: Role) -> bool {
+    role.can(Permission::InviteMembers)
+}
+
+/// `/invite/:token`: who invites you where, and how to accept.
+#[component]
+pub fn AcceptInvitationPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let preview = Resource::new(token, preview_invitation);
+    view! {
+        <Title text="Invitation · Codebook"/>
+        <main class="page narrow">
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match preview.await {
+                        Ok(p) => view! { <AcceptForm p token=token()/> }.into_any(),
+                        Err(e) => view! {
+                            <h1>"Invitation not valid"</h1>
+                            <div class="form-error" role="alert">{e.message}</div>
+                        }
+                            .into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn AcceptForm(p: InvitationPreview, token: String) -> impl IntoView {
+    let accept = ServerAction::<AcceptInvitation>::new();
+    let error = action_error(accept);
+    let heading = format!("Join {}", p.organization);
+    let summary = format!(
+        "You are invited to join {} as {}.",
+        p.organization,
+        p.role.label()
+    );
+    let body = match (&p.signed_in_as, p.account_exists) {
+        (Some(me), _) if *me == p.email => view! {
+            <ActionForm action=accept attr:class="stack">
+                <FormError error/>
+                <input type="hidden" name="token" value=token/>
+                <SubmitButton label="Accept invitation" pending_label="Joining…" pending=accept.pending()/>
+            </ActionForm>
+        }
+            .into_any(),
+        (Some(me), _) => view! {
+            <div class="form-error" role="alert">
+                {format!("This invitation is for {}, but you are logged in as {me}. Log out and log in as {} to accept it.", p.email, p.email)}
+            </div>
+        }
+            .into_any(),
+        (None, true) => view! {
+            <p>{format!("An account for {} exists. ", p.email)} <A href="/login">"Log in"</A> " and open this link again to accept."</p>
+        }
+            .into_any(),
+        (None, false) => view! {
+            <p>{format!("Create your account for {} to accept.", p.email)}</p>
+            <ActionForm action=accept attr:class="stack" attr:novalidate=true>
+                <FormError error/>
+                <input type="hidden" name="token" value=token/>
+                <TextField label="Your name" name="name" autocomplete="name" error=field_error(error, "name")/>
+                <TextField
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    autocomplete="new-password"
+                    hint="At least 10 characters."
+                    error=field_error(error, "password")
+                />
+                <SubmitButton label="Create account and join" pending_label="Joining…" pending=accept.pending()/>
+            </ActionForm>
+        }
+            .into_any(),
+    };
+    view! {
+        <h1>{heading}</h1>
+        <p class="lead">{summary}</p>
+        {body}
+    }
+}
