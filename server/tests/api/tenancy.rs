@@ -84,8 +84,15 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
     let (a, a_client) = app.signed_up_user().await;
     let (b, b_client) = app.signed_up_user().await;
     // Give every tenant table rows of both organizations.
-    for (client, email) in [(&a_client, "for-a@example.com"), (&b_client, "for-b@example.com")] {
-        assert!(app.invite(client, email, "member").await.status().is_success());
+    for (client, email) in [
+        (&a_client, "for-a@example.com"),
+        (&b_client, "for-b@example.com"),
+    ] {
+        assert!(app
+            .invite(client, email, "member")
+            .await
+            .status()
+            .is_success());
     }
     let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
 
