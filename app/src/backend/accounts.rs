@@ -7,6 +7,7 @@ use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
 use super::sessions::{self, SessionToken, SessionUser};
 use super::state::Mode;
+use super::throttle::{self, Slot};
 use super::{db, members, orgs, Actor, AppState, Error, OrgTx, RequestMeta, Result};
 use crate::model::accounts::{DisplayName, Email, Password};
 use crate::model::Role;
@@ -134,6 +135,17 @@ pub async fn log_in(
             message: "Enter your password.".into(),
         });
     }
+    let ip_key = meta.ip.map(throttle::ip_key);
+    if let Some(key) = &ip_key {
+        if let Slot::Locked { until } =
+            throttle::take_slot(&state.pool, key, throttle::IP_LIMIT).await?
+        {
+            return Err(Error::RateLimited(format!(
+                "Too many failed log-ins from your network. Try again after {} UTC.",
+                until.format("%H:%M")
+            )));
+        }
+    }
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials);
     let user: Option<Credentials> = match &email {
         Ok(email) => {
@@ -144,26 +156,51 @@ pub async fn log_in(
         }
         Err(_) => None,
     };
+    let account_key = user.as_ref().map(|u| throttle::account_key(u.id));
+    if let Some(key) = &account_key {
+        if let Slot::Locked { until } =
+            throttle::take_slot(&state.pool, key, throttle::ACCOUNT_LIMIT).await?
+        {
+            return Err(locked(until));
+        }
+    }
     let valid = state
         .passwords
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
+    if !valid {
+        if let Some(key) = &ip_key {
+            throttle::record_failure(&state.pool, key, throttle::IP_LIMIT).await?;
+        }
+    }
     let Some(user) = user else {
         tracing::warn!(ip = ?meta.ip, "log-in with an unknown email");
         return Err(Error::InvalidCredentials);
     };
+    let account_key = account_key.expect("set for a known user");
     let org_ids = organizations_of(state, user.id).await?;
     if !valid {
-        for org_id in org_ids {
+        let locked_until =
+            throttle::record_failure(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?;
+        for &org_id in &org_ids {
             let mut tx = OrgTx::begin(&state.pool, org_id, Actor::Anonymous, meta.clone()).await?;
-            audit::record(
-                &mut tx,
-                AuditEvent::new("user.login", "user", user.id).failed(),
-            )
-            .await?;
+            let mut event = AuditEvent::new("user.login", "user", user.id).failed();
+            if let Some(until) = locked_until {
+                event = event.after(json!({"locked_until": until}));
+            }
+            audit::record(&mut tx, event).await?;
             tx.commit().await?;
         }
-        return Err(Error::InvalidCredentials);
+        return Err(match locked_until {
+            Some(until) => locked(until),
+            None => Error::InvalidCredentials,
+        });
+    }
+    throttle::clear(&state.pool, &account_key).await?;
+    if let Some(key) = &ip_key {
+        // Only failures should count against an address; one success must
+        // not wipe them (an attacker would log into their own account).
+        throttle::release_slot(&state.pool, key).await?;
     }
     let Some(&org_id) = org_ids.first() else {
         return Err(Error::Forbidden(
@@ -184,6 +221,14 @@ pub async fn log_in(
         user_id: user.id,
         organization_id: org_id,
     })
+}
+
+fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
+    Error::AccountLocked(format!(
+        "Too many failed log-ins: this account is locked for 15 minutes, until {} UTC. \
+         Try again then, or reset your password.",
+        until.format("%H:%M")
+    ))
 }
 
 /// The user's organizations, the one they joined first first.

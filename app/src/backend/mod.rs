@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod sessions;
 pub mod state;
+pub mod throttle;
 pub mod tokens;
 
 pub use actor::{Actor, RequestMeta};

@@ -405,3 +405,126 @@ async fn organization_slugs_stay_unique() {
     );
     assert!(slugs.iter().all(|s| s.starts_with("same-name")));
 }
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let client = new_client();
+    for _ in 0..4 {
+        assert_eq!(
+            app.log_in(&client, &user.email, "wrong password!")
+                .await
+                .status()
+                .as_u16(),
+            401
+        );
+    }
+    let fifth = app.log_in(&client, &user.email, "wrong password!").await;
+    assert_eq!(fifth.status().as_u16(), 423);
+
+    let right = app.log_in(&client, &user.email, &user.password).await;
+
+    assert_eq!(right.status().as_u16(), 423);
+    let error = error_of(right).await;
+    assert_eq!(error["code"], "account_locked");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("locked for 15 minutes"),
+        "{error}"
+    );
+    assert!(app.current_user(&client).await.is_null());
+
+    // Fifteen minutes later (moved by the test, not waited for) it opens.
+    sqlx::query("update login_throttles set locked_until = now() - interval '1 second'")
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    assert!(app
+        .log_in(&client, &user.email, &user.password)
+        .await
+        .status()
+        .is_success());
+}
+
+#[tokio::test]
+async fn twenty_parallel_wrong_passwords_check_at_most_five() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+
+    let attempts = (0..20).map(|_| {
+        let (app, email) = (&app, user.email.clone());
+        async move {
+            app.log_in(&new_client(), &email, "wrong password!")
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(checked <= 4, "{statuses:?}");
+    assert_eq!(
+        checked + statuses.iter().filter(|s| **s == 423).count(),
+        20,
+        "{statuses:?}"
+    );
+    let failures: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'user.login' and outcome = 'failure'",
+    )
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(failures, 5, "exactly five passwords were checked");
+    let right = app.log_in(&new_client(), &user.email, &user.password).await;
+    assert_eq!(right.status().as_u16(), 423);
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_failing_is_rate_limited() {
+    let app = spawn_app().await;
+    let client = new_client();
+    for i in 0..50 {
+        let response = app
+            .log_in(
+                &client,
+                &format!("nobody{i}@example.com"),
+                "some password here",
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 401, "attempt {i}");
+    }
+
+    let response = app
+        .log_in(&client, "nobody@example.com", "some password here")
+        .await;
+
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(error_of(response).await["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn a_successful_log_in_resets_the_accounts_failures() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    for _ in 0..4 {
+        app.log_in(&client, &user.email, "wrong password!").await;
+    }
+    assert!(app
+        .log_in(&client, &user.email, &user.password)
+        .await
+        .status()
+        .is_success());
+    for _ in 0..4 {
+        assert_eq!(
+            app.log_in(&client, &user.email, "wrong password!")
+                .await
+                .status()
+                .as_u16(),
+            401
+        );
+    }
+}
