@@ -8,7 +8,7 @@ pub mod members;
 pub mod orgs;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Redirect, Route, Router, Routes},
     path, SsrMode,
@@ -30,6 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href="/pkg/codebook.css"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -48,8 +49,6 @@ pub fn App() -> impl IntoView {
     // redirects and status codes are real HTTP ones and a browser without
     // JavaScript gets the whole page.
     view! {
-        <Stylesheet id="leptos" href="/pkg/codebook.css"/>
-        <Title text="Codebook"/>
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
