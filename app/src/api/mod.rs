@@ -5,6 +5,7 @@ pub mod dev;
 pub mod invitations;
 pub mod members;
 pub mod orgs;
+pub mod platform;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod server;

@@ -14,6 +14,7 @@ pub mod members;
 pub mod orgs;
 pub mod outbox;
 pub mod passwords;
+pub mod platform;
 pub mod sessions;
 pub mod state;
 pub mod throttle;

@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod error;
 pub mod members;
 pub mod orgs;
+pub mod platform;
 pub mod roles;
 
 pub use error::{AppError, ErrorCode};

@@ -38,6 +38,31 @@ pub struct Limits {
 }
 
 impl Plan {
+    pub const ALL: [Plan; 4] = [
+        Plan::Free,
+        Plan::Starter,
+        Plan::Professional,
+        Plan::Enterprise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Starter => "starter",
+            Plan::Professional => "professional",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Plan::Free => "Free",
+            Plan::Starter => "Starter",
+            Plan::Professional => "Professional",
+            Plan::Enterprise => "Enterprise",
+        }
+    }
+
     /// The table of SPEC §3.
     pub fn limits(self) -> Limits {
         let (members, codes, webhooks, api_keys) = match self {

@@ -49,6 +49,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
             <nav aria-label="Main" class="main-nav">
                 <A href="/dashboard">"Dashboard"</A>
                 <A href="/members">"Members"</A>
+                {user.is_platform_admin.then(|| view! { <A href="/platform/organizations">"Organizations"</A> })}
             </nav>
             <nav aria-label="Account" class="account">
                 <span class="user">{user.name}</span>

@@ -6,6 +6,7 @@ pub mod invitations;
 pub mod layout;
 pub mod members;
 pub mod orgs;
+pub mod platform;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -20,6 +21,7 @@ use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
 use members::MembersPage;
 use orgs::DashboardPage;
+use platform::PlatformOrganizationsPage;
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,6 +61,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
+                    <Route
+                        path=path!("/platform/organizations")
+                        view=PlatformOrganizationsPage
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -5,5 +5,6 @@ mod audit;
 mod helpers;
 mod invitations;
 mod members;
+mod platform;
 mod startup;
 mod tenancy;

@@ -1,0 +1,156 @@
+//! Platform administration: every organization, its activity and limits.
+//! Only platform admins get here; each change is audited in the chain of
+//! the organization it changes.
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::audit::{self, AuditEvent};
+use super::sessions::SessionUser;
+use super::{Actor, Error, OrgTx, RequestMeta, Result};
+use crate::model::orgs::Plan;
+use crate::model::platform::{LimitOverrides, OrgAdminPage, OrgAdminRow, PAGE_SIZE};
+
+fn require_platform_admin(user: &SessionUser) -> Result<()> {
+    if user.is_platform_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "Only platform administrators can do this.".into(),
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    #[sqlx(flatten)]
+    org: OrgAdminRow,
+    total: i64,
+}
+
+/// A platform admin at work: only constructed for one.
+pub struct PlatformAdmin<'a> {
+    pool: &'a PgPool,
+    user: &'a SessionUser,
+    meta: RequestMeta,
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl<'a> PlatformAdmin<'a> {
+    pub fn new(pool: &'a PgPool, user: &'a SessionUser, meta: RequestMeta) -> Result<Self> {
+        require_platform_admin(user)?;
+        Ok(Self { pool, user, meta })
+    }
+
+    pub async fn list(&self, search: &str, page: u32) -> Result<OrgAdminPage> {
+        let page = page.max(1);
+        let rows: Vec<Row> = sqlx::query_as("select * from platform_organizations($1, $2, $3)")
+            .bind(search.trim())
+            .bind(PAGE_SIZE as i32)
+            .bind(((page - 1) * PAGE_SIZE) as i32)
+            .fetch_all(self.pool)
+            .await?;
+        let total = rows.first().map_or(0, |r| r.total);
+        Ok(OrgAdminPage {
+            rows: rows.into_iter().map(|r| r.org).collect(),
+            total,
+            page,
+            page_size: PAGE_SIZE,
+        })
+    }
+
+    /// Runs `statement` ($1 = the organization) and audits the change in
+    /// that organization's chain.
+    async fn change(
+        &self,
+        org_id: Uuid,
+        action: &str,
+        statement: &str,
+        bind: impl for<'q> FnOnce(Query<'q>) -> Query<'q>,
+        after: serde_json::Value,
+    ) -> Result<()> {
+        let mut tx = OrgTx::begin(
+            self.pool,
+            org_id,
+            Actor::User(self.user.user_id),
+            self.meta.clone(),
+        )
+        .await?;
+        let changed = bind(sqlx::query(statement).bind(org_id))
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(Error::NotFound);
+        }
+        audit::record(
+            &mut tx,
+            AuditEvent::new(action, "organization", org_id).after(after),
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn set_active(&self, org_id: Uuid, active: bool) -> Result<()> {
+        let action = if active {
+            "organization.activated"
+        } else {
+            "organization.deactivated"
+        };
+        let statement = "update organizations set active = $2 where id = $1";
+        self.change(
+            org_id,
+            action,
+            statement,
+            |q| q.bind(active),
+            json!({"active": active}),
+        )
+        .await
+    }
+
+    pub async fn set_plan(&self, org_id: Uuid, plan: Plan) -> Result<()> {
+        let statement = "update organizations set plan = $2 where id = $1";
+        self.change(
+            org_id,
+            "organization.plan_changed",
+            statement,
+            |q| q.bind(plan),
+            json!({"plan": plan}),
+        )
+        .await
+    }
+
+    pub async fn set_limits(&self, org_id: Uuid, limits: LimitOverrides) -> Result<()> {
+        for (field, value) in [
+            ("max_members", limits.max_members),
+            ("max_codes", limits.max_codes),
+            ("max_webhooks", limits.max_webhooks),
+            ("max_api_keys", limits.max_api_keys),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(Error::Validation {
+                    field: Some(field.into()),
+                    message: "Use a number of 0 or more, or leave it empty for the plan's limit."
+                        .into(),
+                });
+            }
+        }
+        let statement = "update organizations
+             set max_members = $2, max_codes = $3, max_webhooks = $4, max_api_keys = $5
+             where id = $1";
+        self.change(
+            org_id,
+            "organization.limits_changed",
+            statement,
+            |q| {
+                q.bind(limits.max_members)
+                    .bind(limits.max_codes)
+                    .bind(limits.max_webhooks)
+                    .bind(limits.max_api_keys)
+            },
+            json!(limits),
+        )
+        .await
+    }
+}
