@@ -102,3 +102,87 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
         organization,
     }))
 }
+
+#[server(endpoint = "accounts/sessions")]
+pub async fn list_sessions() -> Result<Vec<crate::model::accounts::SessionOut>, AppError> {
+    use super::server::{fail, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::accounts::security::list_sessions(&state.pool, &user)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "accounts/revoke_session")]
+pub async fn revoke_session(id: uuid::Uuid) -> Result<(), AppError> {
+    use super::server::{fail, request_meta, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::accounts::security::revoke_session(&state.pool, &user, id, &request_meta())
+        .await
+        .map_err(fail)
+}
+
+/// Logs out every session but this one.
+#[server(endpoint = "accounts/revoke_other_sessions")]
+pub async fn revoke_other_sessions() -> Result<u64, AppError> {
+    use super::server::{fail, request_meta, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::accounts::security::revoke_other_sessions(&state.pool, &user, &request_meta())
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "accounts/change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    use super::server::{fail, request_meta, require_user, state};
+
+    let state = state()?;
+    let user = require_user().await?;
+    crate::backend::accounts::security::change_password(
+        &state,
+        &user,
+        &current_password,
+        &new_password,
+        &request_meta(),
+    )
+    .await
+    .map_err(fail)
+}
+
+/// Always answers the same, whether or not the address has an account.
+#[server(endpoint = "accounts/forgot_password")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use super::server::{fail, request_meta, state};
+    use crate::backend::{accounts::security, Error};
+
+    let state = state()?;
+    match security::request_reset(&state, &email, &request_meta()).await {
+        Ok(()) => Ok(()),
+        Err(e @ Error::Validation { .. }) => Err(fail(e)),
+        // Nothing that happened to that address is told to the asker.
+        Err(e) => {
+            fail(e);
+            Ok(())
+        }
+    }
+}
+
+#[server(endpoint = "accounts/reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use super::server::{fail, request_meta, state};
+
+    let state = state()?;
+    crate::backend::accounts::security::reset_password(&state, &token, &password, &request_meta())
+        .await
+        .map_err(fail)?;
+    leptos_axum::redirect("/login?reset=1");
+    Ok(())
+}

@@ -179,3 +179,48 @@ mod tests {
         assert!(DisplayName::parse("name", &"a".repeat(101)).is_err());
     }
 }
+
+/// One of the user's sessions, for the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct SessionOut {
+    pub id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+impl SessionOut {
+    /// "Chrome on Linux"-style summary of the user agent.
+    pub fn device(&self) -> String {
+        let ua = self.user_agent.as_deref().unwrap_or("");
+        let browser = [
+            ("Edg/", "Edge"),
+            ("Firefox/", "Firefox"),
+            ("Chrome/", "Chrome"),
+            ("Safari/", "Safari"),
+            ("curl/", "curl"),
+        ]
+        .into_iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map_or("Unknown browser", |(_, name)| name);
+        let os = [
+            ("Windows", "Windows"),
+            ("Android", "Android"),
+            ("iPhone", "iOS"),
+            ("Mac OS", "macOS"),
+            ("Linux", "Linux"),
+        ]
+        .into_iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map(|(_, name)| name);
+        match os {
+            Some(os) => format!("{browser} on {os}"),
+            None => browser.to_owned(),
+        }
+    }
+}

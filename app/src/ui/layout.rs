@@ -52,7 +52,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
                 {user.is_platform_admin.then(|| view! { <A href="/platform/organizations">"Organizations"</A> })}
             </nav>
             <nav aria-label="Account" class="account">
-                <span class="user">{user.name}</span>
+                <A href="/account" attr:class="user">{user.name}</A>
                 <ActionForm action=log_out attr:class="inline">
                     <button type="submit" class="link">"Log out"</button>
                 </ActionForm>

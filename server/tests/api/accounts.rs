@@ -528,3 +528,214 @@ async fn a_successful_log_in_resets_the_accounts_failures() {
         );
     }
 }
+
+async fn request_reset(app: &crate::helpers::TestApp, email: &str) -> String {
+    let response = app
+        .call(
+            &new_client(),
+            "accounts/forgot_password",
+            &[("email", email.into())],
+        )
+        .await;
+    assert!(response.status().is_success());
+    let mail = app.last_mail_to(email).expect("a reset mail");
+    let start = mail.find("/reset-password/").expect("a reset link") + "/reset-password/".len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+async fn reset_with(app: &crate::helpers::TestApp, token: &str, password: &str) -> u16 {
+    let form = [
+        ("token", token.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    app.call(&new_client(), "accounts/reset_password", &form)
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_password_reset_link_works_once_and_logs_out_every_session() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let token = request_reset(&app, &user.email).await;
+
+    assert_eq!(reset_with(&app, &token, "a brand new password").await, 200);
+
+    assert!(
+        app.current_user(&client).await.is_null(),
+        "the old session was revoked"
+    );
+    assert_eq!(
+        app.log_in(&new_client(), &user.email, &user.password)
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    assert!(app
+        .log_in(&new_client(), &user.email, "a brand new password")
+        .await
+        .status()
+        .is_success());
+    assert_eq!(reset_with(&app, &token, "yet another password").await, 404);
+    assert!(app
+        .log_in(&new_client(), &user.email, "a brand new password")
+        .await
+        .status()
+        .is_success());
+}
+
+#[tokio::test]
+async fn a_reset_link_expires_after_an_hour_and_only_the_newest_works() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let first = request_reset(&app, &user.email).await;
+    let second = request_reset(&app, &user.email).await;
+    assert_eq!(
+        reset_with(&app, &first, "a brand new password").await,
+        404,
+        "replaced by the newer link"
+    );
+
+    sqlx::query("update password_resets set expires_at = now() - interval '1 second'")
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    assert_eq!(
+        reset_with(&app, &second, "a brand new password").await,
+        404,
+        "expired"
+    );
+    assert!(app
+        .log_in(&new_client(), &user.email, &user.password)
+        .await
+        .status()
+        .is_success());
+}
+
+#[tokio::test]
+async fn asking_for_a_reset_answers_the_same_for_unknown_addresses() {
+    let app = spawn_app().await;
+    let response = app
+        .call(
+            &new_client(),
+            "accounts/forgot_password",
+            &[("email", "nobody@example.com".into())],
+        )
+        .await;
+    assert!(response.status().is_success());
+    assert!(app.last_mail_to("nobody@example.com").is_none());
+    assert_eq!(app.count("password_resets").await, 0);
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let other = new_client();
+    app.log_in(&other, &user.email, &user.password).await;
+
+    let wrong = app
+        .call(
+            &client,
+            "accounts/change_password",
+            &[
+                ("current_password", "not it at all".into()),
+                ("new_password", "a brand new password".into()),
+            ],
+        )
+        .await;
+    assert_eq!(error_of(wrong).await["field"], "current_password");
+    let short = app
+        .call(
+            &client,
+            "accounts/change_password",
+            &[
+                ("current_password", user.password.clone()),
+                ("new_password", "short".into()),
+            ],
+        )
+        .await;
+    assert_eq!(error_of(short).await["field"], "new_password");
+    assert!(
+        !app.current_user(&other).await.is_null(),
+        "nothing changed yet"
+    );
+
+    let response = app
+        .call(
+            &client,
+            "accounts/change_password",
+            &[
+                ("current_password", user.password.clone()),
+                ("new_password", "a brand new password".into()),
+            ],
+        )
+        .await;
+    assert!(response.status().is_success());
+    assert!(
+        !app.current_user(&client).await.is_null(),
+        "this session stays"
+    );
+    assert!(
+        app.current_user(&other).await.is_null(),
+        "the other session is logged out"
+    );
+}
+
+#[tokio::test]
+async fn a_user_lists_and_revokes_their_own_sessions_only() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let laptop = new_client();
+    app.log_in(&laptop, &user.email, &user.password).await;
+    let (_, stranger) = app.signed_up_user().await;
+
+    let sessions: serde_json::Value = app
+        .call(&client, "accounts/sessions", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0]["current"], true);
+    assert_eq!(sessions[0]["ip"], "127.0.0.1");
+    let laptop_id = sessions[1]["id"].as_str().unwrap().to_owned();
+
+    let response = app
+        .call(
+            &stranger,
+            "accounts/revoke_session",
+            &[("id", laptop_id.clone())],
+        )
+        .await;
+    assert_eq!(
+        response.status().as_u16(),
+        404,
+        "another user's session is not found"
+    );
+    assert!(!app.current_user(&laptop).await.is_null());
+
+    assert!(app
+        .call(&client, "accounts/revoke_session", &[("id", laptop_id)])
+        .await
+        .status()
+        .is_success());
+    assert!(app.current_user(&laptop).await.is_null());
+
+    app.log_in(&laptop, &user.email, &user.password).await;
+    let revoked: u64 = app
+        .call(&client, "accounts/revoke_other_sessions", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    assert!(app.current_user(&laptop).await.is_null());
+    assert!(!app.current_user(&client).await.is_null());
+}

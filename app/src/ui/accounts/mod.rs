@@ -1,4 +1,10 @@
-//! Sign-up and log-in pages.
+//! Sign-up, log-in, password reset and the account page.
+mod account;
+mod reset;
+
+pub use account::AccountPage;
+pub use reset::{ForgotPasswordPage, ResetPasswordPage};
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -44,10 +50,15 @@ pub fn SignUpPage() -> impl IntoView {
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<LogIn>::new();
     let error = action_error(action);
+    let query = leptos_router::hooks::use_query_map();
+    let after_reset = move || query.read().get("reset").is_some();
     view! {
         <Title text="Log in · Codebook"/>
         <main class="page narrow">
             <h1>"Log in"</h1>
+            <Show when=after_reset>
+                <p class="notice" role="status">"Your password was changed and every session logged out. Log in with the new one."</p>
+            </Show>
             <ActionForm action=action attr:class="stack" attr:novalidate=true>
                 <FormError error/>
                 <TextField label="Email" name="email" kind="email" autocomplete="username" error=field_error(error, "email")/>
@@ -64,6 +75,7 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
                 <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
             </ActionForm>
+            <p><A href="/forgot-password">"Forgot your password?"</A></p>
             <p>"New to Codebook? " <A href="/signup">"Create an account"</A></p>
         </main>
     }

@@ -1,5 +1,8 @@
-//! Sign-up, log-in and log-out. Each writes its audit entries in the same
-//! transaction as the change.
+//! Sign-up, log-in and log-out (here), and what a signed-in user does with
+//! their own account: sessions, password change and reset (`security`).
+//! Each writes its audit entries in the same transaction as the change.
+pub mod security;
+
 use serde_json::json;
 use uuid::Uuid;
 
@@ -182,15 +185,11 @@ pub async fn log_in(
     if !valid {
         let locked_until =
             throttle::record_failure(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?;
-        for &org_id in &org_ids {
-            let mut tx = OrgTx::begin(&state.pool, org_id, Actor::Anonymous, meta.clone()).await?;
-            let mut event = AuditEvent::new("user.login", "user", user.id).failed();
-            if let Some(until) = locked_until {
-                event = event.after(json!({"locked_until": until}));
-            }
-            audit::record(&mut tx, event).await?;
-            tx.commit().await?;
+        let mut event = AuditEvent::new("user.login", "user", user.id).failed();
+        if let Some(until) = locked_until {
+            event = event.after(json!({"locked_until": until}));
         }
+        security::audit_in_user_orgs(&state.pool, user.id, Actor::Anonymous, &meta, event).await?;
         return Err(match locked_until {
             Some(until) => locked(until),
             None => Error::InvalidCredentials,

@@ -1,0 +1,113 @@
+//! `/account`: the signed-in user's profile, sessions and password.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::accounts::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
+use crate::model::accounts::{CurrentUser, SessionOut};
+use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let user = use_context::<CurrentUser>();
+    let revoke = ServerAction::<RevokeSession>::new();
+    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
+    let change = ServerAction::<ChangePassword>::new();
+    let sessions = Resource::new(
+        move || {
+            (
+                revoke.version().get(),
+                revoke_others.version().get(),
+                change.version().get(),
+            )
+        },
+        |_| list_sessions(),
+    );
+    let change_error = action_error(change);
+    let changed = move || matches!(change.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Your account · Codebook"/>
+        <main class="page">
+            <h1>"Your account"</h1>
+            {user.map(|u| view! { <p class="lead">{u.name}" · "{u.email}</p> })}
+            <section class="panel" aria-labelledby="sessions-heading">
+                <h2 id="sessions-heading">"Sessions"</h2>
+                <FormError error=action_error(revoke)/>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(list) => view! { <SessionList list revoke/> }.into_any(),
+                            Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <ActionForm action=revoke_others>
+                    <button type="submit" class="danger">"Log out all other sessions"</button>
+                </ActionForm>
+            </section>
+            <section class="panel" aria-labelledby="password-heading">
+                <h2 id="password-heading">"Change password"</h2>
+                <ActionForm action=change attr:class="stack" attr:novalidate=true>
+                    <FormError error=change_error/>
+                    <TextField
+                        label="Current password"
+                        name="current_password"
+                        kind="password"
+                        autocomplete="current-password"
+                        error=field_error(change_error, "current_password")
+                    />
+                    <TextField
+                        label="New password"
+                        name="new_password"
+                        kind="password"
+                        autocomplete="new-password"
+                        hint="At least 10 characters. Your other sessions will be logged out."
+                        error=field_error(change_error, "new_password")
+                    />
+                    <SubmitButton label="Change password" pending_label="Changing…" pending=change.pending()/>
+                    <Show when=changed>
+                        <p class="notice" role="status">"Password changed. Your other sessions were logged out."</p>
+                    </Show>
+                </ActionForm>
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn SessionList(list: Vec<SessionOut>, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+    view! {
+        <table class="table" data-testid="sessions">
+            <thead>
+                <tr>
+                    <th scope="col">"Device"</th>
+                    <th scope="col">"IP address"</th>
+                    <th scope="col">"Last seen"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|s| {
+                        let device = s.device();
+                        view! {
+                            <tr>
+                                <td>{device}{s.current.then_some(" (this session)")}</td>
+                                <td>{s.ip.clone().unwrap_or_default()}</td>
+                                <td><time datetime=s.last_seen_at.to_rfc3339()>{s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time></td>
+                                <td>
+                                    {(!s.current).then(|| view! {
+                                        <ActionForm action=revoke attr:class="inline">
+                                            <input type="hidden" name="id" value=s.id.to_string()/>
+                                            <button type="submit" class="danger">"Revoke"</button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
