@@ -3,5 +3,6 @@
 pub mod cli;
 pub mod config;
 pub mod embedded_pg;
+pub mod rest;
 pub mod startup;
 pub mod telemetry;

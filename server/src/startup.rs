@@ -1,7 +1,7 @@
 //! Building the application: database (embedded or given), migrations, the
 //! restricted-role check, and the axum router.
 use anyhow::Context as _;
-use app::backend::{db, state::Mode, AppState};
+use app::backend::{db, jwt::JwtKeys, state::Mode, AppState};
 use app::{shell, App};
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderName, StatusCode};
@@ -88,7 +88,8 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
     Ok(())
 }
 
-/// What axum handlers share; Leptos takes its options from it.
+/// What axum handlers share; Leptos takes its options from it, REST
+/// handlers the application state.
 #[derive(Clone, FromRef)]
 pub struct ServerState {
     pub leptos_options: LeptosOptions,
@@ -104,6 +105,7 @@ pub fn router(state: ServerState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .merge(crate::rest::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -161,6 +163,7 @@ impl Application {
                 settings.mode,
                 settings.mailer()?,
                 public_url,
+                jwt_keys(settings)?,
             ),
         };
         Ok(Self {
@@ -199,6 +202,25 @@ impl Application {
     }
 }
 
+/// The JWT key from `JWT_SECRET`. Production refuses to start without a
+/// real one; development makes a random one (tokens then end with the
+/// process).
+fn jwt_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
+    match std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()) {
+        Some(secret) if secret.len() >= 32 => Ok(JwtKeys::new(secret.as_bytes())),
+        Some(_) => anyhow::bail!("JWT_SECRET must be at least 32 bytes long"),
+        None if settings.mode == Mode::Production => {
+            anyhow::bail!("JWT_SECRET must be set in production (at least 32 random bytes)")
+        }
+        None => {
+            tracing::info!(
+                "JWT_SECRET is not set: using a random key for this process (development)"
+            );
+            Ok(JwtKeys::new(app::backend::tokens::generate().as_bytes()))
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -226,8 +248,4 @@ pub fn leptos_options(config_path: &std::path::Path) -> anyhow::Result<LeptosOpt
     let conf = get_configuration(Some(path.to_str().context("config path is not UTF-8")?))
         .with_context(|| format!("Failed to read Leptos settings from {}", path.display()))?;
     Ok(conf.leptos_options)
-}
-
-pub fn is_production(settings: &Settings) -> bool {
-    settings.mode == Mode::Production
 }

@@ -1,5 +1,6 @@
 use sqlx::PgPool;
 
+use super::jwt::JwtKeys;
 use super::mail::Mailer;
 use super::passwords::PasswordHasher;
 
@@ -22,10 +23,11 @@ pub struct AppState {
     pub mailer: Mailer,
     /// The address people reach the app at, for links in mail.
     pub public_url: String,
+    pub jwt: JwtKeys,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String) -> Self {
+    pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String, jwt: JwtKeys) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             pool,
@@ -33,6 +35,7 @@ impl AppState {
             passwords: PasswordHasher::new(cores),
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            jwt,
         }
     }
 

@@ -81,6 +81,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_in(mode: Mode) -> TestApp {
+    if mode == Mode::Production {
+        // Each test runs in its own process (nextest), so this is local to it.
+        std::env::set_var("JWT_SECRET", "a test secret that is long enough for HS256");
+    }
     let db = TestDb::create().await;
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),

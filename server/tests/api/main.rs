@@ -6,5 +6,6 @@ mod helpers;
 mod invitations;
 mod members;
 mod platform;
+mod rest;
 mod startup;
 mod tenancy;
