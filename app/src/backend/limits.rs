@@ -18,14 +18,25 @@ struct LimitRow {
 /// The organization's limits (plan, then overrides), locking its row
 /// until the transaction ends.
 pub async fn lock(tx: &mut OrgTx) -> Result<Limits> {
-    let row: LimitRow = sqlx::query_as(
-        "select plan, max_members, max_codes, max_webhooks, max_api_keys
-         from organizations where id = $1 for update",
-    )
-    .bind(tx.org_id())
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound)?;
+    read(tx, true).await
+}
+
+/// The organization's limits, without locking.
+pub async fn current(tx: &mut OrgTx) -> Result<Limits> {
+    read(tx, false).await
+}
+
+async fn read(tx: &mut OrgTx, lock: bool) -> Result<Limits> {
+    let statement = if lock {
+        "select plan, max_members, max_codes, max_webhooks, max_api_keys from organizations where id = $1 for update"
+    } else {
+        "select plan, max_members, max_codes, max_webhooks, max_api_keys from organizations where id = $1"
+    };
+    let row: LimitRow = sqlx::query_as(statement)
+        .bind(tx.org_id())
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(Error::NotFound)?;
     let plan = row.plan.limits();
     let pick = |o: Option<i32>, d: Option<u32>| o.map(|v| v.max(0) as u32).or(d);
     Ok(Limits {

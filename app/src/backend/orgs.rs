@@ -1,10 +1,14 @@
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::audit::{self, AuditEvent};
+use super::error::ResultExt as _;
 use super::sessions::SessionUser;
-use super::{Error, OrgTx, Result};
+use super::{Actor, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::accounts::DisplayName;
-use crate::model::orgs::{slugify, MyOrganization, OrgOut};
+use crate::model::orgs::{parse_slug, slugify, MyOrganization, OrgOut, Usage};
+use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -110,4 +114,98 @@ pub async fn switch(pool: &sqlx::PgPool, user: &SessionUser, org_id: Uuid) -> Re
     super::sessions::set_current_organization(&mut tx, user.session_id, org_id).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A new organization with the user as its owner; it becomes the session's
+/// current organization.
+pub async fn create_for_user(
+    pool: &sqlx::PgPool,
+    user: &SessionUser,
+    name: &str,
+    meta: RequestMeta,
+) -> Result<OrgOut> {
+    let name = DisplayName::parse("name", name)?;
+    let mut tx = super::db::begin_as_user(pool, user.user_id).await?;
+    let org = create(&mut tx, &name).await?;
+    let mut tx = OrgTx::bind(tx, org.id, Actor::User(user.user_id), meta).await?;
+    super::members::add(&mut tx, user.user_id, Role::Owner).await?;
+    audit::record(
+        &mut tx,
+        AuditEvent::new("organization.created", "organization", org.id)
+            .after(json!({"name": org.name, "slug": org.slug})),
+    )
+    .await?;
+    super::sessions::set_current_organization(tx.conn(), user.session_id, org.id).await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
+/// Renames the organization and/or changes its slug.
+pub async fn update(
+    ctx: &OrgContext,
+    pool: &sqlx::PgPool,
+    name: &str,
+    slug: &str,
+) -> Result<OrgOut> {
+    ctx.require(Permission::ManageSettings)?;
+    let name = DisplayName::parse("name", name)?;
+    let slug = parse_slug(slug)?;
+    let mut tx = ctx.begin(pool).await?;
+    let before = get(&mut tx).await?;
+    let row: OrgRow = sqlx::query_as(
+        "update organizations set name = $2, slug = $3 where id = $1
+         returning id, name, slug, plan::text as plan, active",
+    )
+    .bind(tx.org_id())
+    .bind(name.as_str())
+    .bind(&slug)
+    .fetch_one(tx.conn())
+    .await
+    .on_constraint("organizations_slug_key", || {
+        Error::conflict("slug", "That slug is taken. Choose another.")
+    })?;
+    audit::record(
+        &mut tx,
+        AuditEvent::new("organization.updated", "organization", before.id)
+            .before(json!({"name": before.name, "slug": before.slug}))
+            .after(json!({"name": row.name, "slug": row.slug})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// Deletes the organization and all its data (owners only). The caller
+/// types the slug to confirm.
+pub async fn delete(ctx: &OrgContext, pool: &sqlx::PgPool, confirmation: &str) -> Result<()> {
+    ctx.require(Permission::DeleteOrganization)?;
+    if confirmation.trim() != ctx.org_slug {
+        return Err(Error::Validation {
+            field: Some("confirmation".into()),
+            message: format!("Type {} to confirm.", ctx.org_slug),
+        });
+    }
+    let mut tx = ctx.begin(pool).await?;
+    sqlx::query("delete from organizations where id = $1")
+        .bind(tx.org_id())
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    // Its audit log went with it; the server log keeps the fact.
+    tracing::warn!(org_id = %ctx.org_id, slug = %ctx.org_slug, user_id = %ctx.user.user_id, "organization deleted");
+    Ok(())
+}
+
+/// Usage of each limit.
+pub async fn usage(tx: &mut OrgTx) -> Result<Usage> {
+    let limits = super::limits::current(tx).await?;
+    let seats = super::limits::seats_taken(tx).await?;
+    Ok(Usage {
+        seats,
+        // Codes, webhooks and API keys arrive with their areas.
+        codes: 0,
+        webhooks: 0,
+        api_keys: 0,
+        limits,
+    })
 }

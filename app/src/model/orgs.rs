@@ -103,6 +103,40 @@ pub struct Dashboard {
     pub organization: OrgOut,
     pub role: Role,
     pub members: Vec<MemberOut>,
+    pub usage: Usage,
+}
+
+/// What the organization uses of each limit (`None`: unlimited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Members plus open invitations.
+    pub seats: i64,
+    pub codes: i64,
+    pub webhooks: i64,
+    pub api_keys: i64,
+    pub limits: Limits,
+}
+
+/// Checks a slug someone typed: lower-case letters and digits in groups
+/// joined by single dashes, at most 48 characters.
+pub fn parse_slug(raw: &str) -> Result<String, super::AppError> {
+    let slug = raw.trim().to_lowercase();
+    let valid = !slug.is_empty()
+        && slug.len() <= 48
+        && slug.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if valid {
+        Ok(slug)
+    } else {
+        Err(super::AppError::validation(
+            "slug",
+            "Use lower-case letters and digits, joined by single dashes (at most 48 characters).",
+        ))
+    }
 }
 
 /// A URL-safe slug from a name: lower-case ASCII letters and digits joined by
@@ -130,7 +164,23 @@ pub fn slugify(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slugify;
+    use super::{parse_slug, slugify};
+
+    #[test]
+    fn typed_slugs_must_already_be_slugs() {
+        assert_eq!(parse_slug(" Acme-2 ").unwrap(), "acme-2");
+        for bad in [
+            "",
+            "-acme",
+            "acme-",
+            "ac--me",
+            "ac me",
+            "acmé",
+            &"a".repeat(49),
+        ] {
+            assert!(parse_slug(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn slugs_keep_letters_and_digits_joined_by_single_dashes() {

@@ -21,7 +21,7 @@ pub fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Sign
 /// readers.
 #[component]
 pub fn TextField(
-    label: &'static str,
+    #[prop(into)] label: String,
     name: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(default = "off")] autocomplete: &'static str,

@@ -49,6 +49,8 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
             <nav aria-label="Main" class="main-nav">
                 <A href="/dashboard">"Dashboard"</A>
                 <A href="/members">"Members"</A>
+                <A href="/settings">"Settings"</A>
+                <A href="/organizations/new">"New organization"</A>
                 {user.is_platform_admin.then(|| view! { <A href="/platform/organizations">"Organizations"</A> })}
             </nav>
             <nav aria-label="Account" class="account">

@@ -20,7 +20,7 @@ use dev::DevMailPage;
 use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
 use members::MembersPage;
-use orgs::DashboardPage;
+use orgs::{DashboardPage, NewOrganizationPage, SettingsPage};
 use platform::PlatformOrganizationsPage;
 
 /// The HTML document the server renders around the app.
@@ -64,6 +64,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
                     <Route
                         path=path!("/platform/organizations")
                         view=PlatformOrganizationsPage

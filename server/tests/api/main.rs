@@ -5,6 +5,7 @@ mod audit;
 mod helpers;
 mod invitations;
 mod members;
+mod orgs;
 mod platform;
 mod rest;
 mod startup;

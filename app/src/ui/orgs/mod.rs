@@ -1,10 +1,15 @@
-//! The dashboard of the current organization.
+//! The dashboard of the current organization, its settings, and new
+//! organizations.
+mod settings;
+
+pub use settings::{NewOrganizationPage, SettingsPage};
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::api::orgs::get_dashboard;
-use crate::model::orgs::Dashboard;
+use crate::model::orgs::{Dashboard, Usage};
 use crate::model::ErrorCode;
 
 #[component]
@@ -37,6 +42,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             "You are " <strong>{d.role.label()}</strong> " of this organization · plan "
             <span class="badge">{d.organization.plan.clone()}</span>
         </p>
+        <UsageBars usage=d.usage.clone()/>
         <section aria-labelledby="members-heading">
             <h2 id="members-heading">"Members " <span class="count">{count}</span></h2>
             <table class="table">
@@ -54,6 +60,44 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+        </section>
+    }
+}
+
+/// Usage against each plan limit.
+#[component]
+fn UsageBars(usage: Usage) -> impl IntoView {
+    let rows = [
+        (
+            "Members (with pending invitations)",
+            usage.seats,
+            usage.limits.members,
+        ),
+        ("Codes", usage.codes, usage.limits.codes),
+        ("Webhooks", usage.webhooks, usage.limits.webhooks),
+        ("API keys", usage.api_keys, usage.limits.api_keys),
+    ];
+    view! {
+        <section aria-labelledby="usage-heading" class="usage">
+            <h2 id="usage-heading">"Usage"</h2>
+            {rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, (label, used, limit))| {
+                    let id = format!("usage-{i}");
+                    let text = match limit {
+                        Some(max) => format!("{used} of {max}"),
+                        None => format!("{used} (unlimited)"),
+                    };
+                    view! {
+                        <div class="usage-row">
+                            <label for=id.clone()>{label}</label>
+                            <progress id=id max=limit.unwrap_or(0).max(1).to_string() value=used.to_string()>{text.clone()}</progress>
+                            <span class="muted">{text}</span>
+                        </div>
+                    }
+                })
+                .collect_view()}
         </section>
     }
 }

@@ -1,0 +1,162 @@
+use crate::helpers::{error_of, spawn_app};
+
+#[tokio::test]
+async fn a_user_creates_another_organization_which_becomes_current() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+
+    let response = app
+        .call(&client, "orgs/create", &[("name", "Second Clinic".into())])
+        .await;
+
+    assert!(response.status().is_success());
+    let me = app.current_user(&client).await;
+    assert_eq!(me["organization"]["name"], "Second Clinic");
+    assert_eq!(me["organization"]["role"], "owner");
+    let mine: serde_json::Value = app
+        .call(&client, "orgs/mine", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn admins_rename_and_reslug_and_others_cannot() {
+    let app = spawn_app().await;
+    let (owner, owner_client) = app.signed_up_user().await;
+    let org = app.org_id_of(&owner.email).await;
+    let (_, member, _) = app.member_of(org, "manager").await;
+    let (other, _) = app.signed_up_user().await;
+    let taken: String = sqlx::query_scalar("select slug from organizations where id = $1")
+        .bind(app.org_id_of(&other.email).await)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+
+    let forbidden = app
+        .call(
+            &member,
+            "orgs/update",
+            &[("name", "Hijacked".into()), ("slug", "hijacked".into())],
+        )
+        .await;
+    assert_eq!(forbidden.status().as_u16(), 403);
+    let bad = app
+        .call(
+            &owner_client,
+            "orgs/update",
+            &[("name", "Fine".into()), ("slug", "Not a slug!".into())],
+        )
+        .await;
+    assert_eq!(error_of(bad).await["field"], "slug");
+    let clash = app
+        .call(
+            &owner_client,
+            "orgs/update",
+            &[("name", "Fine".into()), ("slug", taken)],
+        )
+        .await;
+    assert_eq!(clash.status().as_u16(), 409);
+    assert_eq!(error_of(clash).await["field"], "slug");
+
+    let ok = app
+        .call(
+            &owner_client,
+            "orgs/update",
+            &[
+                ("name", "Renamed Health".into()),
+                ("slug", "renamed-health".into()),
+            ],
+        )
+        .await;
+    assert!(ok.status().is_success());
+    let row: (String, String) =
+        sqlx::query_as("select name, slug from organizations where id = $1")
+            .bind(org)
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
+    assert_eq!(row, ("Renamed Health".into(), "renamed-health".into()));
+}
+
+#[tokio::test]
+async fn only_an_owner_deletes_an_organization_after_typing_its_slug() {
+    let app = spawn_app().await;
+    let (owner, owner_client) = app.signed_up_user().await;
+    let org = app.org_id_of(&owner.email).await;
+    let (_, admin, _) = app.member_of(org, "admin").await;
+    app.invite(&owner_client, "pending@example.com", "member")
+        .await;
+    let slug: String = sqlx::query_scalar("select slug from organizations where id = $1")
+        .bind(org)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        app.call(&admin, "orgs/delete", &[("confirmation", slug.clone())])
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    let wrong = app
+        .call(
+            &owner_client,
+            "orgs/delete",
+            &[("confirmation", "nope".into())],
+        )
+        .await;
+    assert_eq!(error_of(wrong).await["field"], "confirmation");
+    let alive: i64 = sqlx::query_scalar("select count(*) from organizations where id = $1")
+        .bind(org)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+    assert_eq!(alive, 1);
+
+    let response = app
+        .call(&owner_client, "orgs/delete", &[("confirmation", slug)])
+        .await;
+
+    assert!(response.status().is_success());
+    for table in [
+        "organizations where id = $1",
+        "memberships where organization_id = $1",
+        "invitations where organization_id = $1",
+        "audit_log where organization_id = $1",
+        "outbox where organization_id = $1",
+    ] {
+        let left: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .bind(org)
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{table}");
+    }
+    // The admin belonged to it and to their own organization: they carry on there.
+    assert_ne!(
+        app.current_user(&admin).await["organization"]["id"],
+        org.to_string()
+    );
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_usage_against_the_plan() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    app.invite(&client, "pending@example.com", "member").await;
+
+    let dashboard: serde_json::Value = app
+        .call(&client, "orgs/dashboard", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(dashboard["usage"]["seats"], 2);
+    assert_eq!(dashboard["usage"]["limits"]["members"], 5);
+    assert_eq!(dashboard["usage"]["limits"]["codes"], 1000);
+}
