@@ -11,8 +11,8 @@ pub async fn sign_up(
     password: String,
     organization: String,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, set_cookie, state};
-    use crate::backend::{accounts, sessions};
+    use super::server::{fail, request_meta, start_session, state};
+    use crate::backend::accounts;
 
     let state = state()?;
     let input = accounts::SignUpInput {
@@ -24,11 +24,7 @@ pub async fn sign_up(
     let signed_in = accounts::sign_up(&state, input, request_meta())
         .await
         .map_err(fail)?;
-    set_cookie(&sessions::session_cookie(
-        &signed_in.token,
-        signed_in.remember,
-        state.secure_cookies(),
-    ));
+    start_session(&state, &signed_in);
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -39,19 +35,15 @@ pub async fn log_in(
     password: String,
     #[server(default)] remember: Option<String>,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, set_cookie, state};
-    use crate::backend::{accounts, sessions};
+    use super::server::{fail, request_meta, start_session, state};
+    use crate::backend::accounts;
 
     let state = state()?;
     let remember = remember.is_some_and(|v| v == "on" || v == "true");
     let signed_in = accounts::log_in(&state, &email, &password, remember, request_meta())
         .await
         .map_err(fail)?;
-    set_cookie(&sessions::session_cookie(
-        &signed_in.token,
-        signed_in.remember,
-        state.secure_cookies(),
-    ));
+    start_session(&state, &signed_in);
     leptos_axum::redirect("/dashboard");
     Ok(())
 }

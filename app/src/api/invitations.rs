@@ -68,9 +68,8 @@ pub async fn accept_invitation(
     #[server(default)] name: Option<String>,
     #[server(default)] password: Option<String>,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, session_user, set_cookie, state};
+    use super::server::{fail, request_meta, session_user, start_session, state};
     use crate::backend::invitations::{self, Acceptor};
-    use crate::backend::sessions;
 
     let state = state()?;
     let acceptor = match session_user().await? {
@@ -84,11 +83,7 @@ pub async fn accept_invitation(
         .await
         .map_err(fail)?;
     if let Some(signed_in) = signed_in {
-        set_cookie(&sessions::session_cookie(
-            &signed_in.token,
-            false,
-            state.secure_cookies(),
-        ));
+        start_session(&state, &signed_in);
     }
     leptos_axum::redirect("/dashboard");
     Ok(())

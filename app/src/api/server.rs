@@ -98,3 +98,12 @@ pub fn set_cookie(value: &str) {
         response.append_header(http::header::SET_COOKIE, value);
     }
 }
+
+/// Hands a new session to the browser.
+pub fn start_session(state: &AppState, signed_in: &crate::backend::accounts::SignedIn) {
+    set_cookie(&crate::backend::sessions::session_cookie(
+        &signed_in.token,
+        signed_in.remember,
+        state.secure_cookies(),
+    ));
+}

@@ -42,6 +42,27 @@ pub enum Permission {
     TransferOwnership,
 }
 
+impl Permission {
+    pub const ALL: [Permission; 16] = [
+        Permission::ReadCodes,
+        Permission::ReadMembers,
+        Permission::WriteCodes,
+        Permission::Comment,
+        Permission::DeleteCodes,
+        Permission::RestoreCodes,
+        Permission::BulkImportExport,
+        Permission::ManageWebhooks,
+        Permission::InviteMembers,
+        Permission::ManageMembers,
+        Permission::ManageApiKeys,
+        Permission::ReadAudit,
+        Permission::ManageSettings,
+        Permission::GrantAdmin,
+        Permission::DeleteOrganization,
+        Permission::TransferOwnership,
+    ];
+}
+
 impl Role {
     pub const ALL: [Role; 5] = [
         Role::Owner,
@@ -146,27 +167,9 @@ mod tests {
 
     #[test]
     fn each_role_holds_the_permissions_of_the_roles_below_it() {
-        let all = [
-            ReadCodes,
-            ReadMembers,
-            WriteCodes,
-            Comment,
-            DeleteCodes,
-            RestoreCodes,
-            BulkImportExport,
-            ManageWebhooks,
-            InviteMembers,
-            ManageMembers,
-            ManageApiKeys,
-            ReadAudit,
-            ManageSettings,
-            GrantAdmin,
-            DeleteOrganization,
-            TransferOwnership,
-        ];
         for pair in Role::ALL.windows(2) {
             let (higher, lower) = (pair[0], pair[1]);
-            for p in all {
+            for p in Permission::ALL {
                 if lower.can(p) {
                     assert!(higher.can(p), "{higher} lacks {p:?} that {lower} has");
                 }
