@@ -80,6 +80,9 @@ export LEPTOS_SITE_ROOT=target/site
 export LEPTOS_OUTPUT_NAME="${LEPTOS_OUTPUT_NAME:-codebook}"
 export CODEBOOK_MODE=development
 export CODEBOOK_DATA_DIR="$data_dir"
+export CODEBOOK_MAIL_OUTBOX_DIR="$data_dir/mail"
+# One platform admin per Playwright project (see end2end/tests/platform.spec.ts).
+export CODEBOOK_PLATFORM_ADMINS=platform-admin-js-on@example.com,platform-admin-js-off@example.com
 export RUST_LOG="${RUST_LOG:-info}"
 
 echo "e2e-server: starting $server_bin serve on http://$LEPTOS_SITE_ADDR (data dir $data_dir)" >&2

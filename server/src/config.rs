@@ -33,6 +33,9 @@ pub struct Settings {
     pub smtp_url: String,
     /// The folder of `.eml` files when no SMTP server is configured.
     pub mail_outbox_dir: PathBuf,
+    /// Comma-separated emails that become platform admins when they sign
+    /// up: how an operator bootstraps the first admin in production.
+    pub platform_admins: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +57,7 @@ impl Default for Settings {
             mail_from: "Codebook <no-reply@codebook.localhost>".into(),
             smtp_url: String::new(),
             mail_outbox_dir: PathBuf::from(".data/mail"),
+            platform_admins: String::new(),
         }
     }
 }
@@ -78,6 +82,15 @@ impl DatabaseUrls {
 }
 
 impl Settings {
+    /// The `platform-admins` emails, normalised.
+    pub fn platform_admin_emails(&self) -> Vec<String> {
+        self.platform_admins
+            .split(',')
+            .map(|e| e.trim().to_lowercase())
+            .filter(|e| !e.is_empty())
+            .collect()
+    }
+
     /// SMTP when `smtp-url` is set, else the outbox folder.
     pub fn mailer(&self) -> anyhow::Result<Mailer> {
         if self.smtp_url.trim().is_empty() {

@@ -164,7 +164,8 @@ impl Application {
                 settings.mailer()?,
                 public_url,
                 jwt_keys(settings)?,
-            ),
+            )
+            .with_platform_admins(settings.platform_admin_emails()),
         };
         Ok(Self {
             listener,

@@ -24,6 +24,8 @@ pub struct AppState {
     /// The address people reach the app at, for links in mail.
     pub public_url: String,
     pub jwt: JwtKeys,
+    /// Emails that become platform admins when they sign up.
+    pub platform_admins: Vec<String>,
 }
 
 impl AppState {
@@ -36,7 +38,13 @@ impl AppState {
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
             jwt,
+            platform_admins: Vec::new(),
         }
+    }
+
+    pub fn with_platform_admins(mut self, emails: Vec<String>) -> Self {
+        self.platform_admins = emails;
+        self
     }
 
     pub fn link(&self, path: &str) -> String {

@@ -81,6 +81,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_in(mode: Mode) -> TestApp {
+    spawn_app_with(|s| s.mode = mode).await
+}
+
+/// An app whose settings `adjust` changes first.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(Mode::Development);
+    adjust(&mut settings);
+    let mode = settings.mode;
     if mode == Mode::Production {
         // Each test runs in its own process (nextest), so this is local to it.
         std::env::set_var("JWT_SECRET", "a test secret that is long enough for HS256");
@@ -91,10 +99,7 @@ pub async fn spawn_app_in(mode: Mode) -> TestApp {
         app: None,
     };
     let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
-    let settings = Settings {
-        mail_outbox_dir: mail_dir.clone(),
-        ..test_settings(mode)
-    };
+    settings.mail_outbox_dir = mail_dir.clone();
     let options = LeptosOptions::builder()
         .output_name("codebook")
         .site_root("target/site")

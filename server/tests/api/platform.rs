@@ -213,3 +213,21 @@ async fn invalid_limits_are_refused() {
         assert_eq!(error_of(response).await["field"], "max_codes", "{bad}");
     }
 }
+
+#[tokio::test]
+async fn configured_addresses_become_platform_admins_when_they_sign_up() {
+    use crate::helpers::{spawn_app_with, NewUser};
+    let app =
+        spawn_app_with(|s| s.platform_admins = " Ops@Example.com, other@example.com".into()).await;
+    let (_, first) = app.signed_up_user().await;
+    let ops = NewUser {
+        email: "ops@example.com".into(),
+        ..NewUser::random()
+    };
+    let client = crate::helpers::new_client();
+    assert!(app.sign_up(&client, &ops).await.status().is_success());
+
+    assert_eq!(app.current_user(&client).await["is_platform_admin"], true);
+    // The first user of a development instance still is one too.
+    assert_eq!(app.current_user(&first).await["is_platform_admin"], true);
+}

@@ -66,13 +66,19 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
     }
     sqlx::query(
         "insert into users (id, email, name, password_hash, is_platform_admin)
-         values ($1, $2, $3, $4, $5 and not exists (select 1 from users))",
+         values ($1, $2, $3, $4, ($5 and not exists (select 1 from users)) or $6)",
     )
     .bind(user_id)
     .bind(input.email.as_str())
     .bind(input.name.as_str())
     .bind(&password_hash)
     .bind(state.mode == Mode::Development)
+    .bind(
+        state
+            .platform_admins
+            .iter()
+            .any(|e| e == input.email.as_str()),
+    )
     .execute(&mut *tx)
     .await
     .on_constraint("users_email_key", || {
