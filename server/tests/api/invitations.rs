@@ -407,3 +407,38 @@ async fn a_new_account_from_an_invitation_needs_a_valid_name_and_password() {
         .status()
         .is_success());
 }
+
+#[tokio::test]
+async fn an_undeliverable_invitation_mail_is_kept_and_its_failure_shown() {
+    // An SMTP server that is not there: a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app =
+        crate::helpers::spawn_app_with(|s| s.smtp_url = format!("smtp://127.0.0.1:{closed}")).await;
+    let (_, owner) = app.signed_up_user().await;
+
+    let response = app.invite(&owner, "far-away@example.com", "member").await;
+
+    assert!(
+        response.status().is_success(),
+        "the invitation itself is made"
+    );
+    let created: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        created["mail_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{created}"
+    );
+    let listed: serde_json::Value = app
+        .call(&owner, "invitations/list", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["email"], "far-away@example.com");
+    assert!(listed[0]["mail_error"].as_str().is_some(), "{listed}");
+}
