@@ -1,4 +1,4 @@
-import { test as base, expect, type Page } from '@playwright/test';
+import { test as base, expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 
 export { expect };
 
@@ -14,6 +14,14 @@ export const test = base.extend<{ browserHealth: void }>({
     async ({ page, javaScriptEnabled }, use) => {
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));
+      // Leptos logs where hydration failed just before it panics; keep that
+      // (and the page's address), as the panic itself only says "unreachable".
+      page.on('console', (message) => {
+        if (message.type() === 'error' && message.text().startsWith('A hydration error occurred')) {
+          const where = /defined at (\S+?)\.?\n/.exec(message.text())?.[1] ?? 'unknown';
+          problems.push(`hydration error on ${new URL(page.url()).pathname} (element defined at ${where})`);
+        }
+      });
       page.on('response', (response) => {
         const url = new URL(response.url());
         if (url.pathname.startsWith('/pkg/') && response.status() >= 400) {
@@ -100,4 +108,98 @@ export async function logOut(page: Page): Promise<void> {
 /** Expects the URL's path (ignoring any query string) to be `path`. */
 export async function expectPath(page: Page, path: string): Promise<void> {
   await expect(page).toHaveURL((url) => url.pathname === path);
+}
+
+/**
+ * The roles of an organization, as the role pickers label them (the label is
+ * also what a member row shows for those the viewer may not manage).
+ */
+export type RoleLabel = 'Owner' | 'Admin' | 'Manager' | 'Member' | 'Viewer';
+
+/**
+ * A new browser context (a second, independent visitor) with the same
+ * JavaScript setting as the running project, and a page in it. Close the
+ * context when done.
+ */
+export async function newVisitor(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const javaScriptEnabled = test.info().project.use.javaScriptEnabled !== false;
+  const context = await browser.newContext({ javaScriptEnabled });
+  const page = await context.newPage();
+  return { context, page };
+}
+
+/** The row of the member with this email in the table on /members. */
+export function memberRow(page: Page, email: string): Locator {
+  return page.getByTestId('members').locator(`tr[data-email="${email}"]`);
+}
+
+/** The row of the pending invitation for this email on /members. */
+export function invitationRow(page: Page, email: string): Locator {
+  return page.getByTestId('invitations').locator(`tr[data-email="${email}"]`);
+}
+
+/**
+ * Invites `email` into the current organization with `role`, from /members,
+ * and waits until the invitation is listed as pending.
+ */
+export async function invite(page: Page, email: string, role: RoleLabel = 'Member'): Promise<void> {
+  const javaScriptEnabled = test.info().project.use.javaScriptEnabled !== false;
+  await open(page, '/members');
+  await expect(page.getByRole('heading', { level: 2, name: 'Invite someone' })).toBeVisible();
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Role', { exact: true }).selectOption({ label: role });
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  if (javaScriptEnabled) {
+    await expect(page.getByRole('status')).toHaveText(`Invitation sent to ${email}.`);
+  }
+  await expect(invitationRow(page, email)).toBeVisible();
+  await expect(invitationRow(page, email).getByRole('cell').nth(1)).toHaveText(role);
+}
+
+/**
+ * The invitation link last mailed to `email`, as a path (`/invite/<token>`),
+ * read from the development outbox at /dev/mail (newest mail first).
+ */
+export async function invitationLink(page: Page, email: string): Promise<string> {
+  await open(page, '/dev/mail');
+  const mail = page.locator(`article.mail[data-to="${email}"]`).first();
+  const link = mail.locator('a[href*="/invite/"]');
+  await expect(link).toHaveCount(1);
+  const href = await link.getAttribute('href');
+  expect(href, `the invitation link mailed to ${email}`).toMatch(/\/invite\/[^/?#]+$/);
+  return new URL(href!, page.url()).pathname;
+}
+
+/**
+ * On an invitation page opened by nobody signed in, for an address without an
+ * account: creates the account and joins. Does not check the outcome.
+ */
+export async function acceptWithNewAccount(page: Page, name: string, password: string): Promise<void> {
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Create account and join' }).click();
+}
+
+/** Switches to another organization with the header's switcher. */
+export async function switchOrganization(page: Page, organization: string): Promise<void> {
+  await page.getByLabel('Organization', { exact: true }).selectOption({ label: organization });
+  await page.getByRole('button', { name: 'Switch' }).click();
+}
+
+/**
+ * On /members, gives the member with this email and name another role, and
+ * waits until the server has answered (with JavaScript the page does not
+ * visibly change, as the select already shows the new role).
+ */
+export async function changeRole(page: Page, email: string, name: string, role: RoleLabel): Promise<void> {
+  const row = memberRow(page, email);
+  await row.getByLabel(`Role of ${name}`).selectOption({ label: role });
+  const answered = page.waitForResponse(
+    (response) =>
+      new URL(response.url()).pathname.endsWith('/members/change_role') &&
+      response.request().method() === 'POST',
+  );
+  await row.getByRole('button', { name: 'Change role' }).click();
+  const response = await answered;
+  expect(response.status(), 'status of the role change').toBeLessThan(400);
 }

@@ -7,33 +7,58 @@ use crate::api::accounts::{get_current_user, LogOut};
 use crate::api::orgs::{my_organizations, SwitchOrganization};
 use crate::model::accounts::CurrentUser;
 use crate::model::orgs::MyOrganization;
+use crate::model::AppError;
+
+/// The signed-in user, loaded once by the layout and shared with its pages.
+#[derive(Clone, Copy)]
+pub struct CurrentUserResource(pub Resource<Result<Option<CurrentUser>, AppError>>);
+
+/// The current user from the layout's resource, for pages that need it.
+pub async fn current_user() -> Option<CurrentUser> {
+    let resource = use_context::<CurrentUserResource>()?;
+    resource.0.await.ok().flatten()
+}
 
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
     let orgs = Resource::new(|| (), |_| my_organizations());
+    provide_context(CurrentUserResource(user));
+    // The page sits outside the header's Suspense: a Suspend may run again
+    // when its resources resolve, and a page built inside it would be built
+    // twice on the server, so its resources would not match in the browser.
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => {
                         let orgs = orgs.await.unwrap_or_default();
-                        provide_context(user.clone());
-                        view! {
-                            <Header user orgs/>
-                            <Outlet/>
-                        }
-                            .into_any()
+                        view! { <Header user orgs/> }.into_any()
                     }
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
                     Err(e) => view! {
-                        <main class="page narrow"><div class="form-error" role="alert">{e.message}</div></main>
+                        <div class="form-error" role="alert">{e.message}</div>
                     }
                         .into_any(),
                 }
             })}
         </Suspense>
+        <Outlet/>
     }
+}
+
+/// After `action` succeeds, loads `path` afresh: the current organization
+/// changed, and the header and every resource must show the new one.
+pub fn reload_after<S>(action: ServerAction<S>, path: &'static str)
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            let _ = window().location().set_href(path);
+        }
+    });
 }
 
 #[component]
@@ -68,6 +93,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
 #[component]
 fn OrgSwitcher(orgs: Vec<MyOrganization>, current: Option<uuid::Uuid>) -> impl IntoView {
     let switch = ServerAction::<SwitchOrganization>::new();
+    reload_after(switch, "/dashboard");
     view! {
         <ActionForm action=switch attr:class="inline switcher">
             <label for="org-switcher" class="visually-hidden">"Organization"</label>

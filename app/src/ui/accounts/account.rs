@@ -3,12 +3,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::accounts::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
-use crate::model::accounts::{CurrentUser, SessionOut};
+use crate::model::accounts::SessionOut;
 use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+use crate::ui::layout::current_user;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let user = use_context::<CurrentUser>();
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let change = ServerAction::<ChangePassword>::new();
@@ -28,7 +28,11 @@ pub fn AccountPage() -> impl IntoView {
         <Title text="Your account · Codebook"/>
         <main class="page">
             <h1>"Your account"</h1>
-            {user.map(|u| view! { <p class="lead">{u.name}" · "{u.email}</p> })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    current_user().await.map(|u| view! { <p class="lead">{u.name}" · "{u.email}</p> })
+                })}
+            </Suspense>
             <section class="panel" aria-labelledby="sessions-heading">
                 <h2 id="sessions-heading">"Sessions"</h2>
                 <FormError error=action_error(revoke)/>

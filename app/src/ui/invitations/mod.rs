@@ -150,6 +150,7 @@ pub fn AcceptInvitationPage() -> impl IntoView {
 #[component]
 fn AcceptForm(p: InvitationPreview, token: String) -> impl IntoView {
     let accept = ServerAction::<AcceptInvitation>::new();
+    crate::ui::layout::reload_after(accept, "/dashboard");
     let error = action_error(accept);
     let heading = format!("Join {}", p.organization);
     let summary = format!(

@@ -9,12 +9,14 @@ use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::{ErrorCode, Role};
 use crate::ui::components::{action_error, FormError};
 use crate::ui::invitations::{may_invite, InvitePanel};
+use crate::ui::layout::reload_after;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveOrganization>::new();
+    reload_after(leave, "/dashboard");
     // Reload the list after every change.
     let data = Resource::new(
         move || (change.version().get(), remove.version().get()),

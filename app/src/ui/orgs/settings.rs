@@ -4,18 +4,34 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::orgs::{CreateOrganization, DeleteOrganization, UpdateOrganization};
-use crate::model::accounts::CurrentUser;
+use crate::model::accounts::CurrentOrganization;
 use crate::model::Permission;
 use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+use crate::ui::layout::{current_user, reload_after};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let Some(org) = use_context::<CurrentUser>().and_then(|u| u.organization) else {
-        return view! { <main class="page"><div class="form-error" role="alert">"No current organization."</div></main> }
-            .into_any();
-    };
+    view! {
+        <Title text="Organization settings · Codebook"/>
+        <main class="page narrow">
+            <h1>"Organization settings"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match current_user().await.and_then(|u| u.organization) {
+                        Some(org) => view! { <SettingsForms org/> }.into_any(),
+                        None => view! { <div class="form-error" role="alert">"No current organization."</div> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
     let update = ServerAction::<UpdateOrganization>::new();
     let delete = ServerAction::<DeleteOrganization>::new();
+    reload_after(delete, "/dashboard");
     let update_error = action_error(update);
     let delete_error = action_error(delete);
     let saved = move || matches!(update.value().get(), Some(Ok(_)));
@@ -23,49 +39,45 @@ pub fn SettingsPage() -> impl IntoView {
     let may_delete = org.role.can(Permission::DeleteOrganization);
     let confirm_label = format!("Type {} to confirm", org.slug);
     view! {
-        <Title text="Organization settings · Codebook"/>
-        <main class="page narrow">
-            <h1>"Organization settings"</h1>
-            <Show when=move || !may_edit>
-                <p class="muted">"Only admins and owners can change these settings."</p>
+        <Show when=move || !may_edit>
+            <p class="muted">"Only admins and owners can change these settings."</p>
+        </Show>
+        <ActionForm action=update attr:class="stack">
+            <FormError error=update_error/>
+            <div class="field">
+                <label for="org-name">"Name"</label>
+                <input id="org-name" name="name" value=org.name.clone() required disabled=!may_edit/>
+                {move || field_error(update_error, "name").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            </div>
+            <div class="field">
+                <label for="org-slug">"Slug"</label>
+                <input id="org-slug" name="slug" value=org.slug.clone() required disabled=!may_edit/>
+                <p class="field-hint">"Lower-case letters and digits joined by dashes."</p>
+                {move || field_error(update_error, "slug").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            </div>
+            {may_edit.then(|| view! { <SubmitButton label="Save settings" pending_label="Saving…" pending=update.pending()/> })}
+            <Show when=saved>
+                <p class="notice" role="status">"Settings saved."</p>
             </Show>
-            <ActionForm action=update attr:class="stack">
-                <FormError error=update_error/>
-                <div class="field">
-                    <label for="org-name">"Name"</label>
-                    <input id="org-name" name="name" value=org.name.clone() required disabled=!may_edit/>
-                    {move || field_error(update_error, "name").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
-                </div>
-                <div class="field">
-                    <label for="org-slug">"Slug"</label>
-                    <input id="org-slug" name="slug" value=org.slug.clone() required disabled=!may_edit/>
-                    <p class="field-hint">"Lower-case letters and digits joined by dashes."</p>
-                    {move || field_error(update_error, "slug").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
-                </div>
-                {may_edit.then(|| view! { <SubmitButton label="Save settings" pending_label="Saving…" pending=update.pending()/> })}
-                <Show when=saved>
-                    <p class="notice" role="status">"Settings saved."</p>
-                </Show>
-            </ActionForm>
-            {may_delete.then(|| view! {
-                <section class="danger-zone" aria-labelledby="delete-heading">
-                    <h2 id="delete-heading">"Delete this organization"</h2>
-                    <p>"This removes the organization and all its data for good: members, invitations, audit log."</p>
-                    <ActionForm action=delete attr:class="stack">
-                        <FormError error=delete_error/>
-                        <TextField label=confirm_label.clone() name="confirmation" error=field_error(delete_error, "confirmation")/>
-                        <button type="submit" class="danger">"Delete organization"</button>
-                    </ActionForm>
-                </section>
-            })}
-        </main>
+        </ActionForm>
+        {may_delete.then(|| view! {
+            <section class="danger-zone" aria-labelledby="delete-heading">
+                <h2 id="delete-heading">"Delete this organization"</h2>
+                <p>"This removes the organization and all its data for good: members, invitations, audit log."</p>
+                <ActionForm action=delete attr:class="stack">
+                    <FormError error=delete_error/>
+                    <TextField label=confirm_label.clone() name="confirmation" error=field_error(delete_error, "confirmation")/>
+                    <button type="submit" class="danger">"Delete organization"</button>
+                </ActionForm>
+            </section>
+        })}
     }
-    .into_any()
 }
 
 #[component]
 pub fn NewOrganizationPage() -> impl IntoView {
     let create = ServerAction::<CreateOrganization>::new();
+    reload_after(create, "/dashboard");
     let error = action_error(create);
     view! {
         <Title text="New organization · Codebook"/>
