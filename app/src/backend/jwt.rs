@@ -55,16 +55,7 @@ impl JwtKeys {
         let claims = decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|_| Error::Unauthenticated)?
             .claims;
-        let user: Option<SessionUser> = sqlx::query_as(
-            "select s.id as session_id, u.id as user_id, u.name, u.email, u.is_platform_admin,
-                    s.current_organization_id, s.last_seen_at
-             from sessions s join users u on u.id = s.user_id
-             where s.id = $1 and s.user_id = $2 and s.revoked_at is null and s.expires_at > now()",
-        )
-        .bind(claims.sid)
-        .bind(claims.sub)
-        .fetch_optional(pool)
-        .await?;
+        let user = super::sessions::live_by_id(pool, claims.sid, claims.sub).await?;
         user.ok_or(Error::Unauthenticated)
     }
 }

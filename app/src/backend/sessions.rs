@@ -116,17 +116,36 @@ pub async fn create(
     Ok(token)
 }
 
-/// The user of a live (unexpired, unrevoked) session.
-pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<SessionUser>> {
-    let user: Option<SessionUser> = sqlx::query_as(
-        "select s.id as session_id, u.id as user_id, u.name, u.email, u.is_platform_admin,
-                s.current_organization_id, s.last_seen_at
-         from sessions s join users u on u.id = s.user_id
-         where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()",
+/// A `SessionUser` of a live (unexpired, unrevoked) session; callers add
+/// the condition that picks the session.
+const SELECT_LIVE: &str =
+    "select s.id as session_id, u.id as user_id, u.name, u.email, u.is_platform_admin,
+            s.current_organization_id, s.last_seen_at
+     from sessions s join users u on u.id = s.user_id
+     where s.revoked_at is null and s.expires_at > now()";
+
+/// The user of the live session with this id, if it is `user_id`'s (what a
+/// JWT's `sid` and `sub` claims name).
+pub async fn live_by_id(
+    pool: &PgPool,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<SessionUser>> {
+    Ok(
+        sqlx::query_as(&format!("{SELECT_LIVE} and s.id = $1 and s.user_id = $2"))
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?,
     )
-    .bind(token.hash())
-    .fetch_optional(pool)
-    .await?;
+}
+
+/// The user of the live session this cookie token belongs to.
+pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<SessionUser>> {
+    let user: Option<SessionUser> = sqlx::query_as(&format!("{SELECT_LIVE} and s.token_hash = $1"))
+        .bind(token.hash())
+        .fetch_optional(pool)
+        .await?;
     if let Some(user) = &user {
         if Utc::now() - user.last_seen_at > TOUCH_INTERVAL {
             sqlx::query("update sessions set last_seen_at = now() where id = $1")

@@ -187,7 +187,6 @@ pub async fn log_in(
         return Err(Error::InvalidCredentials);
     };
     let account_key = account_key.expect("set for a known user");
-    let org_ids = organizations_of(state, user.id).await?;
     if !valid {
         let locked_until =
             throttle::record_failure(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?;
@@ -202,6 +201,7 @@ pub async fn log_in(
         });
     }
     throttle::clear(&state.pool, &account_key).await?;
+    let org_ids = organizations_of(&state.pool, user.id).await?;
     if let Some(key) = &ip_key {
         // Only failures should count against an address; one success must
         // not wipe them (an attacker would log into their own account).
@@ -237,8 +237,8 @@ fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
 }
 
 /// The user's organizations, the one they joined first first.
-async fn organizations_of(state: &AppState, user_id: Uuid) -> Result<Vec<Uuid>> {
-    let mut tx = db::begin_as_user(&state.pool, user_id).await?;
+pub(crate) async fn organizations_of(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<Uuid>> {
+    let mut tx = db::begin_as_user(pool, user_id).await?;
     let ids = sqlx::query_scalar(
         "select organization_id from memberships where user_id = $1 order by created_at, organization_id",
     )

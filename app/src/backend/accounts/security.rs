@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::mail::Mail;
 use crate::backend::sessions::SessionUser;
-use crate::backend::{db, throttle, tokens, Actor, AppState, Error, OrgTx, RequestMeta, Result};
+use crate::backend::{throttle, tokens, Actor, AppState, Error, OrgTx, RequestMeta, Result};
 use crate::model::accounts::{Email, Password, SessionOut};
 
 pub const RESET_TTL: Duration = Duration::hours(1);
@@ -22,14 +22,7 @@ pub async fn audit_in_user_orgs(
     meta: &RequestMeta,
     event: AuditEvent,
 ) -> Result<()> {
-    let mut tx = db::begin_as_user(pool, user_id).await?;
-    let org_ids: Vec<Uuid> =
-        sqlx::query_scalar("select organization_id from memberships where user_id = $1")
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    tx.commit().await?;
-    for org_id in org_ids {
+    for org_id in super::organizations_of(pool, user_id).await? {
         let mut tx = OrgTx::begin(pool, org_id, actor, meta.clone()).await?;
         audit::record(&mut tx, event.clone()).await?;
         tx.commit().await?;
