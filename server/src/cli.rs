@@ -102,7 +102,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: AuditCommand::Verify { org },
         } => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
-            let org_id = orgs::find_id_by_slug(&db.app_pool, &org)
+            let slug = app::model::orgs::OrgSlug::parse(&org)
+                .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
+            let org_id = orgs::find_id_by_slug(&db.app_pool, &slug)
                 .await
                 .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
             let report = audit::verify(&db.app_pool, org_id)

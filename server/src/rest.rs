@@ -1,9 +1,10 @@
 //! The REST API under /api/v1. Errors are `{"error": {code, message,
 //! details}}` with the status of their code.
+use app::backend::sessions::SessionUser;
 use app::backend::{self, accounts, AppState, RequestMeta};
 use app::model::AppError;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,7 +20,7 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/me", get(me))
 }
 
-/// An error on its way out as JSON.
+/// An error on its way out as the uniform JSON error.
 pub struct ApiError(AppError);
 
 impl From<backend::Error> for ApiError {
@@ -31,19 +32,7 @@ impl From<backend::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let details = self.0.field.as_ref().map(|f| json!({"field": f}));
-        let body =
-            json!({"error": {"code": self.0.code, "message": self.0.message, "details": details}});
-        let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        response
+        self.0.into_response()
     }
 }
 
@@ -94,25 +83,8 @@ async fn issue_token(
     }))
 }
 
-/// The user a bearer token stands for.
-pub async fn bearer_user(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<backend::sessions::SessionUser, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(backend::Error::Unauthenticated)?;
-    Ok(state.jwt.authenticate(&state.pool, token.trim()).await?)
-}
-
-async fn me(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = bearer_user(&state, &headers).await?;
-    Ok(Json(
-        json!({"id": user.user_id, "email": user.email, "name": user.name}),
-    ))
+/// The user a bearer token stands for (the same extractor resolves the
+/// caller of server functions).
+async fn me(user: SessionUser) -> Json<serde_json::Value> {
+    Json(json!({"id": user.user_id, "email": user.email, "name": user.name}))
 }

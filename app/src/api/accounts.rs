@@ -97,36 +97,30 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
 
 #[server(endpoint = "accounts/sessions")]
 pub async fn list_sessions() -> Result<Vec<crate::model::accounts::SessionOut>, AppError> {
-    use super::server::{fail, require_user, state};
-
-    let state = state()?;
-    let user = require_user().await?;
-    crate::backend::accounts::security::list_sessions(&state.pool, &user)
+    use crate::backend::accounts::security;
+    super::server::as_user(async |user, state| security::list_sessions(&state.pool, user).await)
         .await
-        .map_err(fail)
 }
 
 #[server(endpoint = "accounts/revoke_session")]
 pub async fn revoke_session(id: uuid::Uuid) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, require_user, state};
-
-    let state = state()?;
-    let user = require_user().await?;
-    crate::backend::accounts::security::revoke_session(&state.pool, &user, id, &request_meta())
-        .await
-        .map_err(fail)
+    use crate::backend::accounts::security;
+    let meta = super::server::request_meta();
+    super::server::as_user(async |user, state| {
+        security::revoke_session(&state.pool, user, id, &meta).await
+    })
+    .await
 }
 
 /// Logs out every session but this one.
 #[server(endpoint = "accounts/revoke_other_sessions")]
 pub async fn revoke_other_sessions() -> Result<u64, AppError> {
-    use super::server::{fail, request_meta, require_user, state};
-
-    let state = state()?;
-    let user = require_user().await?;
-    crate::backend::accounts::security::revoke_other_sessions(&state.pool, &user, &request_meta())
-        .await
-        .map_err(fail)
+    use crate::backend::accounts::security;
+    let meta = super::server::request_meta();
+    super::server::as_user(async |user, state| {
+        security::revoke_other_sessions(&state.pool, user, &meta).await
+    })
+    .await
 }
 
 #[server(endpoint = "accounts/change_password")]
@@ -134,19 +128,12 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, require_user, state};
-
-    let state = state()?;
-    let user = require_user().await?;
-    crate::backend::accounts::security::change_password(
-        &state,
-        &user,
-        &current_password,
-        &new_password,
-        &request_meta(),
-    )
+    use crate::backend::accounts::security;
+    let meta = super::server::request_meta();
+    super::server::as_user(async |user, state| {
+        security::change_password(state, user, &current_password, &new_password, &meta).await
+    })
     .await
-    .map_err(fail)
 }
 
 /// Always answers the same, whether or not the address has an account.

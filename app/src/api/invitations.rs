@@ -7,46 +7,27 @@ use crate::model::{AppError, Role};
 
 #[server(endpoint = "invitations/list")]
 pub async fn list_invitations() -> Result<Vec<InvitationOut>, AppError> {
-    use super::server::{fail, org_context, state};
-
-    let state = state()?;
-    let ctx = org_context().await?;
-    crate::backend::invitations::list(&ctx, &state.pool)
-        .await
-        .map_err(fail)
+    use crate::backend::invitations;
+    super::server::in_org(async |ctx, state| invitations::list(ctx, state).await).await
 }
 
 #[server(endpoint = "invitations/create")]
 pub async fn invite_member(email: String, role: Role) -> Result<InvitationOut, AppError> {
-    use super::server::{fail, org_context, state};
-
-    let state = state()?;
-    let ctx = org_context().await?;
-    crate::backend::invitations::invite(&ctx, &state, &email, role)
+    use crate::backend::invitations;
+    super::server::in_org(async |ctx, state| invitations::invite(ctx, state, &email, role).await)
         .await
-        .map_err(fail)
 }
 
 #[server(endpoint = "invitations/resend")]
 pub async fn resend_invitation(id: Uuid) -> Result<InvitationOut, AppError> {
-    use super::server::{fail, org_context, state};
-
-    let state = state()?;
-    let ctx = org_context().await?;
-    crate::backend::invitations::resend(&ctx, &state, id)
-        .await
-        .map_err(fail)
+    use crate::backend::invitations;
+    super::server::in_org(async |ctx, state| invitations::resend(ctx, state, id).await).await
 }
 
 #[server(endpoint = "invitations/revoke")]
 pub async fn revoke_invitation(id: Uuid) -> Result<(), AppError> {
-    use super::server::{fail, org_context, state};
-
-    let state = state()?;
-    let ctx = org_context().await?;
-    crate::backend::invitations::revoke(&ctx, &state.pool, id)
-        .await
-        .map_err(fail)
+    use crate::backend::invitations;
+    super::server::in_org(async |ctx, state| invitations::revoke(ctx, state, id).await).await
 }
 
 #[server(endpoint = "invitations/preview")]

@@ -1,12 +1,11 @@
 //! What every server function needs from the request it runs in.
+use axum::extract::FromRequestParts;
 use http::request::Parts;
 use leptos::prelude::*;
 
-use crate::backend::sessions::{SessionToken, SessionUser};
+use crate::backend::sessions::SessionUser;
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
 use crate::model::AppError;
-
-use crate::api_request_id_header;
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>()
@@ -18,24 +17,9 @@ fn parts() -> Option<Parts> {
 }
 
 pub fn request_meta() -> RequestMeta {
-    let Some(parts) = parts() else {
-        return RequestMeta::default();
-    };
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    RequestMeta {
-        ip: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip()),
-        user_agent: header("user-agent"),
-        request_id: header(api_request_id_header()),
-    }
+    parts()
+        .map(|parts| RequestMeta::from_parts(&parts))
+        .unwrap_or_default()
 }
 
 /// Maps a backend error to the wire, logging internal ones with the request
@@ -67,29 +51,52 @@ fn accepts_html() -> bool {
         .unwrap_or(false)
 }
 
-pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
+/// Runs one of the axum extractors REST handlers use, so a server function
+/// resolves its caller exactly as REST does.
+async fn extract<T>() -> Result<T, AppError>
+where
+    T: FromRequestParts<AppState, Rejection = backend::Error>,
+{
     let state = state()?;
-    let Some(token) = parts().and_then(|p| SessionToken::from_headers(&p.headers)) else {
-        return Ok(None);
-    };
-    backend::sessions::authenticate(&state.pool, &token)
+    let mut parts = parts()
+        .ok_or_else(|| fail(anyhow::anyhow!("request parts missing from context").into()))?;
+    T::from_request_parts(&mut parts, &state)
         .await
         .map_err(fail)
 }
 
+pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
+    extract::<Option<SessionUser>>().await
+}
+
 pub async fn require_user() -> Result<SessionUser, AppError> {
-    session_user()
-        .await?
-        .ok_or_else(|| fail(backend::Error::Unauthenticated))
+    extract::<SessionUser>().await
 }
 
 /// The caller's current organization, read fresh from the database.
 pub async fn org_context() -> Result<OrgContext, AppError> {
+    extract::<OrgContext>().await
+}
+
+/// The one shape of an organization-scoped server function: resolve the
+/// caller's organization, then hand it to one service call, which checks
+/// the permission and does its work in one `OrgTx`.
+pub async fn in_org<T>(
+    work: impl AsyncFnOnce(&OrgContext, &AppState) -> backend::Result<T>,
+) -> Result<T, AppError> {
+    let state = state()?;
+    let ctx = org_context().await?;
+    work(&ctx, &state).await.map_err(fail)
+}
+
+/// The same for what a signed-in user does outside any one organization
+/// (their sessions, password, organizations).
+pub async fn as_user<T>(
+    work: impl AsyncFnOnce(&SessionUser, &AppState) -> backend::Result<T>,
+) -> Result<T, AppError> {
     let state = state()?;
     let user = require_user().await?;
-    OrgContext::resolve(&state.pool, user, request_meta())
-        .await
-        .map_err(fail)
+    work(&user, &state).await.map_err(fail)
 }
 
 pub fn set_cookie(value: &str) {

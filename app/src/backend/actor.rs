@@ -10,29 +10,62 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
 }
 
-/// Who is acting. API keys arrive with the REST API.
+/// Who is acting: what versions, audit entries and events name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
     User(Uuid),
+    /// A program calling the REST API with one of the organization's keys.
+    ApiKey(Uuid),
     /// Before anyone is identified: a failed log-in, say.
     Anonymous,
     /// The server itself, or an operator at the command line.
     System,
 }
 
-impl Actor {
-    pub fn kind(&self) -> &'static str {
+/// The kinds of actor, as stored (`actor_kind` in the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[sqlx(type_name = "actor_kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    ApiKey,
+    Anonymous,
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Actor::User(_) => "user",
-            Actor::Anonymous => "anonymous",
-            Actor::System => "system",
+            ActorKind::User => "user",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Anonymous => "anonymous",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+impl Actor {
+    pub fn kind(&self) -> ActorKind {
+        match self {
+            Actor::User(_) => ActorKind::User,
+            Actor::ApiKey(_) => ActorKind::ApiKey,
+            Actor::Anonymous => ActorKind::Anonymous,
+            Actor::System => ActorKind::System,
         }
     }
 
     pub fn id(&self) -> Option<Uuid> {
         match self {
-            Actor::User(id) => Some(*id),
+            Actor::User(id) | Actor::ApiKey(id) => Some(*id),
             Actor::Anonymous | Actor::System => None,
+        }
+    }
+
+    /// The user behind the action, when a person acts.
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self {
+            Actor::User(id) => Some(*id),
+            Actor::ApiKey(_) | Actor::Anonymous | Actor::System => None,
         }
     }
 }

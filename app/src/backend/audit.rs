@@ -101,7 +101,7 @@ impl AuditEntry {
             id: Uuid::new_v4(),
             // PostgreSQL keeps microseconds; hash what will be stored.
             occurred_at: Utc::now().trunc_subsecs(6),
-            actor_kind: actor.kind().to_owned(),
+            actor_kind: actor.kind().as_str().to_owned(),
             actor_id: actor.id(),
             action: event.action,
             resource_type: event.resource_type,

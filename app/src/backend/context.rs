@@ -1,20 +1,24 @@
 //! The organization a request works on, resolved fresh on every request
-//! from the session: membership and role are read from the database each
+//! from the caller: membership and role are read from the database each
 //! time, so a role change or removal applies to the very next request.
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::sessions::SessionUser;
 use super::{db, Actor, Error, OrgTx, RequestMeta, Result};
+use crate::model::orgs::OrgSlug;
 use crate::model::{Permission, Role};
 
 #[derive(Debug, Clone)]
 pub struct OrgContext {
     pub org_id: Uuid,
     pub org_name: String,
-    pub org_slug: String,
+    pub org_slug: OrgSlug,
     pub role: Role,
-    pub user: SessionUser,
+    /// Who acts: a member now; an API key of the organization later.
+    pub actor: Actor,
+    /// How the actor is named to people (in mail, say).
+    pub actor_name: String,
     pub meta: RequestMeta,
 }
 
@@ -22,7 +26,7 @@ pub struct OrgContext {
 struct MembershipRow {
     organization_id: Uuid,
     name: String,
-    slug: String,
+    slug: OrgSlug,
     active: bool,
     role: Role,
 }
@@ -54,13 +58,20 @@ impl OrgContext {
             org_name: row.name,
             org_slug: row.slug,
             role: row.role,
-            user,
+            actor: Actor::User(user.user_id),
+            actor_name: user.name,
             meta,
         })
     }
 
-    pub fn actor(&self) -> Actor {
-        Actor::User(self.user.user_id)
+    /// The member acting, when a person acts (not a key).
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.actor.user_id()
+    }
+
+    /// Whether `user_id` is the one acting.
+    pub fn is_user(&self, user_id: Uuid) -> bool {
+        self.user_id() == Some(user_id)
     }
 
     /// Refuses what the member's role does not allow.
@@ -75,8 +86,8 @@ impl OrgContext {
         }
     }
 
-    /// A transaction on this organization's data, as this member.
+    /// A transaction on this organization's data, as this actor.
     pub async fn begin(&self, pool: &PgPool) -> Result<OrgTx> {
-        OrgTx::begin(pool, self.org_id, self.actor(), self.meta.clone()).await
+        OrgTx::begin(pool, self.org_id, self.actor, self.meta.clone()).await
     }
 }

@@ -134,3 +134,34 @@ impl<T> ResultExt<T> for Result<T> {
         })
     }
 }
+
+/// REST handlers and extractors answer with the uniform JSON error:
+/// `{"error": {"code", "message", "details"}}` and the code's status.
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        // The request id is on the request's span, which the log line carries.
+        self.into_app_error(None).into_response()
+    }
+}
+
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = http::StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let details = self
+            .field
+            .as_ref()
+            .map(|field| serde_json::json!({ "field": field }));
+        let body = serde_json::json!({
+            "error": {"code": self.code, "message": self.message, "details": details}
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == http::StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -38,9 +38,9 @@ async fn get_open(tx: &mut OrgTx, id: Uuid) -> Result<InvitationOut> {
 }
 
 /// Open invitations of the organization, newest first.
-pub async fn list(ctx: &OrgContext, pool: &sqlx::PgPool) -> Result<Vec<InvitationOut>> {
+pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<InvitationOut>> {
     ctx.require(Permission::ReadMembers)?;
-    let mut tx = ctx.begin(pool).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
     let rows = sqlx::query_as(&format!(
         "{SELECT_OUT} where i.organization_id = $1 and i.accepted_at is null and i.revoked_at is null
          order by i.created_at desc"
@@ -107,7 +107,7 @@ pub async fn invite(
     .bind(email.as_str())
     .bind(role)
     .bind(tokens::hash(&token))
-    .bind(ctx.user.user_id)
+    .bind(ctx.user_id())
     .bind(format!("{} seconds", TTL.num_seconds()))
     .execute(tx.conn())
     .await
@@ -154,10 +154,10 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
     deliver(ctx, state, &invitation, &token).await
 }
 
-#[tracing::instrument(skip(ctx, pool), fields(org_id = %ctx.org_id))]
-pub async fn revoke(ctx: &OrgContext, pool: &sqlx::PgPool, id: Uuid) -> Result<()> {
+#[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
+pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
     ctx.require(Permission::InviteMembers)?;
-    let mut tx = ctx.begin(pool).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role)?;
     sqlx::query("update invitations set revoked_at = now() where organization_id = $1 and id = $2")
@@ -188,7 +188,7 @@ async fn deliver(
         subject: format!("You are invited to join {} on Codebook", ctx.org_name),
         text: format!(
             "{} invited you to join {} on Codebook as {}.\n\nAccept the invitation:\n{link}\n\nThe link works once and expires in 7 days.\n",
-            ctx.user.name,
+            ctx.actor_name,
             ctx.org_name,
             invitation.role.label()
         ),

@@ -4,8 +4,9 @@ use uuid::Uuid;
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
 use super::outbox::{self, EventType};
-use super::{Error, OrgContext, OrgTx, Result};
-use crate::model::{members::MemberOut, Permission, Role};
+use super::{AppState, Error, OrgContext, OrgTx, Result};
+use crate::model::members::{MemberOut, MembersPage};
+use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
@@ -25,6 +26,19 @@ pub async fn add(tx: &mut OrgTx, user_id: Uuid, role: Role) -> Result<()> {
         .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+/// The members page: everyone, and who is looking.
+pub async fn page(ctx: &OrgContext, state: &AppState) -> Result<MembersPage> {
+    ctx.require(Permission::ReadMembers)?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let members = list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(MembersPage {
+        members,
+        my_role: ctx.role,
+        my_user_id: ctx.user_id(),
+    })
 }
 
 /// Members of the transaction's organization, highest role first.
@@ -75,15 +89,15 @@ fn last_owner() -> Error {
 }
 
 /// Gives a member another role, within what the caller's role allows.
-#[tracing::instrument(skip(ctx, pool), fields(org_id = %ctx.org_id))]
+#[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
 pub async fn change_role(
     ctx: &OrgContext,
-    pool: &sqlx::PgPool,
+    state: &AppState,
     user_id: Uuid,
     new_role: Role,
 ) -> Result<MemberOut> {
     ctx.require(Permission::ManageMembers)?;
-    let mut tx = ctx.begin(pool).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
     let old_role = role_of(&mut tx, user_id).await?;
     if !ctx.role.can_manage(old_role) || !ctx.role.can_assign(new_role) {
         return Err(Error::Forbidden(format!(
@@ -116,14 +130,22 @@ pub async fn change_role(
     Ok(member)
 }
 
+/// The acting member leaves the organization (refused for its last owner).
+pub async fn leave(ctx: &OrgContext, state: &AppState) -> Result<()> {
+    let user_id = ctx
+        .user_id()
+        .ok_or_else(|| Error::Forbidden("Only a member can leave an organization.".into()))?;
+    remove(ctx, state, user_id).await
+}
+
 /// Removes a member (or, for `user_id` = the caller, leaves).
-#[tracing::instrument(skip(ctx, pool), fields(org_id = %ctx.org_id))]
-pub async fn remove(ctx: &OrgContext, pool: &sqlx::PgPool, user_id: Uuid) -> Result<()> {
-    let leaving = user_id == ctx.user.user_id;
+#[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
+pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: Uuid) -> Result<()> {
+    let leaving = ctx.is_user(user_id);
     if !leaving {
         ctx.require(Permission::ManageMembers)?;
     }
-    let mut tx = ctx.begin(pool).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
     let role = role_of(&mut tx, user_id).await?;
     if !leaving && !ctx.role.can_manage(role) {
         return Err(Error::Forbidden(format!(

@@ -5,17 +5,17 @@ use uuid::Uuid;
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
 use super::sessions::SessionUser;
-use super::{Actor, Error, OrgContext, OrgTx, RequestMeta, Result};
+use super::{Actor, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::accounts::DisplayName;
-use crate::model::orgs::{parse_slug, slugify, MyOrganization, OrgOut, Usage};
+use crate::model::orgs::{Dashboard, MyOrganization, OrgOut, OrgSlug, Plan, Usage};
 use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
     id: Uuid,
     name: String,
-    slug: String,
-    plan: String,
+    slug: OrgSlug,
+    plan: Plan,
     active: bool,
 }
 
@@ -34,21 +34,17 @@ impl From<OrgRow> for OrgOut {
 /// Creates an organization with a slug made from its name, adding a short
 /// suffix when that slug is taken.
 pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOut> {
-    let base = slugify(name.as_str());
+    let base = OrgSlug::from_name(name.as_str());
     for attempt in 0..20 {
         let slug = if attempt == 0 {
             base.clone()
         } else {
-            let suffix = &Uuid::new_v4().simple().to_string()[..6];
-            format!(
-                "{}-{suffix}",
-                &base[..base.len().min(41)].trim_end_matches('-')
-            )
+            base.with_suffix(&Uuid::new_v4().simple().to_string()[..6])
         };
         let row: Option<OrgRow> = sqlx::query_as(
             "insert into organizations (id, name, slug) values ($1, $2, $3)
              on conflict (slug) do nothing
-             returning id, name, slug, plan::text as plan, active",
+             returning id, name, slug, plan, active",
         )
         .bind(Uuid::new_v4())
         .bind(name.as_str())
@@ -63,17 +59,16 @@ pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOu
 }
 
 pub async fn get(tx: &mut OrgTx) -> Result<OrgOut> {
-    let row: OrgRow = sqlx::query_as(
-        "select id, name, slug, plan::text as plan, active from organizations where id = $1",
-    )
-    .bind(tx.org_id())
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound)?;
+    let row: OrgRow =
+        sqlx::query_as("select id, name, slug, plan, active from organizations where id = $1")
+            .bind(tx.org_id())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(Error::NotFound)?;
     Ok(row.into())
 }
 
-pub async fn find_id_by_slug(pool: &sqlx::PgPool, slug: &str) -> Result<Uuid> {
+pub async fn find_id_by_slug(pool: &sqlx::PgPool, slug: &OrgSlug) -> Result<Uuid> {
     sqlx::query_scalar("select id from organizations where slug = $1")
         .bind(slug)
         .fetch_optional(pool)
@@ -140,21 +135,32 @@ pub async fn create_for_user(
     Ok(org)
 }
 
+/// The dashboard: the organization, its members and its usage.
+pub async fn dashboard(ctx: &OrgContext, state: &AppState) -> Result<Dashboard> {
+    ctx.require(Permission::ReadMembers)?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let organization = get(&mut tx).await?;
+    let members = super::members::list(&mut tx).await?;
+    let usage = usage(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Dashboard {
+        organization,
+        role: ctx.role,
+        members,
+        usage,
+    })
+}
+
 /// Renames the organization and/or changes its slug.
-pub async fn update(
-    ctx: &OrgContext,
-    pool: &sqlx::PgPool,
-    name: &str,
-    slug: &str,
-) -> Result<OrgOut> {
+pub async fn update(ctx: &OrgContext, state: &AppState, name: &str, slug: &str) -> Result<OrgOut> {
     ctx.require(Permission::ManageSettings)?;
     let name = DisplayName::parse("name", name)?;
-    let slug = parse_slug(slug)?;
-    let mut tx = ctx.begin(pool).await?;
+    let slug = OrgSlug::parse(slug)?;
+    let mut tx = ctx.begin(&state.pool).await?;
     let before = get(&mut tx).await?;
     let row: OrgRow = sqlx::query_as(
         "update organizations set name = $2, slug = $3 where id = $1
-         returning id, name, slug, plan::text as plan, active",
+         returning id, name, slug, plan, active",
     )
     .bind(tx.org_id())
     .bind(name.as_str())
@@ -177,22 +183,22 @@ pub async fn update(
 
 /// Deletes the organization and all its data (owners only). The caller
 /// types the slug to confirm.
-pub async fn delete(ctx: &OrgContext, pool: &sqlx::PgPool, confirmation: &str) -> Result<()> {
+pub async fn delete(ctx: &OrgContext, state: &AppState, confirmation: &str) -> Result<()> {
     ctx.require(Permission::DeleteOrganization)?;
-    if confirmation.trim() != ctx.org_slug {
+    if confirmation.trim() != ctx.org_slug.as_str() {
         return Err(Error::Validation {
             field: Some("confirmation".into()),
             message: format!("Type {} to confirm.", ctx.org_slug),
         });
     }
-    let mut tx = ctx.begin(pool).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
     sqlx::query("delete from organizations where id = $1")
         .bind(tx.org_id())
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
     // Its audit log went with it; the server log keeps the fact.
-    tracing::warn!(org_id = %ctx.org_id, slug = %ctx.org_slug, user_id = %ctx.user.user_id, "organization deleted");
+    tracing::warn!(org_id = %ctx.org_id, slug = %ctx.org_slug, actor = ?ctx.actor, "organization deleted");
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use super::audit::{self, AuditEvent};
 use super::sessions::SessionUser;
 use super::{Actor, Error, OrgTx, RequestMeta, Result};
 use crate::model::orgs::Plan;
-use crate::model::platform::{LimitOverrides, OrgAdminPage, OrgAdminRow, PAGE_SIZE};
+use crate::model::platform::{page_offset, LimitOverrides, OrgAdminPage, OrgAdminRow, PAGE_SIZE};
 
 fn require_platform_admin(user: &SessionUser) -> Result<()> {
     if user.is_platform_admin {
@@ -44,11 +44,12 @@ impl<'a> PlatformAdmin<'a> {
     }
 
     pub async fn list(&self, search: &str, page: u32) -> Result<OrgAdminPage> {
+        let offset = page_offset(page)?;
         let page = page.max(1);
         let rows: Vec<Row> = sqlx::query_as("select * from platform_organizations($1, $2, $3)")
             .bind(search.trim())
             .bind(PAGE_SIZE as i32)
-            .bind(((page - 1) * PAGE_SIZE) as i32)
+            .bind(offset)
             .fetch_all(self.pool)
             .await?;
         let total = rows.first().map_or(0, |r| r.total);

@@ -120,7 +120,7 @@ pub struct CurrentUser {
 pub struct CurrentOrganization {
     pub id: Uuid,
     pub name: String,
-    pub slug: String,
+    pub slug: super::orgs::OrgSlug,
     pub role: Role,
 }
 

@@ -19,7 +19,8 @@ pub struct MemberOut {
 pub struct MembersPage {
     pub members: Vec<MemberOut>,
     pub my_role: Role,
-    pub my_user_id: Uuid,
+    /// The member looking, if a person is looking.
+    pub my_user_id: Option<Uuid>,
 }
 
 /// An open invitation, as admins see it.

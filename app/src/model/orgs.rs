@@ -8,8 +8,8 @@ use super::{members::MemberOut, Role};
 pub struct OrgOut {
     pub id: Uuid,
     pub name: String,
-    pub slug: String,
-    pub plan: String,
+    pub slug: OrgSlug,
+    pub plan: Plan,
     pub active: bool,
 }
 
@@ -93,7 +93,7 @@ impl Plan {
 pub struct MyOrganization {
     pub id: Uuid,
     pub name: String,
-    pub slug: String,
+    pub slug: OrgSlug,
     pub role: Role,
     pub active: bool,
 }
@@ -117,58 +117,90 @@ pub struct Usage {
     pub limits: Limits,
 }
 
-/// Checks a slug someone typed: lower-case letters and digits in groups
+/// An organization's slug: lower-case ASCII letters and digits in groups
 /// joined by single dashes, at most 48 characters.
-pub fn parse_slug(raw: &str) -> Result<String, super::AppError> {
-    let slug = raw.trim().to_lowercase();
-    let valid = !slug.is_empty()
-        && slug.len() <= 48
-        && slug.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        });
-    if valid {
-        Ok(slug)
-    } else {
-        Err(super::AppError::validation(
-            "slug",
-            "Use lower-case letters and digits, joined by single dashes (at most 48 characters).",
-        ))
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(transparent))]
+#[serde(transparent)]
+pub struct OrgSlug(String);
+
+impl OrgSlug {
+    pub const MAX_LEN: usize = 48;
+
+    /// Checks a slug someone typed (trimmed and lower-cased first).
+    pub fn parse(raw: &str) -> Result<Self, super::AppError> {
+        let slug = raw.trim().to_lowercase();
+        let valid = !slug.is_empty()
+            && slug.len() <= Self::MAX_LEN
+            && slug.split('-').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+        if valid {
+            Ok(Self(slug))
+        } else {
+            Err(super::AppError::validation(
+                "slug",
+                "Use lower-case letters and digits, joined by single dashes (at most 48 characters).",
+            ))
+        }
+    }
+
+    /// A slug made from a name: its ASCII letters and digits joined by
+    /// single dashes. Names with no such characters get "org".
+    pub fn from_name(name: &str) -> Self {
+        let mut slug = String::new();
+        for c in name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+            if slug.len() >= Self::MAX_LEN {
+                break;
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        if slug.is_empty() {
+            Self("org".to_owned())
+        } else {
+            Self(slug.to_owned())
+        }
+    }
+
+    /// This slug with a suffix, shortened to fit: for when it is taken.
+    pub fn with_suffix(&self, suffix: &str) -> Self {
+        let keep = Self::MAX_LEN
+            .saturating_sub(suffix.len() + 1)
+            .min(self.0.len());
+        Self(format!("{}-{suffix}", self.0[..keep].trim_end_matches('-')))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-/// A URL-safe slug from a name: lower-case ASCII letters and digits joined by
-/// single dashes, at most 48 characters. Names with no such characters get
-/// "org".
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-        if slug.len() >= 48 {
-            break;
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    if slug.is_empty() {
-        "org".to_owned()
-    } else {
-        slug.to_owned()
+impl std::fmt::Display for OrgSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_slug, slugify};
+    use super::OrgSlug;
+
+    fn slugify(name: &str) -> String {
+        OrgSlug::from_name(name).as_str().to_owned()
+    }
 
     #[test]
     fn typed_slugs_must_already_be_slugs() {
-        assert_eq!(parse_slug(" Acme-2 ").unwrap(), "acme-2");
+        assert_eq!(OrgSlug::parse(" Acme-2 ").unwrap().as_str(), "acme-2");
         for bad in [
             "",
             "-acme",
@@ -178,7 +210,7 @@ mod tests {
             "acmé",
             &"a".repeat(49),
         ] {
-            assert!(parse_slug(bad).is_err(), "{bad:?}");
+            assert!(OrgSlug::parse(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -188,5 +220,14 @@ mod tests {
         assert_eq!(slugify("  --Déjà Vu 2026--"), "d-j-vu-2026");
         assert_eq!(slugify("日本"), "org");
         assert!(slugify(&"a".repeat(200)).len() <= 48);
+    }
+
+    #[test]
+    fn a_suffixed_slug_still_fits_and_stays_valid() {
+        let long = OrgSlug::from_name(&"ab-".repeat(30));
+        let suffixed = long.with_suffix("x1y2z3");
+        assert!(suffixed.as_str().len() <= OrgSlug::MAX_LEN);
+        assert!(suffixed.as_str().ends_with("-x1y2z3"));
+        assert_eq!(OrgSlug::parse(suffixed.as_str()).unwrap(), suffixed);
     }
 }

@@ -3,16 +3,26 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::orgs::Plan;
+use super::orgs::{OrgSlug, Plan};
 
 pub const PAGE_SIZE: u32 = 25;
+
+/// The offset of page `page` (1-based), or a validation error for a page
+/// number no list could reach.
+pub fn page_offset(page: u32) -> Result<i32, super::AppError> {
+    page.max(1)
+        .checked_sub(1)
+        .and_then(|p| p.checked_mul(PAGE_SIZE))
+        .and_then(|offset| i32::try_from(offset).ok())
+        .ok_or_else(|| super::AppError::validation("page", "That page number is out of range."))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct OrgAdminRow {
     pub id: Uuid,
     pub name: String,
-    pub slug: String,
+    pub slug: OrgSlug,
     pub plan: Plan,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -39,4 +49,18 @@ pub struct LimitOverrides {
     pub max_codes: Option<i32>,
     pub max_webhooks: Option<i32>,
     pub max_api_keys: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_numbers_map_to_offsets_and_absurd_ones_are_refused() {
+        assert_eq!(page_offset(0).unwrap(), 0);
+        assert_eq!(page_offset(1).unwrap(), 0);
+        assert_eq!(page_offset(3).unwrap(), 50);
+        assert!(page_offset(u32::MAX).is_err());
+        assert!(page_offset(100_000_000).is_err());
+    }
 }

@@ -84,7 +84,7 @@ fn MemberTable(
                     .members
                     .into_iter()
                     .map(|m| {
-                        let manageable = m.user_id != my_id && me.can_manage(m.role);
+                        let manageable = Some(m.user_id) != my_id && me.can_manage(m.role);
                         view! { <MemberRow m me manageable change remove/> }
                     })
                     .collect_view()}

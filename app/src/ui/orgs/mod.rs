@@ -40,7 +40,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
         <h1>{d.organization.name.clone()}</h1>
         <p class="lead">
             "You are " <strong>{d.role.label()}</strong> " of this organization · plan "
-            <span class="badge">{d.organization.plan.clone()}</span>
+            <span class="badge">{d.organization.plan.label()}</span>
         </p>
         <UsageBars usage=d.usage.clone()/>
         <section aria-labelledby="members-heading">

@@ -51,7 +51,7 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
             </div>
             <div class="field">
                 <label for="org-slug">"Slug"</label>
-                <input id="org-slug" name="slug" value=org.slug.clone() required disabled=!may_edit/>
+                <input id="org-slug" name="slug" value=org.slug.to_string() required disabled=!may_edit/>
                 <p class="field-hint">"Lower-case letters and digits joined by dashes."</p>
                 {move || field_error(update_error, "slug").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
             </div>

@@ -125,8 +125,8 @@ fn OrgRow(row: OrgAdminRow, actions: Actions) -> impl IntoView {
         format!("Activate {}", row.name)
     };
     view! {
-        <tr data-slug=row.slug.clone()>
-            <td><strong>{row.name.clone()}</strong><br/><span class="muted">{row.slug.clone()}</span></td>
+        <tr data-slug=row.slug.to_string()>
+            <td><strong>{row.name.clone()}</strong><br/><span class="muted">{row.slug.to_string()}</span></td>
             <td>{row.members}{(row.pending_invitations > 0).then(|| format!(" (+{} invited)", row.pending_invitations))}</td>
             <td>
                 <ActionForm action=actions.plan attr:class="inline">

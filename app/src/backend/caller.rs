@@ -1,0 +1,130 @@
+//! Who is calling, resolved once per request by the same axum extractors
+//! for server functions and REST handlers alike: a bearer token
+//! (`Authorization: Bearer <jwt>`) if the request has one, else the session
+//! cookie. Tenant work then goes through `OrgContext`, resolved from the
+//! caller with membership and role read fresh from the database.
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+use std::net::SocketAddr;
+
+use super::sessions::{SessionToken, SessionUser};
+use super::{AppState, Error, OrgContext, RequestMeta};
+
+impl RequestMeta {
+    /// The facts an audit entry records about the request.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        RequestMeta {
+            ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+            user_agent: header("user-agent"),
+            request_id: header(crate::api_request_id_header()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::from_parts(parts))
+    }
+}
+
+/// The bearer token of a request, if it names one.
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The signed-in user, if any. A bearer token that is present but invalid
+/// is refused rather than ignored, so a client learns its token is bad.
+async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, Error> {
+    if let Some(token) = bearer_token(parts) {
+        return state.jwt.authenticate(&state.pool, token).await.map(Some);
+    }
+    match SessionToken::from_headers(&parts.headers) {
+        Some(token) => super::sessions::authenticate(&state.pool, &token).await,
+        None => Ok(None),
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for SessionUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        session_user_of(parts, &AppState::from_ref(state)).await
+    }
+}
+
+impl<S> FromRequestParts<S> for SessionUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        session_user_of(parts, &AppState::from_ref(state))
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+}
+
+impl<S> FromRequestParts<S> for OrgContext
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let user = session_user_of(parts, &state)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        OrgContext::resolve(&state.pool, user, RequestMeta::from_parts(parts)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts_with(authorization: &str) -> Parts {
+        let (parts, ()) = http::Request::builder()
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_whatever_the_case_of_its_scheme() {
+        assert_eq!(bearer_token(&parts_with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&parts_with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&parts_with("Basic abc")), None);
+        assert_eq!(bearer_token(&parts_with("Bearer")), None);
+    }
+}
