@@ -2,6 +2,7 @@
 //! fresh database, the application connected as its restricted role.
 mod accounts;
 mod audit;
+mod callers;
 mod helpers;
 mod invitations;
 mod members;
