@@ -47,6 +47,22 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Import a CSV file of codes (`code,description,category[,severity,
+    /// active]`, plain or gzipped) into an organization: an upsert, all or
+    /// nothing.
+    Import {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// The file to import.
+        file: PathBuf,
+        /// Delete every live code the file does not name.
+        #[arg(long)]
+        delete_missing: bool,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -122,6 +138,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Import {
+            org,
+            file,
+            delete_missing,
+            dry_run,
+        } => import_codes(&settings, &urls, &org, &file, delete_missing, dry_run).await,
         Command::Admin {
             command: AdminCommand::Grant { email },
         } => {
@@ -133,4 +155,61 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import_codes(
+    settings: &Settings,
+    urls: &DatabaseUrls,
+    org: &str,
+    file: &std::path::Path,
+    delete_missing: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use app::backend::codes::import::{import, ImportOptions};
+    let slug = app::model::orgs::OrgSlug::parse(org)
+        .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
+    let bytes =
+        std::fs::read(file).with_context(|| format!("Failed to read {}", file.display()))?;
+    let db = Database::open(settings, urls, settings.migrate_on_start).await?;
+    let ctx = app::backend::OrgContext::operator(&db.app_pool, &slug)
+        .await
+        .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
+    let state = app::backend::AppState::new(
+        db.app_pool.clone(),
+        settings.mode,
+        settings.mailer()?,
+        String::new(),
+        app::backend::jwt::JwtKeys::new(app::backend::tokens::generate().as_bytes()),
+    );
+    let options = ImportOptions {
+        file_name: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        delete_missing,
+        dry_run,
+    };
+    let started = std::time::Instant::now();
+    let report = import(&ctx, &state, &bytes, options)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !report.errors.is_empty() {
+        for error in &report.errors {
+            eprintln!("line {}: {}", error.line, error.message);
+        }
+        bail!("{} bad rows; nothing was imported", report.errors.len());
+    }
+    let s = report.summary.unwrap_or_default();
+    println!(
+        "{}{} rows: {} created, {} updated, {} restored, {} deleted, {} unchanged ({:.1} s)",
+        if s.dry_run { "dry run: " } else { "" },
+        s.rows,
+        s.created,
+        s.updated,
+        s.restored,
+        s.deleted,
+        s.unchanged,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

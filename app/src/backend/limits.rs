@@ -73,3 +73,45 @@ pub async fn ensure_seat_available(tx: &mut OrgTx) -> Result<()> {
     }
     Ok(())
 }
+
+/// Takes `n` more codes from the organization's allowance, or refuses when
+/// that would pass its limit. One conditional update of the organization's
+/// counter: concurrent writers queue on its row, and each re-checks the
+/// condition on the row as the one before left it, so none overshoots.
+pub async fn reserve_codes(tx: &mut OrgTx, n: i64) -> Result<()> {
+    if n <= 0 {
+        return Ok(());
+    }
+    let limit = current(tx).await?.codes;
+    let reserved: Option<i32> = sqlx::query_scalar(
+        "update organizations set code_count = code_count + $2
+         where id = $1 and ($3::bigint is null or code_count + $2 <= $3)
+         returning code_count",
+    )
+    .bind(tx.org_id())
+    .bind(n)
+    .bind(limit.map(i64::from))
+    .fetch_optional(tx.conn())
+    .await?;
+    match (reserved, limit) {
+        (Some(_), _) => Ok(()),
+        (None, Some(max)) => Err(Error::LimitReached(format!(
+            "Organization has reached its code limit ({max})."
+        ))),
+        (None, None) => Err(Error::NotFound),
+    }
+}
+
+/// Gives `n` codes back (they were deleted).
+pub async fn release_codes(tx: &mut OrgTx, n: i64) -> Result<()> {
+    if n > 0 {
+        sqlx::query(
+            "update organizations set code_count = greatest(code_count - $2, 0) where id = $1",
+        )
+        .bind(tx.org_id())
+        .bind(n)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod actor;
 pub mod audit;
 pub mod caller;
+pub mod codes;
 pub mod context;
 pub mod db;
 pub mod error;

@@ -142,12 +142,14 @@ pub async fn dashboard(ctx: &OrgContext, state: &AppState) -> Result<Dashboard> 
     let organization = get(&mut tx).await?;
     let members = super::members::list(&mut tx).await?;
     let usage = usage(&mut tx).await?;
+    let recent_changes = super::codes::recent_changes(&mut tx, 10).await?;
     tx.commit().await?;
     Ok(Dashboard {
         organization,
         role: ctx.role,
         members,
         usage,
+        recent_changes,
     })
 }
 
@@ -206,10 +208,14 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, confirmation: &str) -> R
 pub async fn usage(tx: &mut OrgTx) -> Result<Usage> {
     let limits = super::limits::current(tx).await?;
     let seats = super::limits::seats_taken(tx).await?;
+    let codes: i32 = sqlx::query_scalar("select code_count from organizations where id = $1")
+        .bind(tx.org_id())
+        .fetch_one(tx.conn())
+        .await?;
     Ok(Usage {
         seats,
-        // Codes, webhooks and API keys arrive with their areas.
-        codes: 0,
+        codes: i64::from(codes),
+        // Webhooks and API keys arrive with their areas.
         webhooks: 0,
         api_keys: 0,
         limits,

@@ -59,3 +59,32 @@ pub async fn enqueue(tx: &mut OrgTx, event_type: EventType, data: Value) -> Resu
     .await?;
     Ok(id)
 }
+
+/// Queues many events in one statement (a bulk import's), each with the
+/// same body shape as `enqueue`.
+pub async fn enqueue_many(tx: &mut OrgTx, events: Vec<(EventType, Value)>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    let mut ids = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for (event_type, data) in events {
+        ids.push(Uuid::new_v4());
+        types.push(event_type.as_str());
+        payloads.push(json!({"type": event_type.as_str(), "timestamp": now, "data": data}));
+    }
+    sqlx::query(
+        "insert into outbox (organization_id, id, event_type, payload)
+         select $1, id, event_type, payload
+         from unnest($2::uuid[], $3::text[], $4::jsonb[]) as e (id, event_type, payload)",
+    )
+    .bind(tx.org_id())
+    .bind(ids)
+    .bind(types)
+    .bind(payloads)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

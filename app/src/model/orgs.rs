@@ -104,6 +104,8 @@ pub struct Dashboard {
     pub role: Role,
     pub members: Vec<MemberOut>,
     pub usage: Usage,
+    /// The newest changes to codes, newest first.
+    pub recent_changes: Vec<super::codes::RecentChange>,
 }
 
 /// What the organization uses of each limit (`None`: unlimited).

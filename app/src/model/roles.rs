@@ -36,6 +36,8 @@ pub enum Permission {
     ManageApiKeys,
     ReadAudit,
     ManageSettings,
+    /// Delete other people's comments.
+    ModerateComments,
     /// Make someone owner or admin.
     GrantAdmin,
     DeleteOrganization,
@@ -43,7 +45,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadCodes,
         Permission::ReadMembers,
         Permission::WriteCodes,
@@ -57,6 +59,7 @@ impl Permission {
         Permission::ManageApiKeys,
         Permission::ReadAudit,
         Permission::ManageSettings,
+        Permission::ModerateComments,
         Permission::GrantAdmin,
         Permission::DeleteOrganization,
         Permission::TransferOwnership,
@@ -90,9 +93,8 @@ impl Role {
             ReadCodes | ReadMembers => Role::Viewer,
             WriteCodes | Comment => Role::Member,
             DeleteCodes | RestoreCodes | BulkImportExport | ManageWebhooks => Role::Manager,
-            InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings => {
-                Role::Admin
-            }
+            InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings
+            | ModerateComments => Role::Admin,
             GrantAdmin | DeleteOrganization | TransferOwnership => Role::Owner,
         }
     }

@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod callers;
+mod codes;
 mod helpers;
 mod invitations;
 mod members;

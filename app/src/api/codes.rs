@@ -1,0 +1,142 @@
+//! Diagnostic codes: list, read with history, create, edit, delete,
+//! restore, and comments on versions. Each is one service call in the
+//! caller's organization; file import and export are plain routes
+//! (`backend::codes::routes`) as they stream.
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::model::codes::{CodeFilter, CodeHistory, CodeOut, CodePage, CommentOut};
+use crate::model::AppError;
+
+/// A checkbox as a form posts it: present ("on") when ticked.
+#[cfg(feature = "ssr")]
+fn ticked(value: &Option<String>) -> bool {
+    value
+        .as_deref()
+        .is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes"))
+}
+
+#[server(endpoint = "codes/list")]
+pub async fn list_codes(filter: CodeFilter) -> Result<CodePage, AppError> {
+    use crate::backend::codes;
+    super::server::in_org(async |ctx, state| codes::list(ctx, state, filter).await).await
+}
+
+#[server(endpoint = "codes/history")]
+pub async fn get_code_history(id: Uuid) -> Result<CodeHistory, AppError> {
+    use crate::backend::codes;
+    super::server::in_org(async |ctx, state| codes::history(ctx, state, id).await).await
+}
+
+#[server(endpoint = "codes/create")]
+pub async fn create_code(
+    code: String,
+    description: String,
+    #[server(default)] category: String,
+    #[server(default)] severity: Option<String>,
+    #[server(default)] active: Option<String>,
+    #[server(default)] comment: Option<String>,
+) -> Result<CodeOut, AppError> {
+    use crate::backend::codes::{self, CodeInput};
+    let input = CodeInput {
+        code,
+        description,
+        category,
+        severity,
+        active: ticked(&active),
+        comment,
+    };
+    let created =
+        super::server::in_org(async |ctx, state| codes::create(ctx, state, input).await).await?;
+    leptos_axum::redirect(&format!("/codes/{}", created.id));
+    Ok(created)
+}
+
+/// Saves an edit made from `version`; refused as a conflict when the code
+/// has moved on since.
+#[server(endpoint = "codes/update")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_code(
+    id: Uuid,
+    version: i32,
+    code: String,
+    description: String,
+    #[server(default)] category: String,
+    #[server(default)] severity: Option<String>,
+    #[server(default)] active: Option<String>,
+    #[server(default)] comment: Option<String>,
+) -> Result<CodeOut, AppError> {
+    use crate::backend::codes::{self, CodeInput};
+    let input = CodeInput {
+        code,
+        description,
+        category,
+        severity,
+        active: ticked(&active),
+        comment,
+    };
+    let updated = super::server::in_org(async |ctx, state| {
+        codes::update(ctx, state, id, version, input).await
+    })
+    .await?;
+    leptos_axum::redirect(&format!("/codes/{id}"));
+    Ok(updated)
+}
+
+#[server(endpoint = "codes/delete")]
+pub async fn delete_code(
+    id: Uuid,
+    #[server(default)] version: Option<i32>,
+    #[server(default)] comment: Option<String>,
+) -> Result<CodeOut, AppError> {
+    use crate::backend::codes;
+    let deleted = super::server::in_org(async |ctx, state| {
+        codes::delete(ctx, state, id, version, comment).await
+    })
+    .await?;
+    leptos_axum::redirect(&format!("/codes/{id}"));
+    Ok(deleted)
+}
+
+/// Makes version `version` of the code current again, as a new version.
+#[server(endpoint = "codes/restore")]
+pub async fn restore_code(
+    id: Uuid,
+    version: i32,
+    #[server(default)] comment: Option<String>,
+) -> Result<CodeOut, AppError> {
+    use crate::backend::codes;
+    let restored = super::server::in_org(async |ctx, state| {
+        codes::restore(ctx, state, id, version, comment).await
+    })
+    .await?;
+    leptos_axum::redirect(&format!("/codes/{id}"));
+    Ok(restored)
+}
+
+#[server(endpoint = "codes/comment")]
+pub async fn add_comment(
+    code_id: Uuid,
+    version: i32,
+    body: String,
+) -> Result<CommentOut, AppError> {
+    use crate::backend::codes::comments;
+    let comment = super::server::in_org(async |ctx, state| {
+        comments::add(ctx, state, code_id, version, &body).await
+    })
+    .await?;
+    leptos_axum::redirect(&format!("/codes/{code_id}#comment-{}", comment.id));
+    Ok(comment)
+}
+
+#[server(endpoint = "codes/comment_edit")]
+pub async fn edit_comment(id: Uuid, body: String) -> Result<CommentOut, AppError> {
+    use crate::backend::codes::comments;
+    super::server::in_org(async |ctx, state| comments::edit(ctx, state, id, &body).await).await
+}
+
+#[server(endpoint = "codes/comment_delete")]
+pub async fn delete_comment(id: Uuid) -> Result<(), AppError> {
+    use crate::backend::codes::comments;
+    super::server::in_org(async |ctx, state| comments::delete(ctx, state, id).await).await
+}

@@ -1,0 +1,695 @@
+//! Bulk import of a CSV file (`code,description,category[,severity,active]`,
+//! plain or gzipped) as an upsert: new codes get a CREATE version, changed
+//! ones an UPDATE, deleted ones the file names again a RESTORE, and with
+//! "delete missing" every live code the file leaves out a DELETE. All or
+//! nothing: one bad row and nothing is written. The writes are a handful of
+//! bulk statements, whatever the number of rows.
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::Read as _;
+use uuid::Uuid;
+
+use super::versions::snapshot;
+use crate::backend::audit::{self, AuditEvent};
+use crate::backend::outbox::{self, EventType};
+use crate::backend::{limits, AppState, Error, OrgContext, OrgTx, Result};
+use crate::model::codes::{
+    ChangeType, CodeContent, CodeValue, Diff, ImportReport, ImportSummary, RowError, Severity,
+};
+use crate::model::Permission;
+
+/// Bad rows reported at most; past that the file is surely the wrong one.
+const MAX_ERRORS: usize = 100;
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Recorded in the audit entry.
+    pub file_name: String,
+    /// Delete every live code the file does not name.
+    pub delete_missing: bool,
+    /// Count what would be written, write nothing.
+    pub dry_run: bool,
+}
+
+/// One good row of the file.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub line: u64,
+    pub content: CodeContent,
+    /// Whether the row gives a severity and an active flag; when it does
+    /// not (no such column, or an empty cell), an existing code keeps its
+    /// own and a new one gets the defaults.
+    pub severity_given: bool,
+    pub active_given: bool,
+}
+
+/// Gunzips the file if it is gzipped.
+fn plain_bytes(bytes: &[u8]) -> std::result::Result<std::borrow::Cow<'_, [u8]>, String> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("The file looks gzipped but could not be unpacked: {e}"))?;
+        Ok(out.into())
+    } else {
+        Ok(bytes.into())
+    }
+}
+
+/// Where each column is.
+struct Columns {
+    code: usize,
+    description: usize,
+    category: usize,
+    severity: Option<usize>,
+    active: Option<usize>,
+}
+
+fn columns(header: &csv::ByteRecord) -> std::result::Result<Columns, String> {
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| {
+            String::from_utf8_lossy(h)
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_lowercase()
+        })
+        .collect();
+    let find = |name: &str| names.iter().position(|n| n == name);
+    if let Some(unknown) = names
+        .iter()
+        .find(|n| !["code", "description", "category", "severity", "active"].contains(&n.as_str()))
+    {
+        return Err(format!(
+            "Unknown column `{unknown}`: use code, description, category, and optionally severity and active."
+        ));
+    }
+    let required = |name: &str| {
+        find(name).ok_or_else(|| {
+            format!("The header must name the columns code, description and category; `{name}` is missing.")
+        })
+    };
+    Ok(Columns {
+        code: required("code")?,
+        description: required("description")?,
+        category: required("category")?,
+        severity: find("severity"),
+        active: find("active"),
+    })
+}
+
+fn parse_active(raw: &str) -> std::result::Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" | "true" | "1" | "yes" | "y" | "active" => Ok(true),
+        "false" | "0" | "no" | "n" | "inactive" => Ok(false),
+        other => Err(format!(
+            "`{other}` is not a valid active flag (use true or false)"
+        )),
+    }
+}
+
+fn parse_row(
+    line: u64,
+    record: &csv::ByteRecord,
+    cols: &Columns,
+    default_severity: Severity,
+) -> std::result::Result<FileRow, String> {
+    let field = |i: usize| -> std::result::Result<&str, String> {
+        std::str::from_utf8(record.get(i).unwrap_or_default())
+            .map_err(|_| "the row is not valid UTF-8".to_owned())
+    };
+    let given = |i: Option<usize>| -> std::result::Result<Option<&str>, String> {
+        Ok(i.map(field).transpose()?.filter(|v| !v.trim().is_empty()))
+    };
+    let severity = given(cols.severity)?;
+    let active = given(cols.active)?;
+    let content = CodeContent::parse(
+        field(cols.code)?,
+        field(cols.description)?,
+        field(cols.category)?,
+        severity,
+        active.map(parse_active).transpose()?.unwrap_or(true),
+        default_severity,
+    )
+    .map_err(|e| match e.field {
+        Some(f) => format!("{f}: {}", e.message),
+        None => e.message,
+    })?;
+    Ok(FileRow {
+        line,
+        content,
+        severity_given: severity.is_some(),
+        active_given: active.is_some(),
+    })
+}
+
+/// Reads every row of the file, or every problem with it, by line.
+pub fn parse(
+    bytes: &[u8],
+    default_severity: Severity,
+) -> std::result::Result<Vec<FileRow>, Vec<RowError>> {
+    let at_line = |line: u64| move |message: String| vec![RowError { line, message }];
+    let plain = plain_bytes(bytes).map_err(at_line(1))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(plain.as_ref());
+    let header = reader
+        .byte_headers()
+        .map_err(|e| at_line(1)(format!("The header cannot be read: {e}")))?
+        .clone();
+    let cols = columns(&header).map_err(at_line(1))?;
+    let width = header.len();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = reader.position().line() + 1;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                errors.push(RowError {
+                    line,
+                    message: format!("The row cannot be read: {e}"),
+                });
+                break;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        let parsed = if record.len() != width {
+            Err(format!(
+                "expected {width} fields as in the header, found {}",
+                record.len()
+            ))
+        } else {
+            parse_row(line, &record, &cols, default_severity)
+        };
+        match parsed {
+            Ok(row) => match first_line_of.get(&row.content.code.key()) {
+                Some(first) => errors.push(RowError {
+                    line,
+                    message: format!(
+                        "code {} appears twice in the file (first on line {first})",
+                        row.content.code
+                    ),
+                }),
+                None => {
+                    first_line_of.insert(row.content.code.key(), line);
+                    rows.push(row);
+                }
+            },
+            Err(message) => errors.push(RowError { line, message }),
+        }
+        if errors.len() >= MAX_ERRORS {
+            break;
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: Uuid,
+    code: String,
+    description: String,
+    category: String,
+    severity: Severity,
+    active: bool,
+    version: i32,
+    deleted: bool,
+}
+
+impl Existing {
+    fn content(&self) -> CodeContent {
+        CodeContent {
+            code: CodeValue::from_stored(self.code.clone()),
+            description: self.description.clone(),
+            category: self.category.clone(),
+            severity: self.severity,
+            active: self.active,
+        }
+    }
+}
+
+/// A change to an existing code: its new content and the version it must
+/// still be at.
+struct Change {
+    id: Uuid,
+    based_on: i32,
+    content: CodeContent,
+    diff: Diff,
+}
+
+#[derive(Default)]
+struct Plan {
+    creates: Vec<CodeContent>,
+    updates: Vec<Change>,
+    restores: Vec<Change>,
+    deletes: Vec<(Uuid, i32, CodeContent)>,
+    unchanged: u64,
+}
+
+fn plan(existing: Vec<Existing>, rows: Vec<FileRow>, delete_missing: bool) -> Plan {
+    let mut by_key: HashMap<String, Existing> = existing
+        .into_iter()
+        .map(|e| (e.code.to_uppercase(), e))
+        .collect();
+    let mut plan = Plan::default();
+    for row in rows {
+        let Some(current) = by_key.remove(&row.content.code.key()) else {
+            plan.creates.push(row.content);
+            continue;
+        };
+        let mut content = row.content;
+        if !row.severity_given {
+            content.severity = current.severity;
+        }
+        if !row.active_given {
+            content.active = current.active;
+        }
+        let diff = content.diff_from(&current.content());
+        let change = Change {
+            id: current.id,
+            based_on: current.version,
+            content,
+            diff,
+        };
+        if current.deleted {
+            plan.restores.push(change);
+        } else if change.diff.is_empty() {
+            plan.unchanged += 1;
+        } else {
+            plan.updates.push(change);
+        }
+    }
+    if delete_missing {
+        plan.deletes = by_key
+            .into_values()
+            .filter(|e| !e.deleted)
+            .map(|e| (e.id, e.version, e.content()))
+            .collect();
+    }
+    plan
+}
+
+/// Imports `bytes` into the caller's organization.
+#[tracing::instrument(skip_all, fields(org_id = %ctx.org_id, file = %options.file_name))]
+pub async fn import(
+    ctx: &OrgContext,
+    state: &AppState,
+    bytes: &[u8],
+    options: ImportOptions,
+) -> Result<ImportReport> {
+    ctx.require(Permission::BulkImportExport)?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let default_severity = super::default_severity(&mut tx).await?;
+    let rows = match parse(bytes, default_severity) {
+        Ok(rows) => rows,
+        Err(errors) => {
+            return Ok(ImportReport {
+                summary: None,
+                errors,
+            })
+        }
+    };
+    let existing: Vec<Existing> = sqlx::query_as(
+        "select id, code, description, category, severity, active, version,
+                deleted_at is not null as deleted
+         from codes where organization_id = $1",
+    )
+    .bind(tx.org_id())
+    .fetch_all(tx.conn())
+    .await?;
+    let total = rows.len() as u64;
+    let plan = plan(existing, rows, options.delete_missing);
+    let summary = ImportSummary {
+        dry_run: options.dry_run,
+        rows: total,
+        created: plan.creates.len() as u64,
+        updated: plan.updates.len() as u64,
+        restored: plan.restores.len() as u64,
+        deleted: plan.deletes.len() as u64,
+        unchanged: plan.unchanged,
+    };
+    apply(&mut tx, plan, &options, &summary).await?;
+    if options.dry_run {
+        // Everything was written and checked; none of it is kept.
+        drop(tx);
+    } else {
+        tx.commit().await?;
+    }
+    Ok(ImportReport {
+        summary: Some(summary),
+        errors: Vec::new(),
+    })
+}
+
+/// The rows of `code_versions` to write, column by column.
+#[derive(Default)]
+struct VersionColumns {
+    code_ids: Vec<Uuid>,
+    versions: Vec<i32>,
+    changes: Vec<&'static str>,
+    snapshots: Vec<serde_json::Value>,
+    diffs: Vec<Option<serde_json::Value>>,
+    events: Vec<(EventType, serde_json::Value)>,
+}
+
+impl VersionColumns {
+    fn push(
+        &mut self,
+        id: Uuid,
+        version: i32,
+        change: ChangeType,
+        content: &CodeContent,
+        diff: Option<&Diff>,
+    ) {
+        let (name, event) = match change {
+            ChangeType::Create => ("create", EventType::CodeCreated),
+            ChangeType::Update => ("update", EventType::CodeUpdated),
+            ChangeType::Delete => ("delete", EventType::CodeDeleted),
+            ChangeType::Restore => ("restore", EventType::CodeRestored),
+        };
+        let deleted = change == ChangeType::Delete;
+        self.code_ids.push(id);
+        self.versions.push(version);
+        self.changes.push(name);
+        self.snapshots.push(snapshot(content, deleted));
+        self.diffs.push(diff.map(|d| json!(d)));
+        let mut data = json!({"id": id, "version": version, "code": content});
+        if let Some(diff) = diff {
+            data["changed_fields"] = json!(diff.keys().collect::<Vec<_>>());
+        }
+        self.events.push((event, data));
+    }
+}
+
+async fn apply(
+    tx: &mut OrgTx,
+    plan: Plan,
+    options: &ImportOptions,
+    summary: &ImportSummary,
+) -> Result<()> {
+    let growth = (plan.creates.len() + plan.restores.len()) as i64 - plan.deletes.len() as i64;
+    if growth > 0 {
+        limits::reserve_codes(tx, growth).await?;
+    } else {
+        limits::release_codes(tx, -growth).await?;
+    }
+    let mut versions = VersionColumns::default();
+    let created = insert_codes(tx, &plan.creates).await?;
+    for (id, content) in created.iter().zip(&plan.creates) {
+        versions.push(*id, 1, ChangeType::Create, content, None);
+    }
+    change_codes(tx, &plan.updates, false).await?;
+    for c in &plan.updates {
+        versions.push(
+            c.id,
+            c.based_on + 1,
+            ChangeType::Update,
+            &c.content,
+            Some(&c.diff),
+        );
+    }
+    change_codes(tx, &plan.restores, true).await?;
+    for c in &plan.restores {
+        versions.push(
+            c.id,
+            c.based_on + 1,
+            ChangeType::Restore,
+            &c.content,
+            Some(&c.diff),
+        );
+    }
+    delete_codes(tx, &plan.deletes).await?;
+    for (id, based_on, content) in &plan.deletes {
+        versions.push(*id, based_on + 1, ChangeType::Delete, content, None);
+    }
+    insert_versions(tx, &versions, &options.file_name).await?;
+    outbox::enqueue_many(tx, versions.events).await?;
+    audit::record(
+        tx,
+        AuditEvent::new("codes.imported", "import", Uuid::new_v4()).after(json!({
+            "file_name": options.file_name,
+            "delete_missing": options.delete_missing,
+            "summary": summary,
+        })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A bulk statement found a code at another version than planned: someone
+/// changed it while the file was being read.
+fn moved_on() -> Error {
+    Error::Conflict {
+        field: None,
+        message: "Codes changed while the file was being imported. Nothing was written; import \
+                  the file again."
+            .into(),
+    }
+}
+
+async fn insert_codes(tx: &mut OrgTx, creates: &[CodeContent]) -> Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = creates.iter().map(|_| Uuid::new_v4()).collect();
+    if creates.is_empty() {
+        return Ok(ids);
+    }
+    let actor = tx.actor();
+    let inserted = sqlx::query(
+        "insert into codes (organization_id, id, code, description, category, severity, active,
+                            version, created_by_kind, created_by, updated_by_kind, updated_by)
+         select $1, id, code, description, category, severity::code_severity, active, 1,
+                $7, $8, $7, $8
+         from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $9::bool[])
+              as r (id, code, description, category, severity, active)
+         on conflict (organization_id, code_key) do nothing",
+    )
+    .bind(tx.org_id())
+    .bind(&ids)
+    .bind(creates.iter().map(|c| c.code.as_str()).collect::<Vec<_>>())
+    .bind(
+        creates
+            .iter()
+            .map(|c| c.description.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        creates
+            .iter()
+            .map(|c| c.category.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        creates
+            .iter()
+            .map(|c| c.severity.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(creates.iter().map(|c| c.active).collect::<Vec<_>>())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if inserted != creates.len() as u64 {
+        return Err(moved_on());
+    }
+    Ok(ids)
+}
+
+/// Writes new content to existing codes, each at the version planned;
+/// `undelete` for restores.
+async fn change_codes(tx: &mut OrgTx, changes: &[Change], undelete: bool) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let actor = tx.actor();
+    let changed = sqlx::query(
+        "update codes c
+         set code = r.code, description = r.description, category = r.category,
+             severity = r.severity::code_severity, active = r.active, version = c.version + 1,
+             updated_at = now(), updated_by_kind = $9, updated_by = $10,
+             deleted_at = case when $11 then null else c.deleted_at end
+         from unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
+              as r (id, based_on, code, description, category, severity, active)
+         where c.organization_id = $1 and c.id = r.id and c.version = r.based_on",
+    )
+    .bind(tx.org_id())
+    .bind(changes.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.based_on).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.content.code.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.content.description.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.content.category.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.content.severity.as_str()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.content.active).collect::<Vec<_>>())
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(undelete)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if changed != changes.len() as u64 {
+        return Err(moved_on());
+    }
+    Ok(())
+}
+
+async fn delete_codes(tx: &mut OrgTx, deletes: &[(Uuid, i32, CodeContent)]) -> Result<()> {
+    if deletes.is_empty() {
+        return Ok(());
+    }
+    let actor = tx.actor();
+    let deleted = sqlx::query(
+        "update codes c
+         set deleted_at = now(), version = c.version + 1, updated_at = now(),
+             updated_by_kind = $4, updated_by = $5
+         from unnest($2::uuid[], $3::int[]) as r (id, based_on)
+         where c.organization_id = $1 and c.id = r.id and c.version = r.based_on
+           and c.deleted_at is null",
+    )
+    .bind(tx.org_id())
+    .bind(deletes.iter().map(|d| d.0).collect::<Vec<_>>())
+    .bind(deletes.iter().map(|d| d.1).collect::<Vec<_>>())
+    .bind(actor.kind())
+    .bind(actor.id())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if deleted != deletes.len() as u64 {
+        return Err(moved_on());
+    }
+    Ok(())
+}
+
+async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) -> Result<()> {
+    if v.code_ids.is_empty() {
+        return Ok(());
+    }
+    let actor = tx.actor();
+    let comment = format!("Imported from {file_name}");
+    let comment: String = comment.chars().take(1000).collect();
+    sqlx::query(
+        "insert into code_versions (organization_id, code_id, version, change, snapshot, diff,
+                                    comment, actor_kind, actor_id)
+         select $1, code_id, version, change::code_change, snapshot, diff, $7, $8, $9
+         from unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[])
+              as r (code_id, version, change, snapshot, diff)",
+    )
+    .bind(tx.org_id())
+    .bind(&v.code_ids)
+    .bind(&v.versions)
+    .bind(&v.changes)
+    .bind(&v.snapshots)
+    .bind(&v.diffs)
+    .bind(comment)
+    .bind(actor.kind())
+    .bind(actor.id())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(csv: &str) -> Vec<RowError> {
+        parse(csv.as_bytes(), Severity::Medium).unwrap_err()
+    }
+
+    #[test]
+    fn a_good_file_reads_with_defaults_for_missing_columns() {
+        let rows = parse(
+            b"code,description,category\nA00.0,\"Cholera, classical\",Infectious\n",
+            Severity::Low,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].content.description, "Cholera, classical");
+        assert_eq!(rows[0].content.severity, Severity::Low);
+        assert!(rows[0].content.active);
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_their_line() {
+        let errors = errors_of(
+            "code,description,category,severity,active\n\
+             A00,Fine,Cat,low,true\n\
+             ,Missing code,Cat,low,true\n\
+             A01,Bad severity,Cat,urgent,true\n\
+             a00,Duplicate,Cat,low,true\n\
+             A02,Bad flag,Cat,low,maybe\n\
+             A03,Too few fields\n",
+        );
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7], "{errors:?}");
+        assert!(errors[2].message.contains("first on line 2"));
+    }
+
+    #[test]
+    fn broken_utf8_and_unknown_columns_are_refused() {
+        let mut bytes = b"code,description,category\nA00,".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b",Cat\n");
+        let errors = parse(&bytes, Severity::Medium).unwrap_err();
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("UTF-8"));
+        assert_eq!(errors_of("code,description,colour\nA,b,c\n")[0].line, 1);
+    }
+
+    #[test]
+    fn a_gzipped_file_reads_like_a_plain_one() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"code,description,category\nB01,Varicella,Infectious\n")
+            .unwrap();
+        let rows = parse(&gz.finish().unwrap(), Severity::Medium).unwrap();
+        assert_eq!(rows[0].content.code.as_str(), "B01");
+    }
+}
+
+/// The largest import file taken, gzipped or not: ten times a full
+/// ICD-10-CM release as plain CSV.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
+/// the file as the body: the browser's upload (with its progress bar) and
+/// scripts post here. Answers the `ImportReport` as JSON: 200 when it was
+/// imported (or would be), 422 with the bad rows when nothing was.
+pub(super) async fn upload(
+    ctx: OrgContext,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let flag = |name: &str| {
+        params
+            .get(name)
+            .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"))
+    };
+    let file_name: String = params
+        .get("file_name")
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
+        .unwrap_or_else(|| "upload.csv".to_owned());
+    let options = ImportOptions {
+        file_name,
+        delete_missing: flag("delete_missing"),
+        dry_run: flag("dry_run"),
+    };
+    let report = import(&ctx, &state, &body, options).await?;
+    let status = if report.errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, axum::Json(report)).into_response())
+}

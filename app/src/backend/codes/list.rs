@@ -1,0 +1,209 @@
+//! The list of codes: filters, search and keyset pagination (no OFFSET: a
+//! page costs the same at the end of 100,000 codes as at the start).
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{CodeRow, SELECT_CODE};
+use crate::backend::{AppState, Error, OrgContext, OrgTx, Result};
+use crate::model::codes::{
+    CodeFilter, CodeOut, CodePage, SearchTerms, SortOrder, MAX_CATEGORY_LEN, PAGE_SIZE,
+};
+use crate::model::Permission;
+
+/// Where a page starts: after this code, or after this last change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Cursor {
+    Code(String),
+    Updated(DateTime<Utc>, Uuid),
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        let raw = match self {
+            Cursor::Code(key) => format!("c:{key}"),
+            Cursor::Updated(at, id) => format!("u:{}:{id}", at.timestamp_micros()),
+        };
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    fn decode(text: &str, sort: SortOrder) -> Result<Self> {
+        let invalid = || Error::Validation {
+            field: Some("after".into()),
+            message: "This page link is not valid any more. Start from the first page.".into(),
+        };
+        let raw = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(invalid)?;
+        match (sort, raw.split_once(':')) {
+            (SortOrder::Code, Some(("c", key))) if key.len() <= 4 * 32 => {
+                Ok(Cursor::Code(key.to_owned()))
+            }
+            (SortOrder::Updated, Some(("u", rest))) => {
+                let (micros, id) = rest.split_once(':').ok_or_else(invalid)?;
+                let at = micros
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(DateTime::from_timestamp_micros)
+                    .ok_or_else(invalid)?;
+                Ok(Cursor::Updated(at, id.parse().map_err(|_| invalid())?))
+            }
+            _ => Err(invalid()),
+        }
+    }
+
+    pub(super) fn of(code: &CodeRow, sort: SortOrder) -> Self {
+        match sort {
+            SortOrder::Code => Cursor::Code(code.code.to_uppercase()),
+            SortOrder::Updated => Cursor::Updated(code.updated_at, code.id),
+        }
+    }
+}
+
+/// The words of a description search as a prefix query: `fract femur`
+/// becomes `fract:* & femur:*`. Words hold letters and digits only, so
+/// nothing in them is read as query syntax.
+fn prefix_query(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("{w}:*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+/// The smallest string greater than every string that starts with `prefix`
+/// (in byte order): the end of a prefix range an index can scan.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
+pub async fn list(ctx: &OrgContext, state: &AppState, filter: CodeFilter) -> Result<CodePage> {
+    ctx.require(Permission::ReadCodes)?;
+    let cursor = filter
+        .after
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(|a| Cursor::decode(a, filter.sort))
+        .transpose()?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let mut rows = fetch_page(&mut tx, &filter, cursor.as_ref(), PAGE_SIZE + 1).await?;
+    tx.commit().await?;
+    let next = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last()
+            .map(|last| Cursor::of(last, filter.sort).encode())
+    } else {
+        None
+    };
+    Ok(CodePage {
+        codes: rows.into_iter().map(CodeOut::from).collect(),
+        next,
+    })
+}
+
+/// Up to `limit` codes that match `filter`, in its order, after `cursor`.
+pub(super) async fn fetch_page(
+    tx: &mut OrgTx,
+    filter: &CodeFilter,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<CodeRow>> {
+    let mut query = QueryBuilder::<Postgres>::new(SELECT_CODE);
+    query
+        .push(" where c.organization_id = ")
+        .push_bind(tx.org_id());
+    query.push(if filter.deleted {
+        " and c.deleted_at is not null"
+    } else {
+        " and c.deleted_at is null"
+    });
+    if let Some(category) = filter
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let category: String = category.chars().take(MAX_CATEGORY_LEN).collect();
+        query.push(" and c.category = ").push_bind(category);
+    }
+    if let Some(severity) = filter.severity {
+        query.push(" and c.severity = ").push_bind(severity);
+    }
+    if let Some(active) = filter.active {
+        query.push(" and c.active = ").push_bind(active);
+    }
+    match filter.q.as_deref().and_then(SearchTerms::parse) {
+        Some(SearchTerms::CodePrefix(prefix)) => {
+            let end = prefix_end(&prefix);
+            query.push(" and c.code_key >= ").push_bind(prefix);
+            query.push(" and c.code_key < ").push_bind(end);
+        }
+        Some(SearchTerms::Words(words)) => {
+            query
+                .push(" and c.search @@ to_tsquery('simple', ")
+                .push_bind(prefix_query(&words))
+                .push(")");
+        }
+        None => {}
+    }
+    match cursor {
+        Some(Cursor::Code(key)) => {
+            query.push(" and c.code_key > ").push_bind(key.clone());
+        }
+        Some(Cursor::Updated(at, id)) => {
+            query
+                .push(" and (c.updated_at, c.id) < (")
+                .push_bind(*at)
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        None => {}
+    }
+    query.push(match filter.sort {
+        SortOrder::Code => " order by c.code_key",
+        SortOrder::Updated => " order by c.updated_at desc, c.id desc",
+    });
+    query.push(" limit ").push_bind(limit);
+    Ok(query.build_query_as().fetch_all(tx.conn()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let code = Cursor::Code("S72.0".into());
+        assert_eq!(
+            Cursor::decode(&code.encode(), SortOrder::Code).unwrap(),
+            code
+        );
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let updated = Cursor::Updated(at, Uuid::new_v4());
+        assert_eq!(
+            Cursor::decode(&updated.encode(), SortOrder::Updated).unwrap(),
+            updated
+        );
+        assert!(Cursor::decode(&code.encode(), SortOrder::Updated).is_err());
+        for bad in ["", "%%%", "dTo", "dToxOjI"] {
+            assert!(Cursor::decode(bad, SortOrder::Updated).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn description_words_become_a_prefix_query() {
+        let words = vec!["fract".to_owned(), "femur".to_owned()];
+        assert_eq!(prefix_query(&words), "fract:* & femur:*");
+    }
+
+    #[test]
+    fn the_prefix_range_holds_every_longer_code() {
+        let end = prefix_end("S72.0");
+        assert!("S72.0" < end.as_str() && "S72.0Z9" < end.as_str());
+        assert!("S72.1" > end.as_str());
+    }
+}

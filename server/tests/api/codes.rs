@@ -1,0 +1,857 @@
+//! Diagnostic codes under version control: every rule of SPEC §4 against
+//! the real server and database.
+use futures::future::join_all;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{error_of, spawn_app, TestApp};
+
+type Form = Vec<(&'static str, String)>;
+
+fn code_form(code: &str, description: &str) -> Form {
+    vec![
+        ("code", code.into()),
+        ("description", description.into()),
+        ("category", "Injury".into()),
+        ("severity", "high".into()),
+        ("active", "on".into()),
+    ]
+}
+
+impl TestApp {
+    pub async fn create_code(
+        &self,
+        client: &reqwest::Client,
+        code: &str,
+        description: &str,
+    ) -> Value {
+        let response = self
+            .call(client, "codes/create", &code_form(code, description))
+            .await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Submits an edit of `id` based on `version`.
+    pub async fn update_code(
+        &self,
+        client: &reqwest::Client,
+        id: &str,
+        version: i64,
+        description: &str,
+    ) -> reqwest::Response {
+        let mut form = code_form("S72.0", description);
+        form.push(("id", id.into()));
+        form.push(("version", version.to_string()));
+        self.call(client, "codes/update", &form).await
+    }
+
+    pub async fn code_history(&self, client: &reqwest::Client, id: &str) -> reqwest::Response {
+        self.call(client, "codes/history", &[("id", id.into())])
+            .await
+    }
+
+    /// `(version, change)` of every version of a code, oldest first.
+    pub async fn versions_of(&self, id: &str) -> Vec<(i32, String)> {
+        sqlx::query_as(
+            "select version, change::text from code_versions where code_id = $1 order by version",
+        )
+        .bind(Uuid::parse_str(id).unwrap())
+        .fetch_all(&self.db.superuser)
+        .await
+        .unwrap()
+    }
+
+    pub async fn count_where(&self, table: &str, org_id: Uuid) -> i64 {
+        sqlx::query_scalar(&format!(
+            "select count(*) from {table} where organization_id = $1"
+        ))
+        .bind(org_id)
+        .fetch_one(&self.db.superuser)
+        .await
+        .unwrap()
+    }
+
+    pub async fn list_codes(&self, client: &reqwest::Client, filter: &[(&str, &str)]) -> Value {
+        let form: Vec<(String, String)> = filter
+            .iter()
+            .map(|(k, v)| (format!("filter[{k}]"), v.to_string()))
+            .collect();
+        let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let response = self.call(client, "codes/list", &form).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Posts a CSV body to the import route.
+    pub async fn import_csv(
+        &self,
+        client: &reqwest::Client,
+        body: Vec<u8>,
+        query: &str,
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}/codes/import?{query}", self.address))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn id_of(code: &Value) -> String {
+    code["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_new_code_has_a_create_version_an_audit_entry_and_an_event() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+
+    let code = app
+        .create_code(&client, " s72.0 ", "Fracture of neck of femur")
+        .await;
+
+    assert_eq!(code["code"], "s72.0");
+    assert_eq!(code["version"], 1);
+    assert_eq!(code["severity"], "high");
+    assert_eq!(
+        app.versions_of(&id_of(&code)).await,
+        [(1, "create".to_owned())]
+    );
+    let events: Vec<String> = sqlx::query_scalar(
+        "select event_type from outbox where organization_id = $1 and event_type like 'code.%'",
+    )
+    .bind(org)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(events, ["code.created"]);
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where organization_id = $1 and action = 'code.created'",
+    )
+    .bind(org)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn a_code_is_unique_per_organization_whatever_its_case_but_not_across_organizations() {
+    let app = spawn_app().await;
+    let (_, alice) = app.signed_up_user().await;
+    let (_, bob) = app.signed_up_user().await;
+    app.create_code(&alice, "S72.0", "Fracture").await;
+
+    let again = app
+        .call(&alice, "codes/create", &code_form("s72.0", "Again"))
+        .await;
+    assert_eq!(again.status().as_u16(), 409);
+    assert_eq!(error_of(again).await["field"], "code");
+    app.create_code(&bob, "S72.0", "Same code, other organization")
+        .await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_field_error_and_writes_nothing() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+
+    for (field, form) in [
+        ("code", code_form("", "No code")),
+        ("code", code_form("S72 0", "Space in code")),
+        ("description", code_form("A00", "")),
+        ("description", code_form("A00", &"x".repeat(1001))),
+        ("description", code_form("A00", "bidi \u{202E} trick")),
+        ("severity", {
+            let mut f = code_form("A00", "Bad severity");
+            f[3].1 = "urgent".into();
+            f
+        }),
+    ] {
+        let response = app.call(&client, "codes/create", &form).await;
+        assert_eq!(response.status().as_u16(), 422, "{field}");
+        assert_eq!(error_of(response).await["field"], field);
+    }
+    assert_eq!(app.count_where("codes", org).await, 0);
+}
+
+#[tokio::test]
+async fn an_update_that_changes_nothing_writes_nothing() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
+    let (audit_before, events_before) = (
+        app.count_where("audit_log", org).await,
+        app.count_where("outbox", org).await,
+    );
+
+    let response = app
+        .update_code(&client, &id_of(&code), 1, "Fracture of femur")
+        .await;
+
+    assert!(response.status().is_success());
+    let same: Value = response.json().await.unwrap();
+    assert_eq!(same["version"], 1);
+    assert_eq!(app.versions_of(&id_of(&code)).await.len(), 1);
+    assert_eq!(app.count_where("audit_log", org).await, audit_before);
+    assert_eq!(app.count_where("outbox", org).await, events_before);
+}
+
+#[tokio::test]
+async fn an_update_writes_a_diff_of_the_changed_fields_only() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
+
+    let updated: Value = app
+        .update_code(&client, &id_of(&code), 1, "Fracture of neck of femur")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(updated["version"], 2);
+    let history: Value = app
+        .code_history(&client, &id_of(&code))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let newest = &history["versions"][0];
+    assert_eq!(newest["change"], "update");
+    assert_eq!(
+        newest["diff"],
+        serde_json::json!({"description": {"old": "Fracture of femur", "new": "Fracture of neck of femur"}})
+    );
+}
+
+#[tokio::test]
+async fn of_32_concurrent_edits_from_one_version_exactly_one_wins() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
+    let id = id_of(&code);
+
+    let responses = join_all((0..32).map(|i| {
+        let (app, client, id) = (&app, &client, &id);
+        async move {
+            app.update_code(client, id, 1, &format!("Edit number {i}"))
+                .await
+        }
+    }))
+    .await;
+
+    let mut wins = Vec::new();
+    let mut conflicts = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            200 => wins.push(response.json::<Value>().await.unwrap()),
+            409 => {
+                assert_eq!(error_of(response).await["code"], "conflict");
+                conflicts += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((wins.len(), conflicts), (1, 31));
+    let history: Value = app.code_history(&client, &id).await.json().await.unwrap();
+    assert_eq!(history["code"]["description"], wins[0]["description"]);
+    assert_eq!(app.versions_of(&id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn versions_stay_contiguous_under_32_concurrent_editors() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
+    let id = id_of(&code);
+
+    join_all((0..32).map(|i| {
+        let (app, client, id) = (&app, &client, &id);
+        async move {
+            // Each editor reloads and tries again until its edit lands.
+            loop {
+                let current: Value = app.code_history(client, id).await.json().await.unwrap();
+                let version = current["code"]["version"].as_i64().unwrap();
+                let response = app
+                    .update_code(client, id, version, &format!("Editor {i}"))
+                    .await;
+                match response.status().as_u16() {
+                    200 => break,
+                    409 => continue,
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }
+    }))
+    .await;
+
+    let numbers: Vec<i32> = app
+        .versions_of(&id)
+        .await
+        .into_iter()
+        .map(|v| v.0)
+        .collect();
+    assert_eq!(numbers, (1..=33).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_deleted_code_is_restored_as_a_new_version() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
+    let id = id_of(&code);
+
+    let deleted = app
+        .call(
+            &client,
+            "codes/delete",
+            &[("id", id.clone()), ("version", "1".into())],
+        )
+        .await;
+    assert!(deleted.status().is_success());
+    let live = app.list_codes(&client, &[]).await;
+    assert_eq!(live["codes"].as_array().unwrap().len(), 0);
+    let bin = app.list_codes(&client, &[("deleted", "true")]).await;
+    assert_eq!(bin["codes"][0]["id"], id.as_str());
+
+    let restored = app
+        .call(
+            &client,
+            "codes/restore",
+            &[("id", id.clone()), ("version", "1".into())],
+        )
+        .await;
+
+    assert!(restored.status().is_success());
+    let restored: Value = restored.json().await.unwrap();
+    assert!(restored["deleted_at"].is_null());
+    assert_eq!(restored["version"], 3);
+    assert_eq!(
+        app.versions_of(&id).await,
+        [
+            (1, "create".into()),
+            (2, "delete".into()),
+            (3, "restore".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn restoring_an_earlier_version_brings_back_its_content() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let code = app.create_code(&client, "S72.0", "First words").await;
+    let id = id_of(&code);
+    app.update_code(&client, &id, 1, "Second words").await;
+
+    let restored: Value = app
+        .call(
+            &client,
+            "codes/restore",
+            &[("id", id.clone()), ("version", "1".into())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(restored["description"], "First words");
+    assert_eq!(restored["version"], 3);
+    let history: Value = app.code_history(&client, &id).await.json().await.unwrap();
+    assert_eq!(history["versions"].as_array().unwrap().len(), 3);
+    assert_eq!(history["versions"][0]["comment"], "Restored version 1");
+}
+
+#[tokio::test]
+async fn the_code_limit_holds_under_50_parallel_creates() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    sqlx::query("update organizations set max_codes = 5 where id = $1")
+        .bind(org)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    for i in 0..4 {
+        app.create_code(&client, &format!("A0{i}"), "Filler").await;
+    }
+
+    let responses = join_all((0..50).map(|i| {
+        let (app, client) = (&app, &client);
+        async move {
+            app.call(
+                client,
+                "codes/create",
+                &code_form(&format!("B{i:02}"), "Racer"),
+            )
+            .await
+        }
+    }))
+    .await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 409));
+    assert_eq!(app.count_where("codes", org).await, 5);
+    let refused = responses
+        .into_iter()
+        .find(|r| r.status().as_u16() == 409)
+        .unwrap();
+    let error = error_of(refused).await;
+    assert_eq!(error["code"], "limit_reached");
+    assert_eq!(
+        error["message"],
+        "Organization has reached its code limit (5)."
+    );
+}
+
+#[tokio::test]
+async fn search_finds_words_in_any_order_and_code_prefixes() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    app.create_code(
+        &client,
+        "S72.00",
+        "Fracture of unspecified part of neck of right femur",
+    )
+    .await;
+    app.create_code(&client, "S72.1", "Pertrochanteric fracture of femur")
+        .await;
+    app.create_code(&client, "S82.0", "Fracture of patella")
+        .await;
+    app.create_code(&client, "A00.0", "Cholera due to Vibrio cholerae")
+        .await;
+
+    let codes = |page: Value| -> Vec<String> {
+        page["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        codes(app.list_codes(&client, &[("q", "femur fracture")]).await),
+        ["S72.00", "S72.1"]
+    );
+    assert_eq!(
+        codes(app.list_codes(&client, &[("q", "fract")]).await),
+        ["S72.00", "S72.1", "S82.0"]
+    );
+    assert_eq!(
+        codes(app.list_codes(&client, &[("q", "s72")]).await),
+        ["S72.00", "S72.1"]
+    );
+    assert_eq!(
+        codes(app.list_codes(&client, &[("q", "S72.0")]).await),
+        ["S72.00"]
+    );
+    assert_eq!(
+        codes(app.list_codes(&client, &[("q", "cholera vibrio")]).await),
+        ["A00.0"]
+    );
+    assert!(codes(app.list_codes(&client, &[("q", "femur cholera")]).await).is_empty());
+}
+
+#[tokio::test]
+async fn keyset_pages_walk_the_whole_list_once() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let mut csv = String::from("code,description,category\n");
+    for i in 0..120 {
+        csv.push_str(&format!("C{i:03},Description {i},Cat\n"));
+    }
+    let imported = app
+        .import_csv(&client, csv.into_bytes(), "file_name=many.csv")
+        .await;
+    assert_eq!(imported.status().as_u16(), 200);
+
+    for sort in ["code", "updated"] {
+        let mut seen = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = app
+                .list_codes(&client, &[("sort", sort), ("after", after.as_str())])
+                .await;
+            seen.extend(
+                page["codes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["code"].as_str().unwrap().to_owned()),
+            );
+            match page["next"].as_str() {
+                Some(next) => after = next.to_owned(),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!((seen.len(), unique.len()), (120, 120), "{sort}");
+    }
+    let bad = app
+        .list_codes_raw(&client, &[("after", "not-a-cursor")])
+        .await;
+    assert_eq!(bad.status().as_u16(), 422);
+}
+
+impl TestApp {
+    async fn list_codes_raw(
+        &self,
+        client: &reqwest::Client,
+        filter: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let form: Vec<(String, String)> = filter
+            .iter()
+            .map(|(k, v)| (format!("filter[{k}]"), v.to_string()))
+            .collect();
+        let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        self.call(client, "codes/list", &form).await
+    }
+}
+
+#[tokio::test]
+async fn comments_are_edited_by_their_author_and_deleted_by_author_or_admin() {
+    let app = spawn_app().await;
+    let (owner_user, owner) = app.signed_up_user().await;
+    let org = app.org_id_of(&owner_user.email).await;
+    let (_, member, _) = app.member_of(org, "member").await;
+    let (_, other, _) = app.member_of(org, "member").await;
+    let code = app.create_code(&owner, "S72.0", "Fracture").await;
+    let id = id_of(&code);
+
+    let response = app
+        .call(
+            &member,
+            "codes/comment",
+            &[
+                ("code_id", id.clone()),
+                ("version", "1".into()),
+                ("body", "Looks right".into()),
+            ],
+        )
+        .await;
+    assert!(response.status().is_success());
+    let comment: Value = response.json().await.unwrap();
+    let comment_id = comment["id"].as_str().unwrap().to_owned();
+
+    let edit_form = [("id", comment_id.clone()), ("body", "Edited".into())];
+    let delete_form = [("id", comment_id.clone())];
+    let edited_by_other = app.call(&other, "codes/comment_edit", &edit_form).await;
+    assert_eq!(edited_by_other.status().as_u16(), 403);
+    let edited = app.call(&member, "codes/comment_edit", &edit_form).await;
+    assert!(edited.status().is_success());
+    let deleted_by_other = app.call(&other, "codes/comment_delete", &delete_form).await;
+    assert_eq!(deleted_by_other.status().as_u16(), 403);
+    let deleted_by_owner = app.call(&owner, "codes/comment_delete", &delete_form).await;
+    assert!(deleted_by_owner.status().is_success());
+    assert_eq!(app.count_where("code_comments", org).await, 0);
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_change_codes_and_a_member_cannot_delete() {
+    let app = spawn_app().await;
+    let (owner_user, owner) = app.signed_up_user().await;
+    let org = app.org_id_of(&owner_user.email).await;
+    let (_, viewer, _) = app.member_of(org, "viewer").await;
+    let (_, member, _) = app.member_of(org, "member").await;
+    let code = app.create_code(&owner, "S72.0", "Fracture").await;
+    let id = id_of(&code);
+
+    assert!(app.code_history(&viewer, &id).await.status().is_success());
+    let create = app
+        .call(&viewer, "codes/create", &code_form("A00", "No"))
+        .await;
+    assert_eq!(create.status().as_u16(), 403);
+    let delete = app
+        .call(&member, "codes/delete", &[("id", id.clone())])
+        .await;
+    assert_eq!(delete.status().as_u16(), 403);
+    let import = app
+        .import_csv(&member, b"code,description,category\nA,b,c\n".to_vec(), "")
+        .await;
+    assert_eq!(import.status().as_u16(), 403);
+    assert_eq!(app.count_where("codes", org).await, 1);
+}
+
+#[tokio::test]
+async fn another_organizations_code_is_not_found_by_any_route_and_nothing_changes() {
+    let app = spawn_app().await;
+    let (victim_user, victim) = app.signed_up_user().await;
+    let (_, attacker) = app.signed_up_user().await;
+    let victim_org = app.org_id_of(&victim_user.email).await;
+    let code = app.create_code(&victim, "S72.0", "Secret").await;
+    let id = id_of(&code);
+    let comment: Value = app
+        .call(
+            &victim,
+            "codes/comment",
+            &[
+                ("code_id", id.clone()),
+                ("version", "1".into()),
+                ("body", "Mine".into()),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let comment_id = comment["id"].as_str().unwrap().to_owned();
+    let versions_before = app.versions_of(&id).await;
+
+    let mut update = code_form("S72.0", "Stolen");
+    update.push(("id", id.clone()));
+    update.push(("version", "1".into()));
+    let attempts: Vec<(&str, Form)> = vec![
+        ("codes/history", vec![("id", id.clone())]),
+        ("codes/update", update),
+        ("codes/delete", vec![("id", id.clone())]),
+        (
+            "codes/restore",
+            vec![("id", id.clone()), ("version", "1".into())],
+        ),
+        (
+            "codes/comment",
+            vec![
+                ("code_id", id.clone()),
+                ("version", "1".into()),
+                ("body", "x".into()),
+            ],
+        ),
+        (
+            "codes/comment_edit",
+            vec![("id", comment_id.clone()), ("body", "x".into())],
+        ),
+        ("codes/comment_delete", vec![("id", comment_id.clone())]),
+    ];
+    for (endpoint, form) in attempts {
+        let response = app.call(&attacker, endpoint, &form).await;
+        assert_eq!(response.status().as_u16(), 404, "{endpoint}");
+    }
+    let listed = app.list_codes(&attacker, &[("q", "S72")]).await;
+    assert!(listed["codes"].as_array().unwrap().is_empty());
+    let export = attacker
+        .get(format!("{}/codes/export.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!export.contains("Secret"), "{export}");
+
+    assert_eq!(app.versions_of(&id).await, versions_before);
+    assert_eq!(app.count_where("code_comments", victim_org).await, 1);
+    let history: Value = app.code_history(&victim, &id).await.json().await.unwrap();
+    assert_eq!(history["code"]["description"], "Secret");
+}
+
+fn shared_data(file: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// code → (description, category) of a release file.
+fn release(file: &str) -> std::collections::HashMap<String, (String, String)> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(shared_data(file).as_slice())
+        .read_to_string(&mut text)
+        .unwrap();
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_uppercase(), (r[1].to_owned(), r[2].to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn importing_two_icd10cm_releases_writes_exactly_their_differences() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    sqlx::query("update organizations set plan = 'enterprise' where id = $1")
+        .bind(org)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    let (old, new) = (
+        release("icd10cm-2024.csv.gz"),
+        release("icd10cm-2026.csv.gz"),
+    );
+    let created = new.keys().filter(|k| !old.contains_key(*k)).count();
+    let deleted = old.keys().filter(|k| !new.contains_key(*k)).count();
+    let updated = new
+        .iter()
+        .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+        .count();
+
+    let first = app
+        .import_csv(
+            &client,
+            shared_data("icd10cm-2024.csv.gz"),
+            "file_name=icd10cm-2024.csv.gz",
+        )
+        .await;
+    assert_eq!(first.status().as_u16(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["summary"]["created"], old.len());
+
+    let second: Value = app
+        .import_csv(
+            &client,
+            shared_data("icd10cm-2026.csv.gz"),
+            "file_name=icd10cm-2026.csv.gz&delete_missing=true",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let summary = &second["summary"];
+    assert_eq!(
+        (
+            summary["created"].as_u64(),
+            summary["updated"].as_u64(),
+            summary["deleted"].as_u64()
+        ),
+        (
+            Some(created as u64),
+            Some(updated as u64),
+            Some(deleted as u64)
+        )
+    );
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "select change::text, count(*) from code_versions where organization_id = $1
+         group by 1 order by 1",
+    )
+    .bind(org)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        [
+            ("create".to_owned(), (old.len() + created) as i64),
+            ("delete".to_owned(), deleted as i64),
+            ("update".to_owned(), updated as i64),
+        ]
+    );
+
+    let versions_before = app.count_where("code_versions", org).await;
+    let again: Value = app
+        .import_csv(
+            &client,
+            shared_data("icd10cm-2026.csv.gz"),
+            "delete_missing=true",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["summary"]["unchanged"], new.len());
+    assert_eq!(app.count_where("code_versions", org).await, versions_before);
+    let live: i64 = sqlx::query_scalar("select code_count from organizations where id = $1")
+        .bind(org)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+    assert_eq!(live, new.len() as i64);
+}
+
+#[tokio::test]
+async fn a_file_with_one_bad_row_writes_nothing_and_names_the_line() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let csv = "code,description,category,severity\nA00,Cholera,Infectious,low\nA01,Typhoid,Infectious,urgent\nA02,Salmonella,Infectious,\n";
+
+    let response = app.import_csv(&client, csv.as_bytes().to_vec(), "").await;
+
+    assert_eq!(response.status().as_u16(), 422);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["errors"][0]["line"], 3);
+    assert!(report["summary"].is_null());
+    assert_eq!(app.count_where("codes", org).await, 0);
+    assert_eq!(app.count_where("code_versions", org).await, 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_and_writes_nothing() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let audit_before = app.count_where("audit_log", org).await;
+
+    let report: Value = app
+        .import_csv(
+            &client,
+            b"code,description,category\nA00,Cholera,Inf\n".to_vec(),
+            "dry_run=true",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(report["summary"]["created"], 1);
+    assert_eq!(report["summary"]["dry_run"], true);
+    assert_eq!(app.count_where("codes", org).await, 0);
+    assert_eq!(app.count_where("audit_log", org).await, audit_before);
+}
+
+#[tokio::test]
+async fn an_export_imports_back_to_the_same_codes() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let csv = "code,description,category,severity,active\nA00,\"Cholera, \"\"classical\"\"\",Infectious,low,true\nB01,Varicella,Infectious,high,false\n";
+    app.import_csv(&client, csv.as_bytes().to_vec(), "").await;
+
+    let exported = client
+        .get(format!("{}/codes/export.csv", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        exported.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let exported = exported.text().await.unwrap();
+    assert_eq!(exported, csv);
+
+    let again: Value = app
+        .import_csv(&client, exported.into_bytes(), "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["summary"]["unchanged"], 2);
+    let json: Value = client
+        .get(format!("{}/codes/export.json?q=varicella", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["code"], "B01");
+}
