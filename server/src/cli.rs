@@ -63,6 +63,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Benchmark programs that print figures (not tests).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -77,6 +82,18 @@ pub enum AuditCommand {
         /// The organization's slug.
         #[arg(long)]
         org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Import both ICD-10-CM releases, then time list and search with over
+    /// a million codes in other organizations (DATABASE_URL's cluster; a
+    /// fresh `codebook_bench` database).
+    Codes {
+        /// The folder holding icd10cm-2024.csv.gz and icd10cm-2026.csv.gz.
+        #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
+        data_dir: PathBuf,
     },
 }
 
@@ -144,6 +161,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             delete_missing,
             dry_run,
         } => import_codes(&settings, &urls, &org, &file, delete_missing, dry_run).await,
+        Command::Bench {
+            command: BenchCommand::Codes { data_dir },
+        } => crate::bench::codes(&settings, &data_dir).await,
         Command::Admin {
             command: AdminCommand::Grant { email },
         } => {

@@ -1,5 +1,6 @@
 //! The Codebook server: configuration, the command line, the embedded
 //! database and the HTTP application.
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod embedded_pg;

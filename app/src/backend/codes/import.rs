@@ -596,6 +596,44 @@ async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) ->
     Ok(())
 }
 
+/// The largest import file taken, gzipped or not: ten times a full
+/// ICD-10-CM release as plain CSV.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
+/// the file as the body: the browser's upload (with its progress bar) and
+/// scripts post here. Answers the `ImportReport` as JSON: 200 when it was
+/// imported (or would be), 422 with the bad rows when nothing was.
+pub(super) async fn upload(
+    ctx: OrgContext,
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let flag = |name: &str| {
+        params
+            .get(name)
+            .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"))
+    };
+    let file_name: String = params
+        .get("file_name")
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
+        .unwrap_or_else(|| "upload.csv".to_owned());
+    let options = ImportOptions {
+        file_name,
+        delete_missing: flag("delete_missing"),
+        dry_run: flag("dry_run"),
+    };
+    let report = import(&ctx, &state, &body, options).await?;
+    let status = if report.errors.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, axum::Json(report)).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,42 +692,4 @@ mod tests {
         let rows = parse(&gz.finish().unwrap(), Severity::Medium).unwrap();
         assert_eq!(rows[0].content.code.as_str(), "B01");
     }
-}
-
-/// The largest import file taken, gzipped or not: ten times a full
-/// ICD-10-CM release as plain CSV.
-pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
-
-/// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
-/// the file as the body: the browser's upload (with its progress bar) and
-/// scripts post here. Answers the `ImportReport` as JSON: 200 when it was
-/// imported (or would be), 422 with the bad rows when nothing was.
-pub(super) async fn upload(
-    ctx: OrgContext,
-    axum::extract::State(state): axum::extract::State<AppState>,
-    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
-    body: axum::body::Bytes,
-) -> Result<axum::response::Response> {
-    use axum::response::IntoResponse as _;
-    let flag = |name: &str| {
-        params
-            .get(name)
-            .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "on" | "yes"))
-    };
-    let file_name: String = params
-        .get("file_name")
-        .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect())
-        .unwrap_or_else(|| "upload.csv".to_owned());
-    let options = ImportOptions {
-        file_name,
-        delete_missing: flag("delete_missing"),
-        dry_run: flag("dry_run"),
-    };
-    let report = import(&ctx, &state, &body, options).await?;
-    let status = if report.errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((status, axum::Json(report)).into_response())
 }
