@@ -1,5 +1,6 @@
 //! Plain types shared by the browser and the server.
 pub mod accounts;
+pub mod audit;
 pub mod codes;
 pub mod error;
 pub mod members;
