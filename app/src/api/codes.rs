@@ -17,7 +17,7 @@ fn ticked(value: &Option<String>) -> bool {
 }
 
 #[server(endpoint = "codes/list")]
-pub async fn list_codes(filter: CodeFilter) -> Result<CodePage, AppError> {
+pub async fn list_codes(#[server(default)] filter: CodeFilter) -> Result<CodePage, AppError> {
     use crate::backend::codes;
     super::server::in_org(async |ctx, state| codes::list(ctx, state, filter).await).await
 }

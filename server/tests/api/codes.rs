@@ -769,12 +769,12 @@ async fn importing_two_icd10cm_releases_writes_exactly_their_differences() {
         .unwrap();
     assert_eq!(again["summary"]["unchanged"], new.len());
     assert_eq!(app.count_where("code_versions", org).await, versions_before);
-    let live: i64 = sqlx::query_scalar("select code_count from organizations where id = $1")
+    let live: i32 = sqlx::query_scalar("select code_count from organizations where id = $1")
         .bind(org)
         .fetch_one(&app.db.superuser)
         .await
         .unwrap();
-    assert_eq!(live, new.len() as i64);
+    assert_eq!(live as usize, new.len());
 }
 
 #[tokio::test]
