@@ -93,6 +93,19 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
             .await
             .status()
             .is_success());
+        let code = app.create_code(client, "S72.0", "Fracture of femur").await;
+        let comment = app
+            .call(
+                client,
+                "codes/comment",
+                &[
+                    ("code_id", code["id"].as_str().unwrap().to_owned()),
+                    ("version", "1".into()),
+                    ("body", "Checked".into()),
+                ],
+            )
+            .await;
+        assert!(comment.status().is_success());
     }
     let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
 
