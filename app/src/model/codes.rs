@@ -492,6 +492,33 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
+/// What an import is doing, for its progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportPhase {
+    /// Reading and checking the file: `done` of `total` bytes.
+    Reading,
+    /// Writing codes and versions: `done` of `total` changed codes.
+    Writing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    pub phase: ImportPhase,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// One line of an import's streamed answer (`progress=ndjson`): progress
+/// as it goes, then the report, or the error that stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportUpdate {
+    Progress(ImportProgress),
+    Report(ImportReport),
+    Error(AppError),
+}
+
 /// A row of an import file that cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {

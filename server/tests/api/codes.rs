@@ -855,3 +855,46 @@ async fn an_export_imports_back_to_the_same_codes() {
     assert_eq!(json.as_array().unwrap().len(), 1);
     assert_eq!(json[0]["code"], "B01");
 }
+
+#[tokio::test]
+async fn a_streamed_import_reports_progress_then_its_summary() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let mut csv = String::from("code,description,category\n");
+    for i in 0..900 {
+        csv.push_str(&format!("D{i:03},Description {i},Cat\n"));
+    }
+
+    let response = app
+        .import_csv(
+            &client,
+            csv.into_bytes(),
+            "progress=ndjson&file_name=big.csv",
+        )
+        .await;
+
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = response.text().await.unwrap();
+    let updates: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let phases: Vec<&str> = updates
+        .iter()
+        .filter_map(|u| u["progress"]["phase"].as_str())
+        .collect();
+    assert!(
+        phases.contains(&"reading") && phases.contains(&"writing"),
+        "{phases:?}"
+    );
+    let last_writing = updates
+        .iter()
+        .filter(|u| u["progress"]["phase"] == "writing")
+        .last()
+        .unwrap();
+    assert_eq!(last_writing["progress"]["done"], 900, "{text}");
+    assert_eq!(last_writing["progress"]["total"], 900);
+    assert_eq!(updates.last().unwrap()["report"]["summary"]["created"], 900);
+    assert_eq!(app.count_where("codes", org).await, 900);
+}

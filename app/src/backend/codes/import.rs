@@ -14,12 +14,18 @@ use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox::{self, EventType};
 use crate::backend::{limits, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{
-    ChangeType, CodeContent, CodeValue, Diff, ImportReport, ImportSummary, RowError, Severity,
+    ChangeType, CodeContent, CodeValue, Diff, ImportPhase, ImportProgress, ImportReport,
+    ImportSummary, ImportUpdate, RowError, Severity,
 };
 use crate::model::Permission;
 
 /// Bad rows reported at most; past that the file is surely the wrong one.
 const MAX_ERRORS: usize = 100;
+/// Rows read between two progress reports.
+const REPORT_EVERY: usize = 250;
+
+/// Told how far an import has got.
+pub type Progress<'a> = &'a (dyn Fn(ImportProgress) + Send + Sync);
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -148,6 +154,14 @@ pub fn parse(
     bytes: &[u8],
     default_severity: Severity,
 ) -> std::result::Result<Vec<FileRow>, Vec<RowError>> {
+    parse_with_progress(bytes, default_severity, &|_| {})
+}
+
+fn parse_with_progress(
+    bytes: &[u8],
+    default_severity: Severity,
+    progress: Progress<'_>,
+) -> std::result::Result<Vec<FileRow>, Vec<RowError>> {
     let at_line = |line: u64| move |message: String| vec![RowError { line, message }];
     let plain = plain_bytes(bytes).map_err(at_line(1))?;
     let mut reader = csv::ReaderBuilder::new()
@@ -164,7 +178,15 @@ pub fn parse(
     let mut errors = Vec::new();
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
     let mut record = csv::ByteRecord::new();
+    let total = plain.len() as u64;
     loop {
+        if (rows.len() + errors.len()) % REPORT_EVERY == 0 {
+            progress(ImportProgress {
+                phase: ImportPhase::Reading,
+                done: reader.position().byte(),
+                total,
+            });
+        }
         let line = reader.position().line() + 1;
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -206,6 +228,11 @@ pub fn parse(
             break;
         }
     }
+    progress(ImportProgress {
+        phase: ImportPhase::Reading,
+        done: total,
+        total,
+    });
     if errors.is_empty() {
         Ok(rows)
     } else {
@@ -299,17 +326,28 @@ fn plan(existing: Vec<Existing>, rows: Vec<FileRow>, delete_missing: bool) -> Pl
 }
 
 /// Imports `bytes` into the caller's organization.
-#[tracing::instrument(skip_all, fields(org_id = %ctx.org_id, file = %options.file_name))]
 pub async fn import(
     ctx: &OrgContext,
     state: &AppState,
     bytes: &[u8],
     options: ImportOptions,
 ) -> Result<ImportReport> {
+    import_with_progress(ctx, state, bytes, options, &|_| {}).await
+}
+
+/// Imports `bytes`, telling `progress` how far it has got.
+#[tracing::instrument(skip_all, fields(org_id = %ctx.org_id, file = %options.file_name))]
+pub async fn import_with_progress(
+    ctx: &OrgContext,
+    state: &AppState,
+    bytes: &[u8],
+    options: ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportReport> {
     ctx.require(Permission::BulkImportExport)?;
     let mut tx = ctx.begin(&state.pool).await?;
     let default_severity = super::default_severity(&mut tx).await?;
-    let rows = match parse(bytes, default_severity) {
+    let rows = match parse_with_progress(bytes, default_severity, progress) {
         Ok(rows) => rows,
         Err(errors) => {
             return Ok(ImportReport {
@@ -337,7 +375,7 @@ pub async fn import(
         deleted: plan.deletes.len() as u64,
         unchanged: plan.unchanged,
     };
-    apply(&mut tx, plan, &options, &summary).await?;
+    apply(&mut tx, plan, &options, &summary, progress).await?;
     if options.dry_run {
         // Everything was written and checked; none of it is kept.
         drop(tx);
@@ -395,7 +433,20 @@ async fn apply(
     plan: Plan,
     options: &ImportOptions,
     summary: &ImportSummary,
+    progress: Progress<'_>,
 ) -> Result<()> {
+    let total =
+        (plan.creates.len() + plan.updates.len() + plan.restores.len() + plan.deletes.len()) as u64;
+    let mut done = 0;
+    let mut wrote = |n: usize| {
+        done += n as u64;
+        progress(ImportProgress {
+            phase: ImportPhase::Writing,
+            done,
+            total,
+        });
+    };
+    wrote(0);
     let growth = (plan.creates.len() + plan.restores.len()) as i64 - plan.deletes.len() as i64;
     if growth > 0 {
         limits::reserve_codes(tx, growth).await?;
@@ -407,7 +458,9 @@ async fn apply(
     for (id, content) in created.iter().zip(&plan.creates) {
         versions.push(*id, 1, ChangeType::Create, content, None);
     }
+    wrote(plan.creates.len());
     change_codes(tx, &plan.updates, false).await?;
+    wrote(plan.updates.len());
     for c in &plan.updates {
         versions.push(
             c.id,
@@ -418,6 +471,7 @@ async fn apply(
         );
     }
     change_codes(tx, &plan.restores, true).await?;
+    wrote(plan.restores.len());
     for c in &plan.restores {
         versions.push(
             c.id,
@@ -428,6 +482,7 @@ async fn apply(
         );
     }
     delete_codes(tx, &plan.deletes).await?;
+    wrote(plan.deletes.len());
     for (id, based_on, content) in &plan.deletes {
         versions.push(*id, based_on + 1, ChangeType::Delete, content, None);
     }
@@ -603,7 +658,9 @@ pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
 /// the file as the body: the browser's upload (with its progress bar) and
 /// scripts post here. Answers the `ImportReport` as JSON: 200 when it was
-/// imported (or would be), 422 with the bad rows when nothing was.
+/// imported (or would be), 422 with the bad rows when nothing was. With
+/// `progress=ndjson` the answer is a stream of `ImportUpdate` lines instead:
+/// progress while it works, then the report (or the error).
 pub(super) async fn upload(
     ctx: OrgContext,
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -611,6 +668,7 @@ pub(super) async fn upload(
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse as _;
+    ctx.require(Permission::BulkImportExport)?;
     let flag = |name: &str| {
         params
             .get(name)
@@ -625,6 +683,9 @@ pub(super) async fn upload(
         delete_missing: flag("delete_missing"),
         dry_run: flag("dry_run"),
     };
+    if params.get("progress").map(String::as_str) == Some("ndjson") {
+        return Ok(streamed(ctx, state, body, options));
+    }
     let report = import(&ctx, &state, &body, options).await?;
     let status = if report.errors.is_empty() {
         axum::http::StatusCode::OK
@@ -632,6 +693,45 @@ pub(super) async fn upload(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, axum::Json(report)).into_response())
+}
+
+/// Runs the import on its own task (it completes even if the browser goes
+/// away) and streams its updates as NDJSON.
+fn streamed(
+    ctx: OrgContext,
+    state: AppState,
+    body: axum::body::Bytes,
+    options: ImportOptions,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ImportUpdate>();
+    tokio::spawn(async move {
+        let progress_sender = sender.clone();
+        let progress = move |p: ImportProgress| {
+            let _ = progress_sender.send(ImportUpdate::Progress(p));
+        };
+        let outcome = import_with_progress(&ctx, &state, &body, options, &progress).await;
+        let last = match outcome {
+            Ok(report) => ImportUpdate::Report(report),
+            Err(e) => ImportUpdate::Error(e.into_app_error(ctx.meta.request_id.as_deref())),
+        };
+        let _ = sender.send(last);
+    });
+    let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let update = receiver.recv().await?;
+        let mut line = serde_json::to_vec(&update).unwrap_or_default();
+        line.push(b'\n');
+        Some((
+            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line)),
+            receiver,
+        ))
+    });
+    let mut response = axum::body::Body::from_stream(lines).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
 }
 
 #[cfg(test)]
