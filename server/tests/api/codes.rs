@@ -890,8 +890,7 @@ async fn a_streamed_import_reports_progress_then_its_summary() {
     );
     let last_writing = updates
         .iter()
-        .filter(|u| u["progress"]["phase"] == "writing")
-        .last()
+        .rfind(|u| u["progress"]["phase"] == "writing")
         .unwrap();
     assert_eq!(last_writing["progress"]["done"], 900, "{text}");
     assert_eq!(last_writing["progress"]["total"], 900);
