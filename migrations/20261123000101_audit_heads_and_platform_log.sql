@@ -58,8 +58,10 @@ create table platform_audit_log (
     actor_id uuid,
     action text not null check (length(action) between 1 and 100),
     -- Values, not references: the entry must outlive the organization.
-    organization_id uuid,
-    organization_slug text,
+    -- (Not `organization_id`: this is the platform's table, not tenant
+    -- data, and is not scoped by row-level security.)
+    org_id uuid,
+    org_slug text,
     details jsonb,
     ip inet,
     user_agent text,
@@ -67,7 +69,7 @@ create table platform_audit_log (
     prev_hash bytea not null check (length(prev_hash) = 32),
     hash bytea not null check (length(hash) = 32)
 );
-create index platform_audit_log_org_idx on platform_audit_log (organization_id);
+create index platform_audit_log_org_idx on platform_audit_log (org_id);
 
 create table platform_audit_head (
     singleton boolean primary key default true check (singleton),

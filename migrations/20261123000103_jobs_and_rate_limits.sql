@@ -36,4 +36,4 @@ create table rate_limits (
     window_started timestamptz not null
 );
 
-grant select, insert, update, delete on rate_limits to codebook_app;
+grant select, insert, update on rate_limits to codebook_app;
