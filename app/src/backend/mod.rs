@@ -8,6 +8,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod invitations;
+pub mod jobs;
 pub mod jwt;
 pub mod limits;
 pub mod mail;
