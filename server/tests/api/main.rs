@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod helpers;
 mod invitations;
+mod jobs;
 mod members;
 mod orgs;
 mod platform;
