@@ -1,6 +1,6 @@
 //! The `server` command line.
 use anyhow::{bail, Context as _};
-use app::backend::{accounts, audit, orgs};
+use app::backend::{accounts, audit, jobs, orgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -68,6 +68,9 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Run background jobs (mail) until stopped, without serving HTTP;
+    /// `serve` runs the same worker inside the server.
+    Worker,
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -77,11 +80,19 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk an organization's hash chain and report the first broken entry.
+    /// Walk an organization's hash chain (or the platform's) up to its
+    /// recorded head and report the first broken or missing entry.
     Verify {
         /// The organization's slug.
+        #[arg(
+            long,
+            required_unless_present = "platform",
+            conflicts_with = "platform"
+        )]
+        org: Option<String>,
+        /// The platform log: organization deletions and deactivations.
         #[arg(long)]
-        org: String,
+        platform: bool,
     },
 }
 
@@ -132,26 +143,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify { org },
+            command: AuditCommand::Verify { org, platform },
         } => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
-            let slug = app::model::orgs::OrgSlug::parse(&org)
-                .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
-            let org_id = orgs::find_id_by_slug(&db.app_pool, &slug)
-                .await
-                .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
-            let report = audit::verify(&db.app_pool, org_id)
-                .await
+            let (name, report) = match org {
+                Some(org) if !platform => {
+                    let slug = app::model::orgs::OrgSlug::parse(&org)
+                        .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
+                    let org_id = orgs::find_id_by_slug(&db.app_pool, &slug)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
+                    (org, audit::verify(&db.app_pool, org_id).await)
+                }
+                _ => (
+                    "the platform".to_owned(),
+                    audit::platform::verify(&db.app_pool).await,
+                ),
+            };
+            let report = report
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .context("Failed to read the audit log")?;
             match report.first_broken {
                 None => {
-                    println!("ok: {} entries verified for {org}", report.entries_checked);
+                    println!("ok: {} entries verified for {name}", report.entries_checked);
                     Ok(())
                 }
                 Some(broken) => {
                     println!("broken at seq {}: {}", broken.seq, broken.reason);
-                    bail!("the audit chain of {org} is broken at seq {}", broken.seq)
+                    bail!("the audit chain of {name} is broken at seq {}", broken.seq)
                 }
             }
         }
@@ -164,11 +183,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Codes { data_dir },
         } => crate::bench::codes(&settings, &data_dir).await,
+        Command::Worker => {
+            let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
+            let runner = jobs::Runner::new(
+                db.app_pool.clone(),
+                settings.mailer()?,
+                &settings.public_url,
+            );
+            let worker = jobs::Worker::start(runner);
+            stop_signal().await;
+            worker.stop().await;
+            Ok(())
+        }
         Command::Admin {
             command: AdminCommand::Grant { email },
         } => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
-            accounts::grant_platform_admin(&db.app_pool, &email)
+            // The application role may not set the flag; the operator's
+            // connection (DATABASE_URL) owns the schema.
+            accounts::grant_platform_admin(&db.owner_pool, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{email} is now a platform admin");
@@ -232,4 +265,25 @@ async fn import_codes(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// SIGINT or SIGTERM: the job under way finishes, then the worker stops.
+async fn stop_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("stopping the job worker");
 }

@@ -141,6 +141,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     database: Database,
+    jobs: app::backend::jobs::Worker,
 }
 
 impl Application {
@@ -168,10 +169,12 @@ impl Application {
             )
             .with_platform_admins(settings.platform_admin_emails()),
         };
+        let jobs = start_job_worker(&state.app);
         Ok(Self {
             listener,
             router: router(state),
             database,
+            jobs,
         })
     }
 
@@ -189,6 +192,7 @@ impl Application {
             listener,
             router,
             database,
+            jobs,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(
@@ -197,11 +201,18 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+        jobs.stop().await;
         database.app_pool.close().await;
         database.owner_pool.close().await;
         drop(database.embedded);
         Ok(())
     }
+}
+
+/// Background jobs (mail) run inside the server too, so one process is a
+/// whole deployment; `server worker` runs more of them alone.
+fn start_job_worker(state: &AppState) -> app::backend::jobs::Worker {
+    app::backend::jobs::Worker::start(app::backend::jobs::Runner::from_state(state))
 }
 
 /// The JWT key from `JWT_SECRET`. Production refuses to start without a

@@ -145,7 +145,8 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     let state = state()?;
     match security::request_reset(&state, &email, &request_meta()).await {
         Ok(()) => Ok(()),
-        Err(e @ Error::Validation { .. }) => Err(fail(e)),
+        // A refused request is refused alike for every address.
+        Err(e @ (Error::Validation { .. } | Error::RateLimited(_))) => Err(fail(e)),
         // Nothing that happened to that address is told to the asker.
         Err(e) => {
             fail(e);

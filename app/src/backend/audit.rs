@@ -3,7 +3,13 @@
 //! Entry n stores `prev_hash` = hash of entry n-1 (32 zero bytes for the
 //! first) and `hash` = SHA-256 of a canonical JSON array of all its fields,
 //! `prev_hash` included. Changing, removing or reordering any entry breaks
-//! the chain at that entry, which `verify` reports.
+//! the chain at that entry, which `verify` reports. The chain's head (last
+//! seq and hash) is also kept on the organization's row, moved only by a
+//! database trigger as entries are added, so removing the newest entries is
+//! reported too. Events that must outlive an organization (its deletion)
+//! go to the platform log in `platform`.
+pub mod platform;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -186,21 +192,19 @@ fn canonical_json(value: &Value) -> String {
 #[tracing::instrument(skip_all, fields(org_id = %tx.org_id(), action = %event.action))]
 pub async fn record(tx: &mut OrgTx, event: AuditEvent) -> Result<i64> {
     let org_id = tx.org_id();
-    // One writer per chain at a time, until this transaction ends.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('audit:' || $1::text, 0))")
-        .bind(org_id)
-        .execute(tx.conn())
-        .await?;
-    let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "select seq, hash from audit_log where organization_id = $1 order by seq desc limit 1",
+    // One writer per chain at a time, until this transaction ends: the
+    // organization's row holds the head. (The same lock the last-owner
+    // trigger takes, so the two never wait on each other in reverse order.)
+    let (head_seq, head_hash): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "select audit_head_seq, audit_head_hash from organizations where id = $1
+         for no key update",
     )
     .bind(org_id)
     .fetch_optional(tx.conn())
-    .await?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_vec()),
-    };
+    .await?
+    .ok_or(super::Error::NotFound)?;
+    let seq = head_seq + 1;
+    let prev_hash = head_hash.unwrap_or_else(|| GENESIS.to_vec());
     let entry = AuditEntry::from_event(org_id, seq, prev_hash, tx.actor(), tx.meta(), event);
     insert(tx, &entry).await?;
     outbox::enqueue(
@@ -262,63 +266,151 @@ pub struct VerifyReport {
     pub first_broken: Option<BrokenLink>,
 }
 
-/// Walks an organization's chain from the first entry and reports the first
-/// entry whose hash, link or sequence number does not hold.
+/// What a chain's entries have in common, for one walk over either chain.
+pub(crate) trait Chained {
+    fn seq(&self) -> i64;
+    fn prev_hash(&self) -> &[u8];
+    fn hash(&self) -> &[u8];
+    fn compute_hash(&self) -> [u8; 32];
+}
+
+impl Chained for AuditEntry {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn prev_hash(&self) -> &[u8] {
+        &self.prev_hash
+    }
+    fn hash(&self) -> &[u8] {
+        &self.hash
+    }
+    fn compute_hash(&self) -> [u8; 32] {
+        AuditEntry::compute_hash(self)
+    }
+}
+
+/// A walk along a chain, page by page, up to its recorded head.
+pub(crate) struct Walk {
+    expected_seq: i64,
+    prev_hash: Vec<u8>,
+    checked: u64,
+    head_seq: i64,
+    head_hash: Option<Vec<u8>>,
+}
+
+pub(crate) const PAGE: i64 = 1000;
+
+impl Walk {
+    pub(crate) fn new(head_seq: i64, head_hash: Option<Vec<u8>>) -> Self {
+        Self {
+            expected_seq: 1,
+            prev_hash: GENESIS.to_vec(),
+            checked: 0,
+            head_seq,
+            head_hash,
+        }
+    }
+
+    /// The first seq the next page starts at.
+    pub(crate) fn next_seq(&self) -> i64 {
+        self.expected_seq
+    }
+
+    pub(crate) fn head_seq(&self) -> i64 {
+        self.head_seq
+    }
+
+    /// Checks a page; the report if the chain broke in it.
+    pub(crate) fn page<E: Chained>(&mut self, page: &[E]) -> Option<VerifyReport> {
+        for entry in page {
+            if let Some(reason) = check_link(entry, self.expected_seq, &self.prev_hash) {
+                return Some(self.broken(entry.seq().min(self.expected_seq), reason));
+            }
+            self.checked += 1;
+            self.expected_seq += 1;
+            self.prev_hash = entry.hash().to_vec();
+        }
+        None
+    }
+
+    /// After the last page: the walk must have reached the head, and the
+    /// last entry must be the one the head names.
+    pub(crate) fn finish(self) -> VerifyReport {
+        let last_seq = self.expected_seq - 1;
+        if last_seq < self.head_seq {
+            let reason = format!(
+                "entries after seq {last_seq} are missing (the chain's head is at seq {})",
+                self.head_seq
+            );
+            return self.broken(last_seq + 1, reason);
+        }
+        let head_hash = self.head_hash.clone().unwrap_or_else(|| GENESIS.to_vec());
+        if self.prev_hash != head_hash {
+            let reason = "the last entry is not the one the chain's head names".to_owned();
+            return self.broken(last_seq.max(1), reason);
+        }
+        VerifyReport {
+            entries_checked: self.checked,
+            first_broken: None,
+        }
+    }
+
+    fn broken(&self, seq: i64, reason: String) -> VerifyReport {
+        VerifyReport {
+            entries_checked: self.checked,
+            first_broken: Some(BrokenLink { seq, reason }),
+        }
+    }
+}
+
+/// Walks an organization's chain from the first entry to the head kept on
+/// the organization's row, and reports the first entry whose hash, link or
+/// sequence number does not hold, or entries missing before the head.
 pub async fn verify(pool: &PgPool, org_id: Uuid) -> Result<VerifyReport> {
-    const PAGE: i64 = 1000;
     let mut tx = OrgTx::begin(pool, org_id, Actor::System, RequestMeta::default()).await?;
-    let mut expected_seq = 1;
-    let mut prev_hash = GENESIS.to_vec();
-    let mut checked = 0;
+    // The head first: entries committed after it have higher seqs and are
+    // left out of this walk, so a busy chain verifies too.
+    let (head_seq, head_hash): (i64, Option<Vec<u8>>) =
+        sqlx::query_as("select audit_head_seq, audit_head_hash from organizations where id = $1")
+            .bind(org_id)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or(super::Error::NotFound)?;
+    let mut walk = Walk::new(head_seq, head_hash);
     loop {
         let page: Vec<AuditEntry> = sqlx::query_as(
             "select organization_id, seq, id, occurred_at, actor_kind::text as actor_kind,
                     actor_id, action, resource_type, resource_id, outcome, before, after, ip,
                     user_agent, request_id, prev_hash, hash
-             from audit_log where organization_id = $1 and seq >= $2
-             order by seq limit $3",
+             from audit_log where organization_id = $1 and seq >= $2 and seq <= $3
+             order by seq limit $4",
         )
         .bind(org_id)
-        .bind(expected_seq)
+        .bind(walk.next_seq())
+        .bind(walk.head_seq())
         .bind(PAGE)
         .fetch_all(tx.conn())
         .await?;
-        let done = (page.len() as i64) < PAGE;
-        for entry in page {
-            if let Some(reason) = check_link(&entry, expected_seq, &prev_hash) {
-                let broken = BrokenLink {
-                    seq: entry.seq.min(expected_seq),
-                    reason,
-                };
-                return Ok(VerifyReport {
-                    entries_checked: checked,
-                    first_broken: Some(broken),
-                });
-            }
-            checked += 1;
-            expected_seq += 1;
-            prev_hash = entry.hash;
+        if let Some(report) = walk.page(&page) {
+            return Ok(report);
         }
-        if done {
-            return Ok(VerifyReport {
-                entries_checked: checked,
-                first_broken: None,
-            });
+        if (page.len() as i64) < PAGE {
+            return Ok(walk.finish());
         }
     }
 }
 
-fn check_link(entry: &AuditEntry, expected_seq: i64, prev_hash: &[u8]) -> Option<String> {
-    if entry.seq != expected_seq {
+fn check_link<E: Chained>(entry: &E, expected_seq: i64, prev_hash: &[u8]) -> Option<String> {
+    if entry.seq() != expected_seq {
         return Some(format!(
             "entry {expected_seq} is missing (next is {})",
-            entry.seq
+            entry.seq()
         ));
     }
-    if entry.prev_hash != prev_hash {
+    if entry.prev_hash() != prev_hash {
         return Some("prev_hash does not match the hash of the entry before".to_owned());
     }
-    if entry.compute_hash().as_slice() != entry.hash.as_slice() {
+    if entry.compute_hash().as_slice() != entry.hash() {
         return Some("hash does not match the entry's contents".to_owned());
     }
     None

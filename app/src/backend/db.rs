@@ -133,6 +133,18 @@ impl OrgTx {
         })
     }
 
+    /// Points this transaction at another organization, for a change that
+    /// concerns several (an account's password, recorded in each of its
+    /// organizations' audit logs) and must commit as one.
+    pub async fn rebind(&mut self, org_id: Uuid) -> Result<()> {
+        sqlx::query("select set_config('app.org_id', $1, true)")
+            .bind(org_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.org_id = org_id;
+        Ok(())
+    }
+
     pub fn org_id(&self) -> Uuid {
         self.org_id
     }

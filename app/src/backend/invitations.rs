@@ -9,11 +9,13 @@ use uuid::Uuid;
 use super::accounts::SignedIn;
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
+use super::jobs::{self, InvitationRef, Job, MailJob};
 use super::mail::Mail;
 use super::outbox::{self, EventType};
 use super::sessions::{self, SessionUser};
 use super::{
-    limits, members, tokens, Actor, AppState, Error, OrgContext, OrgTx, RequestMeta, Result,
+    limits, members, throttle, tokens, Actor, AppState, Error, OrgContext, OrgTx, RequestMeta,
+    Result,
 };
 use crate::model::accounts::{DisplayName, Email, Password};
 use crate::model::members::{InvitationOut, InvitationPreview};
@@ -75,6 +77,7 @@ pub async fn invite(
     let email = Email::parse(email)?;
     let mut tx = ctx.begin(&state.pool).await?;
     limits::ensure_seat_available(&mut tx).await?;
+    count_sending(&mut tx, state, &email).await?;
     let already_member: bool = sqlx::query_scalar(
         "select exists (select 1 from memberships m join users u on u.id = m.user_id
                         where m.organization_id = $1 and u.email = $2)",
@@ -122,8 +125,9 @@ pub async fn invite(
     .await?;
     outbox::enqueue(&mut tx, EventType::MemberInvited, details).await?;
     let invitation = get_open(&mut tx, id).await?;
+    queue_mail(&mut tx, ctx, state, &invitation, &token).await?;
     tx.commit().await?;
-    deliver(ctx, state, &invitation, &token).await
+    Ok(invitation)
 }
 
 /// A new link (the old one stops working) and a new 7 days.
@@ -133,6 +137,7 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
     let mut tx = ctx.begin(&state.pool).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role)?;
+    count_sending(&mut tx, state, &Email::parse(&invitation.email)?).await?;
     let token = tokens::generate();
     sqlx::query(
         "update invitations set token_hash = $3, expires_at = now() + $4::interval, mail_error = null
@@ -150,8 +155,9 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
     )
     .await?;
     let invitation = get_open(&mut tx, id).await?;
+    queue_mail(&mut tx, ctx, state, &invitation, &token).await?;
     tx.commit().await?;
-    deliver(ctx, state, &invitation, &token).await
+    Ok(invitation)
 }
 
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
@@ -174,14 +180,31 @@ pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> 
     tx.commit().await
 }
 
-/// Sends the invitation mail after the invitation is committed; a failure
-/// is recorded on the invitation for admins to see (and resend), not lost.
-async fn deliver(
+/// Counts a sent invitation against the limits per address, organization
+/// and invited email, in the invitation's transaction: an invitation that
+/// fails for another reason does not count.
+async fn count_sending(tx: &mut OrgTx, state: &AppState, email: &Email) -> Result<()> {
+    let (org_id, meta) = (tx.org_id(), tx.meta().clone());
+    throttle::hit_address(tx.conn(), state.mode, throttle::INVITE_PER_ADDRESS, &meta).await?;
+    throttle::hit(
+        tx.conn(),
+        throttle::INVITE_PER_ORGANIZATION,
+        &org_id.to_string(),
+    )
+    .await?;
+    throttle::hit(tx.conn(), throttle::INVITE_PER_EMAIL, email.as_str()).await
+}
+
+/// Queues the invitation mail in the invitation's transaction; the job
+/// sends it after the commit and notes a failure on the invitation for
+/// admins to see (and resend).
+async fn queue_mail(
+    tx: &mut OrgTx,
     ctx: &OrgContext,
     state: &AppState,
     invitation: &InvitationOut,
     token: &str,
-) -> Result<InvitationOut> {
+) -> Result<()> {
     let link = state.link(&format!("/invite/{token}"));
     let mail = Mail {
         to: invitation.email.clone(),
@@ -193,25 +216,15 @@ async fn deliver(
             invitation.role.label()
         ),
     };
-    let outcome = state.mailer.send(&mail).await;
-    let mail_error = outcome.as_ref().err().map(|e| e.to_string());
-    if let Some(error) = &mail_error {
-        tracing::error!(invitation_id = %invitation.id, %error, "invitation mail not delivered");
-        let mut tx = ctx.begin(&state.pool).await?;
-        sqlx::query(
-            "update invitations set mail_error = $3 where organization_id = $1 and id = $2",
-        )
-        .bind(tx.org_id())
-        .bind(invitation.id)
-        .bind(error)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-    }
-    Ok(InvitationOut {
-        mail_error,
-        ..invitation.clone()
-    })
+    let job = Job::Mail(MailJob {
+        mail,
+        invitation: Some(InvitationRef {
+            organization_id: tx.org_id(),
+            invitation_id: invitation.id,
+        }),
+    });
+    jobs::enqueue(tx.conn(), &job).await?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,6 +1,7 @@
 //! Outgoing mail: SMTP through lettre when configured; otherwise an outbox
 //! folder of `.eml` files that a developer reads (and the dev page lists),
-//! so no mail is ever silently dropped.
+//! so no mail is ever silently dropped. Mail is sent by a job (`jobs`),
+//! after the request that asked for it has committed.
 use anyhow::Context as _;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -23,7 +24,7 @@ pub enum Mailer {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
@@ -38,8 +39,6 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<String>,
 }
-
-const ATTEMPTS: u32 = 3;
 
 impl Mailer {
     pub fn smtp(settings: &SmtpSettings, from: &str) -> anyhow::Result<Self> {
@@ -72,8 +71,8 @@ impl Mailer {
             .context("Failed to build the message")
     }
 
-    /// Sends, retrying SMTP a few times with a growing pause; the error of
-    /// the last attempt is returned for the caller to record.
+    /// Sends once; the error is returned for the job that sent it to
+    /// record, and to retry later (`jobs`), never inside a request.
     pub async fn send(&self, mail: &Mail) -> Result<()> {
         match self {
             Mailer::Outbox { dir, from } => {
@@ -94,24 +93,12 @@ impl Mailer {
             }
             Mailer::Smtp { transport, from } => {
                 let message = Self::message(from, mail)?;
-                let mut last_error = None;
-                for attempt in 1..=ATTEMPTS {
-                    match transport.send(message.clone()).await {
-                        Ok(_) => {
-                            tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
-                            return Ok(());
-                        }
-                        Err(e) => {
-                            tracing::warn!(attempt, error = %e, to = %mail.to, "mail delivery failed");
-                            last_error = Some(e);
-                            if attempt < ATTEMPTS {
-                                tokio::time::sleep(Duration::from_secs(u64::from(attempt) * 2))
-                                    .await;
-                            }
-                        }
-                    }
-                }
-                Err(anyhow::anyhow!("{}", last_error.expect("at least one attempt")).into())
+                transport
+                    .send(message)
+                    .await
+                    .context("Failed to send the mail by SMTP")?;
+                tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent");
+                Ok(())
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod db;
 pub mod error;
 pub mod invitations;
+pub mod jobs;
 pub mod jwt;
 pub mod limits;
 pub mod mail;

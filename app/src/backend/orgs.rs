@@ -198,8 +198,12 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, confirmation: &str) -> R
         .bind(tx.org_id())
         .execute(tx.conn())
         .await?;
+    // Its audit log goes with it; the platform log keeps the fact.
+    let event = super::audit::platform::PlatformEvent::new("organization.deleted")
+        .organization(ctx.org_id, ctx.org_slug.as_str())
+        .details(json!({"name": ctx.org_name}));
+    super::audit::platform::record(tx.conn(), ctx.actor, &ctx.meta, event).await?;
     tx.commit().await?;
-    // Its audit log went with it; the server log keeps the fact.
     tracing::warn!(org_id = %ctx.org_id, slug = %ctx.org_slug, actor = ?ctx.actor, "organization deleted");
     Ok(())
 }

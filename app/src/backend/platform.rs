@@ -5,7 +5,9 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::audit::platform::{self, PlatformEvent};
 use super::audit::{self, AuditEvent};
+use super::db;
 use super::sessions::SessionUser;
 use super::{Actor, Error, OrgTx, RequestMeta, Result};
 use crate::model::orgs::Plan;
@@ -35,6 +37,10 @@ pub struct PlatformAdmin<'a> {
     meta: RequestMeta,
 }
 
+/// Changes that also go to the platform log, which outlives the
+/// organization (its own chain goes when it is deleted).
+const PLATFORM_LOGGED: [&str; 2] = ["organization.deactivated", "organization.activated"];
+
 type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 impl<'a> PlatformAdmin<'a> {
@@ -46,12 +52,15 @@ impl<'a> PlatformAdmin<'a> {
     pub async fn list(&self, search: &str, page: u32) -> Result<OrgAdminPage> {
         let offset = page_offset(page)?;
         let page = page.max(1);
+        // The function checks, by app.user_id, that its caller is an admin.
+        let mut tx = db::begin_as_user(self.pool, self.user.user_id).await?;
         let rows: Vec<Row> = sqlx::query_as("select * from platform_organizations($1, $2, $3)")
             .bind(search.trim())
             .bind(PAGE_SIZE as i32)
             .bind(offset)
-            .fetch_all(self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let total = rows.first().map_or(0, |r| r.total);
         Ok(OrgAdminPage {
             rows: rows.into_iter().map(|r| r.org).collect(),
@@ -87,9 +96,20 @@ impl<'a> PlatformAdmin<'a> {
         }
         audit::record(
             &mut tx,
-            AuditEvent::new(action, "organization", org_id).after(after),
+            AuditEvent::new(action, "organization", org_id).after(after.clone()),
         )
         .await?;
+        if PLATFORM_LOGGED.contains(&action) {
+            let slug: String = sqlx::query_scalar("select slug from organizations where id = $1")
+                .bind(org_id)
+                .fetch_one(tx.conn())
+                .await?;
+            let event = PlatformEvent::new(action)
+                .organization(org_id, &slug)
+                .details(after);
+            let actor = tx.actor();
+            platform::record(tx.conn(), actor, &self.meta, event).await?;
+        }
         tx.commit().await
     }
 

@@ -538,7 +538,7 @@ async fn request_reset(app: &crate::helpers::TestApp, email: &str) -> String {
         )
         .await;
     assert!(response.status().is_success());
-    let mail = app.last_mail_to(email).expect("a reset mail");
+    let mail = app.mail_to(email).await.expect("a reset mail");
     let start = mail.find("/reset-password/").expect("a reset link") + "/reset-password/".len();
     mail[start..]
         .chars()
@@ -628,7 +628,7 @@ async fn asking_for_a_reset_answers_the_same_for_unknown_addresses() {
         )
         .await;
     assert!(response.status().is_success());
-    assert!(app.last_mail_to("nobody@example.com").is_none());
+    assert!(app.mail_to("nobody@example.com").await.is_none());
     assert_eq!(app.count("password_resets").await, 0);
 }
 
@@ -738,4 +738,333 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
     assert_eq!(revoked, 1);
     assert!(app.current_user(&laptop).await.is_null());
     assert!(!app.current_user(&client).await.is_null());
+}
+
+/// Makes the database refuse audit entries of `action` in `org`, standing
+/// in for a crash between a change and its audit entry.
+async fn break_audit(app: &crate::helpers::TestApp, org: uuid::Uuid, action: &str) {
+    // Test-made values, not input.
+    sqlx::raw_sql(&format!(
+        "create or replace function cb_break_audit() returns trigger language plpgsql as $$
+         begin
+             if new.organization_id = '{org}' and new.action = '{action}' then
+                 raise exception 'the audit log is down';
+             end if;
+             return new;
+         end $$;
+         create trigger cb_break_audit before insert on audit_log
+             for each row execute function cb_break_audit();"
+    ))
+    .execute(&app.db.superuser)
+    .await
+    .unwrap();
+}
+
+async fn mend_audit(app: &crate::helpers::TestApp) {
+    sqlx::query("drop trigger cb_break_audit on audit_log")
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+}
+
+async fn audited(app: &crate::helpers::TestApp, action: &str) -> Vec<uuid::Uuid> {
+    sqlx::query_scalar(
+        "select organization_id from audit_log where action = $1 and outcome = 'success'
+         order by organization_id",
+    )
+    .bind(action)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap()
+}
+
+/// A user in two organizations (the second one current), with a second
+/// session; returns the second organization's id and that session.
+async fn user_in_two_orgs(
+    app: &crate::helpers::TestApp,
+) -> (
+    crate::helpers::NewUser,
+    reqwest::Client,
+    uuid::Uuid,
+    reqwest::Client,
+) {
+    let (user, client) = app.signed_up_user().await;
+    let response = app
+        .call(&client, "orgs/create", &[("name", "Second Org".into())])
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let second: uuid::Uuid = sqlx::query_scalar(
+        "select m.organization_id from memberships m join users u on u.id = m.user_id
+         where u.email = $1 order by m.created_at desc limit 1",
+    )
+    .bind(&user.email)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    let other = new_client();
+    app.log_in(&other, &user.email, &user.password).await;
+    (user, client, second, other)
+}
+
+fn change_password_form(current: &str, new: &str) -> [(&'static str, String); 2] {
+    [
+        ("current_password", current.to_owned()),
+        ("new_password", new.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn a_password_change_commits_with_its_audit_entries_or_not_at_all() {
+    let app = spawn_app().await;
+    let (user, client, second, other) = user_in_two_orgs(&app).await;
+    break_audit(&app, second, "user.password_changed").await;
+
+    let form = change_password_form(&user.password, "a brand new password");
+    let response = app.call(&client, "accounts/change_password", &form).await;
+
+    assert_eq!(response.status().as_u16(), 500);
+    assert!(
+        app.log_in(&new_client(), &user.email, &user.password)
+            .await
+            .status()
+            .is_success(),
+        "the old password still works"
+    );
+    assert!(
+        !app.current_user(&other).await.is_null(),
+        "no session was ended"
+    );
+    assert!(audited(&app, "user.password_changed").await.is_empty());
+
+    mend_audit(&app).await;
+    let response = app.call(&client, "accounts/change_password", &form).await;
+    assert!(response.status().is_success());
+    let mut orgs = vec![app.org_id_of(&user.email).await, second];
+    orgs.sort();
+    assert_eq!(
+        audited(&app, "user.password_changed").await,
+        orgs,
+        "one entry in each organization"
+    );
+}
+
+#[tokio::test]
+async fn revoking_sessions_commits_with_its_audit_entries_or_not_at_all() {
+    let app = spawn_app().await;
+    let (user, client, second, other) = user_in_two_orgs(&app).await;
+    break_audit(&app, second, "user.sessions_revoked").await;
+    let response = app
+        .call(&client, "accounts/revoke_other_sessions", &[])
+        .await;
+    assert_eq!(response.status().as_u16(), 500);
+    assert!(!app.current_user(&other).await.is_null());
+    mend_audit(&app).await;
+
+    break_audit(&app, second, "user.session_revoked").await;
+    let other_id: uuid::Uuid = sqlx::query_scalar(
+        "select s.id from sessions s join users u on u.id = s.user_id
+         where u.email = $1 order by s.created_at desc limit 1",
+    )
+    .bind(&user.email)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    let response = app
+        .call(
+            &client,
+            "accounts/revoke_session",
+            &[("id", other_id.to_string())],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 500);
+    assert!(!app.current_user(&other).await.is_null());
+    assert!(audited(&app, "user.session_revoked").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_password_reset_commits_with_its_audit_entries_or_not_at_all() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let token = request_reset(&app, &user.email).await;
+    break_audit(&app, org, "user.password_reset").await;
+
+    assert_eq!(reset_with(&app, &token, "a brand new password").await, 500);
+    assert!(app
+        .log_in(&new_client(), &user.email, &user.password)
+        .await
+        .status()
+        .is_success());
+
+    mend_audit(&app).await;
+    assert_eq!(
+        reset_with(&app, &token, "a brand new password").await,
+        200,
+        "the link was not used up"
+    );
+    assert_eq!(audited(&app, "user.password_reset").await, [org]);
+}
+
+#[tokio::test]
+async fn a_reset_link_is_made_with_its_audit_entry_or_not_at_all() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    break_audit(&app, org, "user.password_reset_requested").await;
+
+    let response = app
+        .call(
+            &new_client(),
+            "accounts/forgot_password",
+            &[("email", user.email.clone())],
+        )
+        .await;
+    assert!(response.status().is_success());
+
+    assert!(app.mail_to(&user.email).await.is_none(), "no link mailed");
+    assert_eq!(app.count("password_resets").await, 0, "no link made");
+    let error: Option<String> = sqlx::query_scalar("select last_error from jobs")
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+    assert!(error.unwrap().contains("audit log is down"));
+
+    // The job tries again later, and then it works.
+    mend_audit(&app).await;
+    app.run_jobs_at(chrono::Utc::now() + chrono::Duration::minutes(5))
+        .await;
+    assert!(app.last_mail_to(&user.email).is_some());
+    assert_eq!(audited(&app, "user.password_reset_requested").await, [org]);
+}
+
+#[tokio::test]
+async fn a_reset_request_does_the_same_work_for_known_and_unknown_addresses() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let mut answers = Vec::new();
+    for email in [user.email.as_str(), "nobody@example.com"] {
+        let response = app
+            .call(
+                &new_client(),
+                "accounts/forgot_password",
+                &[("email", email.into())],
+            )
+            .await;
+        answers.push((response.status().as_u16(), response.text().await.unwrap()));
+    }
+
+    assert_eq!(answers[0], answers[1]);
+    // Each request queued the same job and nothing else: the lookup, the
+    // link and the mail are the job's.
+    let jobs: Vec<(String, String)> =
+        sqlx::query_as("select kind, payload ->> 'email' from jobs order by created_at")
+            .fetch_all(&app.db.superuser)
+            .await
+            .unwrap();
+    assert_eq!(
+        jobs,
+        [
+            ("password_reset".to_owned(), user.email.clone()),
+            ("password_reset".to_owned(), "nobody@example.com".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_current_passwords_lock_the_account_like_log_in() {
+    let app = spawn_app().await;
+    let (user, client) = app.signed_up_user().await;
+    for attempt in 1..=4 {
+        let form = change_password_form("not it at all", "a brand new password");
+        let response = app.call(&client, "accounts/change_password", &form).await;
+        assert_eq!(response.status().as_u16(), 422, "attempt {attempt}");
+    }
+    let form = change_password_form("not it at all", "a brand new password");
+    let fifth = app.call(&client, "accounts/change_password", &form).await;
+    assert_eq!(fifth.status().as_u16(), 423);
+
+    let form = change_password_form(&user.password, "a brand new password");
+    let right = app.call(&client, "accounts/change_password", &form).await;
+    assert_eq!(
+        right.status().as_u16(),
+        423,
+        "locked even for the right one"
+    );
+    assert_eq!(
+        app.log_in(&new_client(), &user.email, &user.password)
+            .await
+            .status()
+            .as_u16(),
+        423,
+        "and log-in is locked too"
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_rate_limited() {
+    let app = spawn_app_in(Mode::Production).await;
+    for i in 0..10 {
+        let response = app.sign_up(&new_client(), &NewUser::random()).await;
+        assert!(response.status().is_success(), "sign-up {i}");
+    }
+    let response = app.sign_up(&new_client(), &NewUser::random()).await;
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(error_of(response).await["code"], "rate_limited");
+}
+
+async fn forgot(app: &crate::helpers::TestApp, email: &str) -> reqwest::Response {
+    app.call(
+        &new_client(),
+        "accounts/forgot_password",
+        &[("email", email.into())],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn reset_requests_for_one_email_are_rate_limited_alike_for_unknown_ones() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    for email in [user.email.as_str(), "nobody@example.com"] {
+        for i in 0..5 {
+            assert!(
+                forgot(&app, email).await.status().is_success(),
+                "{email} {i}"
+            );
+        }
+        let response = forgot(&app, email).await;
+        assert_eq!(response.status().as_u16(), 429, "{email}");
+        assert_eq!(error_of(response).await["code"], "rate_limited");
+    }
+    app.deliver_mail().await;
+    assert_eq!(
+        app.count("password_resets").await,
+        5,
+        "only the allowed requests made links"
+    );
+}
+
+#[tokio::test]
+async fn reset_requests_and_resets_from_one_network_are_rate_limited() {
+    let app = spawn_app_in(Mode::Production).await;
+    for i in 0..20 {
+        let response = forgot(&app, &format!("someone-{i}@example.com")).await;
+        assert!(response.status().is_success(), "request {i}");
+    }
+    assert_eq!(
+        forgot(&app, "one-more@example.com").await.status().as_u16(),
+        429
+    );
+
+    for i in 0..20 {
+        assert_eq!(
+            reset_with(&app, "made-up-token", "a brand new password").await,
+            404,
+            "reset {i}"
+        );
+    }
+    assert_eq!(
+        reset_with(&app, "made-up-token", "a brand new password").await,
+        429
+    );
 }

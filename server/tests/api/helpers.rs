@@ -66,6 +66,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The application's own pool: the restricted role.
     pub app_pool: PgPool,
+    /// Where the app sends mail, for running its jobs from the test.
+    pub mailer: app::backend::mail::Mailer,
 }
 
 pub fn test_settings(mode: Mode) -> Settings {
@@ -100,6 +102,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
     settings.mail_outbox_dir = mail_dir.clone();
+    let mailer = settings.mailer().expect("valid mail settings");
     let options = LeptosOptions::builder()
         .output_name("codebook")
         .site_root("target/site")
@@ -116,6 +119,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         mail_dir,
         db,
         app_pool,
+        mailer,
     }
 }
 
@@ -339,9 +343,9 @@ impl TestApp {
         })
     }
 
-    /// The invitation token in the newest mail to `to`.
-    pub fn invitation_token_for(&self, to: &str) -> String {
-        let mail = self.last_mail_to(to).expect("an invitation mail");
+    /// The invitation token in the newest mail to `to` (sent first).
+    pub async fn invitation_token_for(&self, to: &str) -> String {
+        let mail = self.mail_to(to).await.expect("an invitation mail");
         let start = mail.find("/invite/").expect("a link in the mail") + "/invite/".len();
         mail[start..]
             .chars()
@@ -374,5 +378,48 @@ impl TestApp {
             ],
         )
         .await
+    }
+}
+
+impl TestApp {
+    /// Runs the background jobs due now: mail goes out.
+    pub async fn deliver_mail(&self) {
+        self.run_jobs_at(chrono::Utc::now()).await;
+    }
+
+    /// Sends what is queued, then the newest mail to `to`.
+    pub async fn mail_to(&self, to: &str) -> Option<String> {
+        self.deliver_mail().await;
+        self.last_mail_to(to)
+    }
+
+    /// Runs every job due at `now` (a test clock), until none is left: the
+    /// server's own worker may hold some, so this waits for it to say it
+    /// finished one (`jobs_done`) before looking again; no sleeping.
+    pub async fn run_jobs_at(&self, now: chrono::DateTime<chrono::Utc>) {
+        use app::backend::jobs::{Runner, DONE_CHANNEL};
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.db.superuser)
+            .await
+            .unwrap();
+        listener.listen(DONE_CHANNEL).await.unwrap();
+        let runner = Runner::new(self.app_pool.clone(), self.mailer.clone(), &self.address);
+        loop {
+            runner.run_due(now).await.expect("jobs run");
+            let pending: i64 = sqlx::query_scalar(
+                "select count(*) from jobs
+                 where done_at is null and failed_at is null and run_at <= $1",
+            )
+            .bind(now)
+            .fetch_one(&self.db.superuser)
+            .await
+            .unwrap();
+            if pending == 0 {
+                return;
+            }
+            tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv())
+                .await
+                .expect("the server's worker finishes the job it holds")
+                .unwrap();
+        }
     }
 }

@@ -23,9 +23,12 @@ async fn an_invited_person_joins_with_a_new_account_from_the_mailed_link() {
         "{}",
         response.text().await.unwrap()
     );
-    let mail = app.last_mail_to(&email).expect("the invitation was mailed");
+    let mail = app
+        .mail_to(&email)
+        .await
+        .expect("the invitation was mailed");
     assert!(mail.contains(&format!("{}/invite/", app.address)), "{mail}");
-    let token = app.invitation_token_for(&email);
+    let token = app.invitation_token_for(&email).await;
 
     let invitee = new_client();
     let preview: serde_json::Value = app
@@ -73,7 +76,7 @@ async fn an_invitation_link_works_only_once() {
     let (_, owner) = app.signed_up_user().await;
     let email = fresh_email();
     app.invite(&owner, &email, "member").await;
-    let token = app.invitation_token_for(&email);
+    let token = app.invitation_token_for(&email).await;
     assert!(app
         .accept_as_new(&new_client(), &token, "Grace")
         .await
@@ -102,7 +105,7 @@ async fn a_revoked_or_expired_invitation_cannot_be_accepted() {
         .json()
         .await
         .unwrap();
-    let token = app.invitation_token_for(&revoked);
+    let token = app.invitation_token_for(&revoked).await;
     let response = app
         .call(
             &owner_client,
@@ -121,7 +124,7 @@ async fn a_revoked_or_expired_invitation_cannot_be_accepted() {
 
     let expired = fresh_email();
     app.invite(&owner_client, &expired, "member").await;
-    let token = app.invitation_token_for(&expired);
+    let token = app.invitation_token_for(&expired).await;
     sqlx::query("update invitations set expires_at = now() - interval '1 second' where email = $1")
         .bind(&expired)
         .execute(&app.db.superuser)
@@ -155,7 +158,7 @@ async fn resending_kills_the_old_link_and_mails_a_new_one() {
         .json()
         .await
         .unwrap();
-    let old_token = app.invitation_token_for(&email);
+    let old_token = app.invitation_token_for(&email).await;
 
     let response = app
         .call(
@@ -165,7 +168,7 @@ async fn resending_kills_the_old_link_and_mails_a_new_one() {
         )
         .await;
     assert!(response.status().is_success());
-    let new_token = app.invitation_token_for(&email);
+    let new_token = app.invitation_token_for(&email).await;
 
     assert_ne!(old_token, new_token);
     assert_eq!(
@@ -189,7 +192,7 @@ async fn an_existing_user_joins_and_the_organization_becomes_current() {
     let org = app.org_id_of(&owner.email).await;
     let (invitee, invitee_client) = app.signed_up_user().await;
     app.invite(&owner_client, &invitee.email, "member").await;
-    let token = app.invitation_token_for(&invitee.email);
+    let token = app.invitation_token_for(&invitee.email).await;
 
     // Another signed-in user cannot take it.
     let (_, stranger) = app.signed_up_user().await;
@@ -384,7 +387,7 @@ async fn a_new_account_from_an_invitation_needs_a_valid_name_and_password() {
     let (_, owner) = app.signed_up_user().await;
     let email = fresh_email();
     app.invite(&owner, &email, "member").await;
-    let token = app.invitation_token_for(&email);
+    let token = app.invitation_token_for(&email).await;
     let users_before = app.count("users").await;
 
     let response = app
@@ -424,15 +427,9 @@ async fn an_undeliverable_invitation_mail_is_kept_and_its_failure_shown() {
 
     assert!(
         response.status().is_success(),
-        "the invitation itself is made"
+        "the invitation itself is made; the mail goes out afterwards"
     );
-    let created: serde_json::Value = response.json().await.unwrap();
-    assert!(
-        created["mail_error"]
-            .as_str()
-            .is_some_and(|e| !e.is_empty()),
-        "{created}"
-    );
+    app.deliver_mail().await;
     let listed: serde_json::Value = app
         .call(&owner, "invitations/list", &[])
         .await
@@ -440,5 +437,117 @@ async fn an_undeliverable_invitation_mail_is_kept_and_its_failure_shown() {
         .await
         .unwrap();
     assert_eq!(listed[0]["email"], "far-away@example.com");
-    assert!(listed[0]["mail_error"].as_str().is_some(), "{listed}");
+    assert!(
+        listed[0]["mail_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn invitations_to_one_address_are_rate_limited() {
+    let app = spawn_app().await;
+    let (_, owner) = app.signed_up_user().await;
+    let email = fresh_email();
+    let created: serde_json::Value = app
+        .invite(&owner, &email, "member")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let response = app
+            .call(&owner, "invitations/resend", &[("id", id.clone())])
+            .await;
+        assert!(response.status().is_success());
+    }
+
+    let response = app
+        .call(&owner, "invitations/resend", &[("id", id.clone())])
+        .await;
+
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(error_of(response).await["code"], "rate_limited");
+    // Another organization cannot flood the same inbox either.
+    let (_, stranger) = app.signed_up_user().await;
+    assert_eq!(
+        app.invite(&stranger, &email, "member")
+            .await
+            .status()
+            .as_u16(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn invitations_from_one_organization_are_rate_limited() {
+    let app = spawn_app().await;
+    let (owner, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&owner.email).await;
+    sqlx::query("update organizations set max_members = 1000 where id = $1")
+        .bind(org)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    for i in 0..50 {
+        let response = app.invite(&client, &fresh_email(), "member").await;
+        assert!(response.status().is_success(), "invitation {i}");
+    }
+
+    let response = app.invite(&client, &fresh_email(), "member").await;
+
+    assert_eq!(response.status().as_u16(), 429);
+    assert_eq!(app.count("invitations").await, 50);
+}
+
+#[tokio::test]
+async fn per_address_limits_count_each_address_and_spare_a_development_loopback() {
+    use app::backend::state::Mode;
+    use app::backend::throttle::{hit_address, INVITE_PER_ADDRESS};
+    use app::backend::{Error, RequestMeta};
+
+    let app = spawn_app().await;
+    let mut conn = app.app_pool.acquire().await.unwrap();
+    let from = |ip: &str| RequestMeta {
+        ip: Some(ip.parse().unwrap()),
+        ..RequestMeta::default()
+    };
+    for _ in 0..INVITE_PER_ADDRESS.limit {
+        hit_address(
+            &mut conn,
+            Mode::Production,
+            INVITE_PER_ADDRESS,
+            &from("203.0.113.7"),
+        )
+        .await
+        .unwrap();
+    }
+    let refused = hit_address(
+        &mut conn,
+        Mode::Production,
+        INVITE_PER_ADDRESS,
+        &from("203.0.113.7"),
+    )
+    .await;
+    assert!(matches!(refused, Err(Error::RateLimited(_))));
+    hit_address(
+        &mut conn,
+        Mode::Production,
+        INVITE_PER_ADDRESS,
+        &from("203.0.113.8"),
+    )
+    .await
+    .expect("another address has its own count");
+    for _ in 0..=INVITE_PER_ADDRESS.limit {
+        hit_address(
+            &mut conn,
+            Mode::Development,
+            INVITE_PER_ADDRESS,
+            &from("127.0.0.1"),
+        )
+        .await
+        .expect("a development instance's own machine is not limited");
+    }
 }

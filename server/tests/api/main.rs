@@ -6,6 +6,7 @@ mod callers;
 mod codes;
 mod helpers;
 mod invitations;
+mod jobs;
 mod members;
 mod orgs;
 mod platform;

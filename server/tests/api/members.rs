@@ -281,3 +281,149 @@ async fn another_organizations_ids_find_nothing() {
         .unwrap();
     assert_eq!(listed["members"].as_array().unwrap().len(), 1);
 }
+
+/// A transaction as the application role, working on `org`.
+async fn org_transaction(
+    app: &crate::helpers::TestApp,
+    org: uuid::Uuid,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = app.app_pool.begin().await.unwrap();
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+/// Waits until `task` has finished or some statement in this test's
+/// database is waiting for a lock, whichever comes first.
+async fn finished_or_blocked<T>(app: &crate::helpers::TestApp, task: &tokio::task::JoinHandle<T>) {
+    loop {
+        if task.is_finished() {
+            return;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn owners(app: &crate::helpers::TestApp, org: uuid::Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from memberships where organization_id = $1 and role = 'owner'",
+    )
+    .bind(org)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap()
+}
+
+/// Under READ COMMITTED each of two overlapping transactions used to see
+/// the other's owner still there. Here the second one's change runs while
+/// the first is still open, every round, in both orders, demoting and
+/// removing.
+#[tokio::test]
+async fn two_owners_demoting_or_removing_each_other_at_once_leave_an_owner() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let org = app.org_id_of(&a.email).await;
+    let a_id = app.user_id_of(&a.email).await;
+    let (_, _, b_id) = app.member_of(org, "owner").await;
+    let statements = [
+        "update memberships set role = 'admin' where organization_id = $1 and user_id = $2",
+        "delete from memberships where organization_id = $1 and user_id = $2",
+    ];
+
+    for round in 0..20 {
+        let (first, second) = if round % 2 == 0 {
+            (a_id, b_id)
+        } else {
+            (b_id, a_id)
+        };
+        let statement = statements[(round / 2) % 2];
+        let mut t1 = org_transaction(&app, org).await;
+        let mut t2 = org_transaction(&app, org).await;
+        sqlx::query(statement)
+            .bind(org)
+            .bind(first)
+            .execute(&mut *t1)
+            .await
+            .expect("the other owner is still there");
+        let racing = tokio::spawn(async move {
+            let outcome = sqlx::query(statement)
+                .bind(org)
+                .bind(second)
+                .execute(&mut *t2)
+                .await;
+            (t2, outcome)
+        });
+        finished_or_blocked(&app, &racing).await;
+        t1.commit().await.unwrap();
+        let (t2, outcome) = racing.await.unwrap();
+        match outcome {
+            Ok(_) => t2.commit().await.unwrap(),
+            Err(e) => assert!(e.to_string().contains("at least one owner"), "{e}"),
+        }
+
+        assert_eq!(owners(&app, org).await, 1, "round {round}");
+        // Put the first owner back for the next round.
+        sqlx::query(
+            "insert into memberships (organization_id, user_id, role) values ($1, $2, 'owner')
+             on conflict (organization_id, user_id) do update set role = 'owner'",
+        )
+        .bind(org)
+        .bind(first)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn two_owners_removing_each_other_by_parallel_requests_leave_one_owner() {
+    let app = spawn_app().await;
+    let (a, a_client) = app.signed_up_user().await;
+    let org = app.org_id_of(&a.email).await;
+    let a_id = app.user_id_of(&a.email).await;
+    for round in 0..10 {
+        let (_, b_client, b_id) = app.member_of(org, "owner").await;
+        let (by_a, by_b) = futures::join!(
+            app.change_role(&a_client, b_id, "admin"),
+            app.change_role(&b_client, a_id, "admin"),
+        );
+
+        let mut statuses = [by_a.status().as_u16(), by_b.status().as_u16()];
+        statuses.sort();
+        assert!(
+            statuses == [200, 409] || statuses == [200, 403],
+            "round {round}: {statuses:?}"
+        );
+        assert_eq!(owners(&app, org).await, 1, "round {round}");
+        // A alone is owner again for the next round.
+        for statement in [
+            "update memberships set role = 'owner' where organization_id = $1 and user_id = $2",
+            "delete from memberships where organization_id = $1 and user_id = $2",
+        ] {
+            let user = if statement.starts_with("update") {
+                a_id
+            } else {
+                b_id
+            };
+            sqlx::query(statement)
+                .bind(org)
+                .bind(user)
+                .execute(&app.db.superuser)
+                .await
+                .unwrap();
+        }
+    }
+}

@@ -199,3 +199,178 @@ async fn an_organization_always_keeps_an_owner() {
         .await
         .unwrap();
 }
+
+/// A transaction as the application role with `user` (and `org`) set.
+async fn as_app(
+    app: &crate::helpers::TestApp,
+    user: Option<Uuid>,
+    org: Option<Uuid>,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = app.app_pool.begin().await.unwrap();
+    sqlx::query("select set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)")
+        .bind(user.map(|u| u.to_string()).unwrap_or_default())
+        .bind(org.map(|o| o.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+async fn refused(app: &crate::helpers::TestApp, user: Uuid, org: Uuid, statement: &str) -> String {
+    let mut tx = as_app(app, Some(user), Some(org)).await;
+    sqlx::query(statement)
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .expect_err(statement)
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_application_role_cannot_touch_users_beyond_what_it_uses() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let (user_id, org) = (
+        app.user_id_of(&a.email).await,
+        app.org_id_of(&a.email).await,
+    );
+
+    for statement in [
+        "delete from users where id = $1",
+        "update users set is_platform_admin = true where id = $1",
+        "update users set password_hash = 'chosen' where id = $1",
+        "update organizations set audit_head_seq = 0 where $1::uuid is not null",
+    ] {
+        let error = refused(&app, user_id, org, statement).await;
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_application_role_cannot_create_tables_nor_temporary_ones() {
+    let app = spawn_app().await;
+    for statement in [
+        "create table public.planted (x int)",
+        "create temporary table planted (x int)",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&app.app_pool)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_reads_but_cannot_change_their_memberships_in_other_organizations() {
+    let app = spawn_app().await;
+    let (a, _) = app.signed_up_user().await;
+    let (b, _) = app.signed_up_user().await;
+    let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
+    let a_id = app.user_id_of(&a.email).await;
+    // A is also a member of B's organization.
+    sqlx::query(
+        "insert into memberships (organization_id, user_id, role) values ($1, $2, 'member')",
+    )
+    .bind(org_b)
+    .bind(a_id)
+    .execute(&app.db.superuser)
+    .await
+    .unwrap();
+
+    let mut tx = as_app(&app, Some(a_id), Some(org_a)).await;
+    let seen: i64 = sqlx::query_scalar("select count(*) from memberships where user_id = $1")
+        .bind(a_id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(seen, 2, "the switcher lists both");
+    for statement in [
+        "update memberships set role = 'viewer' where organization_id = $1 and user_id = $2",
+        "delete from memberships where organization_id = $1 and user_id = $2",
+    ] {
+        let changed = sqlx::query(statement)
+            .bind(org_b)
+            .bind(a_id)
+            .execute(&mut *tx)
+            .await;
+        assert!(
+            matches!(changed, Ok(ref done) if done.rows_affected() == 0),
+            "{statement}: {changed:?}"
+        );
+    }
+    tx.commit().await.unwrap();
+    let role: Option<String> = sqlx::query_scalar(
+        "select role::text from memberships where organization_id = $1 and user_id = $2",
+    )
+    .bind(org_b)
+    .bind(a_id)
+    .fetch_optional(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(role.as_deref(), Some("member"));
+}
+
+#[tokio::test]
+async fn every_security_definer_function_pins_its_search_path() {
+    let app = spawn_app().await;
+    let functions: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        "select p.proname::text, p.proconfig from pg_proc p
+         where p.prosecdef and p.pronamespace = 'public'::regnamespace",
+    )
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert!(functions.len() >= 5, "{functions:?}");
+    for (name, config) in functions {
+        assert!(
+            config
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c == "search_path=pg_catalog, public, pg_temp"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn definer_functions_check_their_callers_right() {
+    let app = spawn_app().await;
+    // The first user of a development instance is platform admin, the
+    // second is not.
+    let (admin, _) = app.signed_up_user().await;
+    let (user, _) = app.signed_up_user().await;
+    let (admin_id, user_id) = (
+        app.user_id_of(&admin.email).await,
+        app.user_id_of(&user.email).await,
+    );
+
+    let mut tx = as_app(&app, Some(user_id), None).await;
+    let error = sqlx::query("select * from platform_organizations('', 10, 0)")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("only platform administrators"),
+        "{error}"
+    );
+    drop(tx);
+    let mut tx = as_app(&app, Some(admin_id), None).await;
+    let listed = sqlx::query("select * from platform_organizations('', 10, 0)")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    drop(tx);
+
+    let mut tx = as_app(&app, None, None).await;
+    let error = sqlx::query("select set_own_password('chosen')")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("no user is signed in"),
+        "{error}"
+    );
+}

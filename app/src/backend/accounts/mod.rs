@@ -54,6 +54,10 @@ impl ValidSignUp {
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) -> Result<SignedIn> {
     let input = ValidSignUp::parse(&input)?;
+    // Counted before the (costly) hash, and whether or not it succeeds.
+    let mut conn = state.pool.acquire().await?;
+    throttle::hit_address(&mut conn, state.mode, throttle::SIGN_UP_PER_ADDRESS, &meta).await?;
+    drop(conn);
     let password_hash = state.passwords.hash(&input.password).await?;
 
     let mut tx = state.pool.begin().await?;
@@ -269,17 +273,23 @@ pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) ->
     }
 }
 
-/// Makes an existing user a platform admin (`server admin grant`).
-pub async fn grant_platform_admin(pool: &sqlx::PgPool, email: &str) -> Result<()> {
+/// Makes an existing user a platform admin (`server admin grant`), on the
+/// owner's connection: the application role cannot set the flag. Recorded
+/// in the platform audit log.
+pub async fn grant_platform_admin(owner_pool: &sqlx::PgPool, email: &str) -> Result<()> {
     let email = Email::parse(email)?;
-    let updated = sqlx::query("update users set is_platform_admin = true where email = $1")
-        .bind(email.as_str())
-        .execute(pool)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Err(Error::NotFound);
-    }
+    let mut tx = owner_pool.begin().await?;
+    let user_id: Option<Uuid> = sqlx::query_scalar(
+        "update users set is_platform_admin = true where email = $1 returning id",
+    )
+    .bind(email.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let user_id = user_id.ok_or(Error::NotFound)?;
+    let event = audit::platform::PlatformEvent::new("platform_admin.granted")
+        .details(json!({"user_id": user_id, "email": email.as_str()}));
+    audit::platform::record(&mut tx, Actor::System, &RequestMeta::default(), event).await?;
+    tx.commit().await?;
     tracing::info!(email = email.as_str(), "granted platform admin");
     Ok(())
 }

@@ -1,20 +1,59 @@
 //! A signed-in user's own account: sessions, password change, and the
-//! password reset by mail.
+//! password reset by mail. Every change commits in one transaction with
+//! its audit entries, one in each organization the user belongs to.
 use chrono::Duration;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::backend::audit::{self, AuditEvent};
+use crate::backend::jobs::{self, Job, PasswordResetJob, Runner};
 use crate::backend::mail::Mail;
 use crate::backend::sessions::SessionUser;
-use crate::backend::{throttle, tokens, Actor, AppState, Error, OrgTx, RequestMeta, Result};
+use crate::backend::throttle::{self, Slot};
+use crate::backend::{db, tokens, Actor, AppState, Error, OrgTx, RequestMeta, Result};
 use crate::model::accounts::{Email, Password, SessionOut};
 
 pub const RESET_TTL: Duration = Duration::hours(1);
 
-/// Records `event` in the chain of each organization the user belongs to:
-/// account events concern every organization that trusts the account.
+/// Records `event` in the chain of each organization the user belongs to,
+/// inside `tx`, and commits: the change the caller made in `tx` and every
+/// audit entry of it are kept together or not at all. Account events
+/// concern every organization that trusts the account.
+pub async fn commit_with_audit_in_user_orgs(
+    mut tx: Transaction<'static, Postgres>,
+    user_id: Uuid,
+    actor: Actor,
+    meta: &RequestMeta,
+    event: AuditEvent,
+) -> Result<()> {
+    // Reading the user's memberships across organizations needs app.user_id.
+    sqlx::query("select set_config('app.user_id', $1, true)")
+        .bind(user_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let org_ids: Vec<Uuid> = sqlx::query_scalar(
+        "select organization_id from memberships where user_id = $1
+         order by created_at, organization_id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some((&first, rest)) = org_ids.split_first() else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let mut tx = OrgTx::bind(tx, first, actor, meta.clone()).await?;
+    audit::record(&mut tx, event.clone()).await?;
+    for &org_id in rest {
+        tx.rebind(org_id).await?;
+        audit::record(&mut tx, event.clone()).await?;
+    }
+    tx.commit().await
+}
+
+/// Records `event` in each of the user's organizations, in a transaction
+/// of its own: for events that change nothing else (a failed attempt).
 pub async fn audit_in_user_orgs(
     pool: &PgPool,
     user_id: Uuid,
@@ -22,12 +61,7 @@ pub async fn audit_in_user_orgs(
     meta: &RequestMeta,
     event: AuditEvent,
 ) -> Result<()> {
-    for org_id in super::organizations_of(pool, user_id).await? {
-        let mut tx = OrgTx::begin(pool, org_id, actor, meta.clone()).await?;
-        audit::record(&mut tx, event.clone()).await?;
-        tx.commit().await?;
-    }
-    Ok(())
+    commit_with_audit_in_user_orgs(pool.begin().await?, user_id, actor, meta, event).await
 }
 
 pub async fn list_sessions(pool: &PgPool, user: &SessionUser) -> Result<Vec<SessionOut>> {
@@ -50,17 +84,21 @@ pub async fn revoke_session(
     session_id: Uuid,
     meta: &RequestMeta,
 ) -> Result<()> {
-    let revoked = sqlx::query("update sessions set revoked_at = now() where id = $1 and user_id = $2 and revoked_at is null")
-        .bind(session_id)
-        .bind(user.user_id)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let mut tx = db::begin_as_user(pool, user.user_id).await?;
+    let revoked = sqlx::query(
+        "update sessions set revoked_at = now()
+         where id = $1 and user_id = $2 and revoked_at is null",
+    )
+    .bind(session_id)
+    .bind(user.user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if revoked == 0 {
         return Err(Error::NotFound);
     }
     let event = AuditEvent::new("user.session_revoked", "session", session_id);
-    audit_in_user_orgs(pool, user.user_id, Actor::User(user.user_id), meta, event).await
+    commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event).await
 }
 
 async fn revoke_all_sessions(
@@ -84,15 +122,19 @@ pub async fn revoke_other_sessions(
     user: &SessionUser,
     meta: &RequestMeta,
 ) -> Result<u64> {
-    let mut conn = pool.acquire().await?;
-    let revoked = revoke_all_sessions(&mut conn, user.user_id, Some(user.session_id)).await?;
+    let mut tx = db::begin_as_user(pool, user.user_id).await?;
+    let revoked = revoke_all_sessions(&mut tx, user.user_id, Some(user.session_id)).await?;
     let event = AuditEvent::new("user.sessions_revoked", "user", user.user_id)
         .after(json!({"revoked": revoked}));
-    audit_in_user_orgs(pool, user.user_id, Actor::User(user.user_id), meta, event).await?;
+    commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event)
+        .await?;
     Ok(revoked)
 }
 
-/// Needs the current password; ends every other session.
+/// Needs the current password, checked under the same per-account limit
+/// as log-in (a wrong one counts as a failed log-in: whoever holds a
+/// stolen session gets no more guesses here than at the log-in form);
+/// ends every other session.
 pub async fn change_password(
     state: &AppState,
     user: &SessionUser,
@@ -104,26 +146,46 @@ pub async fn change_password(
         field: Some("new_password".into()),
         message: e.message,
     })?;
+    let account_key = throttle::account_key(user.user_id);
+    if let Slot::Locked { until } =
+        throttle::take_slot(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?
+    {
+        return Err(super::locked(until));
+    }
     let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
         .bind(user.user_id)
         .fetch_one(&state.pool)
         .await?;
     if !state.passwords.verify(current, Some(&hash)).await? {
-        return Err(Error::Validation {
-            field: Some("current_password".into()),
-            message: "That is not your current password.".into(),
-        });
+        return Err(wrong_current_password(state, user, &account_key, meta).await?);
     }
+    throttle::clear(&state.pool, &account_key).await?;
     let new_hash = state.passwords.hash(&new).await?;
-    let mut tx = state.pool.begin().await?;
-    sqlx::query("update users set password_hash = $2 where id = $1")
-        .bind(user.user_id)
+    let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
+    // The role cannot update password hashes itself; this function sets
+    // the one of app.user_id.
+    sqlx::query("select set_own_password($1)")
         .bind(&new_hash)
         .execute(&mut *tx)
         .await?;
     revoke_all_sessions(&mut tx, user.user_id, Some(user.session_id)).await?;
-    tx.commit().await?;
     let event = AuditEvent::new("user.password_changed", "user", user.user_id);
+    commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event).await
+}
+
+/// Counts the failure, audits it, and says why the change was refused.
+async fn wrong_current_password(
+    state: &AppState,
+    user: &SessionUser,
+    account_key: &str,
+    meta: &RequestMeta,
+) -> Result<Error> {
+    let locked_until =
+        throttle::record_failure(&state.pool, account_key, throttle::ACCOUNT_LIMIT).await?;
+    let mut event = AuditEvent::new("user.password_changed", "user", user.user_id).failed();
+    if let Some(until) = locked_until {
+        event = event.after(json!({"locked_until": until}));
+    }
     audit_in_user_orgs(
         &state.pool,
         user.user_id,
@@ -131,24 +193,54 @@ pub async fn change_password(
         meta,
         event,
     )
-    .await
+    .await?;
+    Ok(match locked_until {
+        Some(until) => super::locked(until),
+        None => Error::Validation {
+            field: Some("current_password".into()),
+            message: "That is not your current password.".into(),
+        },
+    })
 }
 
-/// Mails a reset link if the address has an account. The caller answers
-/// the same either way, so the form does not reveal who has an account.
+/// Queues a reset link for the address. The request does the same work
+/// whether or not the address has an account (two rate-limit upserts and
+/// one job insert, no lookup), so neither its answer nor its timing tells
+/// who has one; the lookup, the link and the mail happen in the job.
 pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) -> Result<()> {
     let email = Email::parse(email)?;
+    let mut tx = state.pool.begin().await?;
+    throttle::hit_address(
+        &mut tx,
+        state.mode,
+        throttle::RESET_REQUEST_PER_ADDRESS,
+        meta,
+    )
+    .await?;
+    throttle::hit(&mut tx, throttle::RESET_REQUEST_PER_EMAIL, email.as_str()).await?;
+    let job = Job::PasswordReset(PasswordResetJob {
+        email: email.as_str().to_owned(),
+        meta: meta.into(),
+    });
+    jobs::enqueue(&mut tx, &job).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The job behind `request_reset`: a new link (older ones stop working),
+/// audited with it in one transaction, then mailed. A retry after a failed
+/// send makes a fresh link, so no link is stored anywhere but as a hash.
+pub(crate) async fn send_reset_link(runner: &Runner, job: &PasswordResetJob) -> Result<()> {
     let user_id: Option<Uuid> = sqlx::query_scalar("select id from users where email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&state.pool)
+        .bind(&job.email)
+        .fetch_optional(runner.pool())
         .await?;
     let Some(user_id) = user_id else {
         tracing::info!("password reset requested for an unknown address");
         return Ok(());
     };
     let token = tokens::generate();
-    let mut tx = state.pool.begin().await?;
-    // Only the newest link works.
+    let mut tx = runner.pool().begin().await?;
     sqlx::query(
         "update password_resets set used_at = now() where user_id = $1 and used_at is null",
     )
@@ -156,7 +248,8 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "insert into password_resets (id, user_id, token_hash, expires_at) values ($1, $2, $3, now() + $4::interval)",
+        "insert into password_resets (id, user_id, token_hash, expires_at)
+         values ($1, $2, $3, now() + $4::interval)",
     )
     .bind(Uuid::new_v4())
     .bind(user_id)
@@ -164,18 +257,18 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
     .bind(format!("{} seconds", RESET_TTL.num_seconds()))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
+    let event = AuditEvent::new("user.password_reset_requested", "user", user_id);
+    let meta = RequestMeta::from(job.meta.clone());
+    commit_with_audit_in_user_orgs(tx, user_id, Actor::Anonymous, &meta, event).await?;
     let mail = Mail {
-        to: email.as_str().to_owned(),
+        to: job.email.clone(),
         subject: "Reset your Codebook password".into(),
         text: format!(
             "Someone asked to reset the password of your Codebook account.\n\nChoose a new password:\n{}\n\nThe link works once and expires in one hour. If it was not you, ignore this mail.\n",
-            state.link(&format!("/reset-password/{token}"))
+            runner.link(&format!("/reset-password/{token}"))
         ),
     };
-    state.mailer.send(&mail).await?;
-    let event = AuditEvent::new("user.password_reset_requested", "user", user_id);
-    audit_in_user_orgs(&state.pool, user_id, Actor::Anonymous, meta, event).await
+    runner.mailer().send(&mail).await
 }
 
 /// Sets the new password if the link is live, uses it up, and ends every
@@ -187,30 +280,26 @@ pub async fn reset_password(
     meta: &RequestMeta,
 ) -> Result<()> {
     let new = Password::parse(new)?;
+    let mut conn = state.pool.acquire().await?;
+    throttle::hit_address(&mut conn, state.mode, throttle::RESET_PER_ADDRESS, meta).await?;
+    drop(conn);
     let new_hash = state.passwords.hash(&new).await?;
     let mut tx = state.pool.begin().await?;
-    let user_id: Option<Uuid> = sqlx::query_scalar(
-        "update password_resets set used_at = now()
-         where token_hash = $1 and used_at is null and expires_at > now()
-         returning user_id",
-    )
-    .bind(tokens::hash(token))
-    .fetch_optional(&mut *tx)
-    .await?;
+    // Uses the link up and sets the password in one statement, as the
+    // owner: the role cannot update password hashes itself.
+    let user_id: Option<Uuid> = sqlx::query_scalar("select reset_password_with_token($1, $2)")
+        .bind(tokens::hash(token))
+        .bind(&new_hash)
+        .fetch_one(&mut *tx)
+        .await?;
     let user_id = user_id.ok_or_else(|| {
         Error::Gone("This reset link is not valid: it was used, replaced by a newer one, or has expired. Ask for a new one.".into())
     })?;
-    sqlx::query("update users set password_hash = $2 where id = $1")
-        .bind(user_id)
-        .bind(&new_hash)
-        .execute(&mut *tx)
-        .await?;
     revoke_all_sessions(&mut tx, user_id, None).await?;
     sqlx::query("delete from login_throttles where key = $1")
         .bind(throttle::account_key(user_id))
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     let event = AuditEvent::new("user.password_reset", "user", user_id);
-    audit_in_user_orgs(&state.pool, user_id, Actor::User(user_id), meta, event).await
+    commit_with_audit_in_user_orgs(tx, user_id, Actor::User(user_id), meta, event).await
 }
