@@ -4,9 +4,7 @@ use leptos::prelude::*;
 
 use crate::backend::sessions::{SessionToken, SessionUser};
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
-use crate::model::AppError;
-
-use crate::api_request_id_header;
+use crate::model::{AppError, ErrorCode};
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>()
@@ -17,25 +15,20 @@ fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
+/// Who is calling and from where: the client address (through trusted
+/// proxies), a bounded user agent and the request id.
 pub fn request_meta() -> RequestMeta {
     let Some(parts) = parts() else {
         return RequestMeta::default();
     };
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    RequestMeta {
-        ip: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip()),
-        user_agent: header("user-agent"),
-        request_id: header(api_request_id_header()),
-    }
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let trusted = use_context::<AppState>()
+        .map(|state| state.trusted_proxies)
+        .unwrap_or_default();
+    RequestMeta::from_http(&parts.headers, peer, &trusted)
 }
 
 /// Maps a backend error to the wire, logging internal ones with the request
@@ -43,16 +36,22 @@ pub fn request_meta() -> RequestMeta {
 pub fn fail(error: backend::Error) -> AppError {
     let request_id = request_meta().request_id;
     let app_error = error.into_app_error(request_id.as_deref());
+    set_response_status(app_error.code);
+    app_error
+}
+
+/// Gives the server function's response the status of `code`.
+pub(crate) fn set_response_status(code: ErrorCode) {
     // A plain form post (no JavaScript) must keep the redirect back to the
     // form, which carries the error; anyone else gets the real status.
-    if !accepts_html() {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(app_error.code.http_status()) {
-                response.set_status(status);
-            }
+    if accepts_html() {
+        return;
+    }
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(code.http_status()) {
+            response.set_status(status);
         }
     }
-    app_error
 }
 
 fn accepts_html() -> bool {
@@ -69,7 +68,8 @@ fn accepts_html() -> bool {
 
 pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
     let state = state()?;
-    let Some(token) = parts().and_then(|p| SessionToken::from_headers(&p.headers)) else {
+    let cookie = backend::sessions::cookie_name(state.secure_cookies());
+    let Some(token) = parts().and_then(|p| SessionToken::from_headers(&p.headers, cookie)) else {
         return Ok(None);
     };
     backend::sessions::authenticate(&state.pool, &token)
