@@ -8,5 +8,6 @@ mod members;
 mod orgs;
 mod platform;
 mod rest;
+mod security;
 mod startup;
 mod tenancy;
