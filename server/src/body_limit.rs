@@ -7,7 +7,8 @@ use axum::extract::Request;
 use axum::http::{header, request::Parts, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use http_body_util::BodyExt as _;
+use std::time::Duration;
 
 use crate::security::edge_error;
 
@@ -32,10 +33,16 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
+/// After a body is refused, at most this much more of it is read and
+/// dropped, for at most `DRAIN_TIME`: a client still sending would
+/// otherwise see the connection reset instead of our 413.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
 /// Buffers the body up to its limit and hands it on; 413 beyond it, whether
 /// the client announced its length or streamed it in chunks.
 pub async fn limit_body(request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
+    let (parts, mut body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let limit = body_limit(&path);
     let announced = parts
@@ -43,12 +50,16 @@ pub async fn limit_body(request: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|length| length > limit as u64) {
+        drain(&mut body).await;
         return too_large(&path, limit);
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(&path, limit),
-        Err(e) => {
+    let bytes = match read_up_to(&mut body, limit).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => {
+            drain(&mut body).await;
+            return too_large(&path, limit);
+        }
+        Err(BodyError::Unreadable(e)) => {
             tracing::info!(error = %e, "request body could not be read");
             return bad_request(&path, "The request body could not be read.");
         }
@@ -61,6 +72,38 @@ pub async fn limit_body(request: Request, next: Next) -> Response {
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable(axum::Error),
+}
+
+async fn read_up_to(body: &mut Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Unreadable)?;
+        if let Some(data) = frame.data_ref() {
+            if bytes.len() + data.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok(bytes)
+}
+
+async fn drain(body: &mut Body) {
+    let read_and_drop = async {
+        let mut dropped = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            dropped += frame.data_ref().map_or(0, |d| d.len());
+            if dropped > DRAIN_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read_and_drop).await;
 }
 
 fn too_large(path: &str, limit: usize) -> Response {
@@ -86,9 +129,8 @@ fn bad_request(path: &str, message: &str) -> Response {
 /// PostgreSQL cannot store in text: refused here rather than failing as a
 /// database error (500) in whichever query it reaches.
 fn carries_nul(parts: &Parts, body: &[u8]) -> bool {
-    let contains = |haystack: &[u8], needle: &[u8]| {
-        haystack.windows(needle.len()).any(|w| w == needle)
-    };
+    let contains =
+        |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
     let query = parts.uri.query().unwrap_or("").as_bytes();
     let content_type = parts
         .headers
@@ -133,6 +175,9 @@ mod tests {
         assert!(carries_nul(&json, br#"{"name": "a\u0000b"}"#));
         assert!(!carries_nul(&json, br#"{"name": "ab"}"#));
         assert!(carries_nul(&parts("/api/x?q=%00", "text/plain"), b""));
-        assert!(!carries_nul(&parts("/api/x", "application/octet-stream"), b"\0"));
+        assert!(!carries_nul(
+            &parts("/api/x", "application/octet-stream"),
+            b"\0"
+        ));
     }
 }

@@ -2,8 +2,8 @@
 //! `Leptos.toml` and each can be overridden by an environment variable
 //! `CODEBOOK_<KEY>` (`data-dir` → `CODEBOOK_DATA_DIR`). Secrets come only
 //! from the environment: `DATABASE_URL`, `APP_DATABASE_URL`.
-use anyhow::Context as _;
 use anyhow::bail;
+use anyhow::Context as _;
 use app::backend::mail::{Mailer, SmtpSettings};
 use app::backend::request::TrustedProxies;
 use app::backend::state::Mode;

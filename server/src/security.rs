@@ -185,12 +185,32 @@ mod tests {
     #[test]
     fn an_origin_is_ours_when_it_names_the_requested_host_or_the_public_url() {
         let public = "https://codebook.example.com";
-        assert!(is_own_origin("http://127.0.0.1:3000", Some("127.0.0.1:3000"), public));
-        assert!(is_own_origin("https://codebook.example.com", Some("10.0.0.5:3000"), public));
-        assert!(!is_own_origin("https://evil.example", Some("codebook.example.com"), public));
-        assert!(!is_own_origin("http://127.0.0.1:3001", Some("127.0.0.1:3000"), public));
+        assert!(is_own_origin(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000"),
+            public
+        ));
+        assert!(is_own_origin(
+            "https://codebook.example.com",
+            Some("10.0.0.5:3000"),
+            public
+        ));
+        assert!(!is_own_origin(
+            "https://evil.example",
+            Some("codebook.example.com"),
+            public
+        ));
+        assert!(!is_own_origin(
+            "http://127.0.0.1:3001",
+            Some("127.0.0.1:3000"),
+            public
+        ));
         assert!(!is_own_origin("null", Some("127.0.0.1:3000"), public));
-        assert!(!is_own_origin("https://codebook.example.com.evil.example", None, public));
+        assert!(!is_own_origin(
+            "https://codebook.example.com.evil.example",
+            None,
+            public
+        ));
     }
 
     fn request(headers: &[(&str, &str)]) -> Request {
@@ -232,7 +252,12 @@ mod tests {
         for path in ["/dev", "/dev/mail", "/api/dev/mail"] {
             assert!(is_dev_route(path), "{path}");
         }
-        for path in ["/devices", "/api/devx", "/dashboard", "/api/accounts/log_in"] {
+        for path in [
+            "/devices",
+            "/api/devx",
+            "/dashboard",
+            "/api/accounts/log_in",
+        ] {
             assert!(!is_dev_route(path), "{path}");
         }
     }

@@ -120,7 +120,10 @@ pub fn router(state: ServerState) -> Router {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(context, shell))
         .with_state(state)
         // Layers run bottom to top on the way in: the request id and its
         // span first, the body last.
@@ -134,9 +137,14 @@ pub fn router(state: ServerState) -> Router {
         router = router.layer(middleware::from_fn(security::hide_dev_routes));
     }
     router
-        .layer(middleware::from_fn_with_state(edge, security::security_headers))
+        .layer(middleware::from_fn_with_state(
+            edge,
+            security::security_headers,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(telemetry::request_span::<axum::body::Body>),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(middleware::from_fn(telemetry::drop_unacceptable_request_id))
 }

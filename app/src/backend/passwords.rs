@@ -144,7 +144,9 @@ mod tests {
         let hash = hash_now("correct horse battery").unwrap();
         for known in [Some(hash.as_str()), None] {
             match hasher.verify(&long, known).await {
-                Err(Error::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("password")),
+                Err(Error::Validation { field, .. }) => {
+                    assert_eq!(field.as_deref(), Some("password"))
+                }
                 other => panic!("expected a validation error, got {other:?}"),
             }
         }

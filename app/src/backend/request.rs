@@ -137,14 +137,20 @@ mod tests {
     fn without_trusted_proxies_the_client_is_the_tcp_peer_whatever_it_forwards() {
         let proxies = TrustedProxies::default();
         let spoofed = forwarded(&["203.0.113.9"]);
-        assert_eq!(proxies.client_ip(ip("198.51.100.1"), &spoofed), ip("198.51.100.1"));
+        assert_eq!(
+            proxies.client_ip(ip("198.51.100.1"), &spoofed),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
     fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
         let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
         let spoofed = forwarded(&["203.0.113.9"]);
-        assert_eq!(proxies.client_ip(ip("198.51.100.1"), &spoofed), ip("198.51.100.1"));
+        assert_eq!(
+            proxies.client_ip(ip("198.51.100.1"), &spoofed),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
@@ -152,7 +158,10 @@ mod tests {
         let proxies = TrustedProxies::parse("10.0.0.1, 10.1.0.0/16").unwrap();
         // The client claims 1.1.1.1; our outer proxy saw 203.0.113.9.
         let headers = forwarded(&["1.1.1.1, 203.0.113.9", "10.1.2.3"]);
-        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &headers),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -161,7 +170,10 @@ mod tests {
         let headers = forwarded(&["10.0.0.7, 10.0.0.8"]);
         assert_eq!(proxies.client_ip(ip("10.0.0.1"), &headers), ip("10.0.0.7"));
         // No header at all: the proxy itself.
-        assert_eq!(proxies.client_ip(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
+        assert_eq!(
+            proxies.client_ip(ip("10.0.0.1"), &HeaderMap::new()),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -170,7 +182,10 @@ mod tests {
         let headers = forwarded(&["203.0.113.9:4711, not-an-ip, , 127.0.0.1"]);
         assert_eq!(proxies.client_ip(ip("::1"), &headers), ip("203.0.113.9"));
         let headers = forwarded(&["[2001:db8::7]:443, unknown"]);
-        assert_eq!(proxies.client_ip(ip("::ffff:127.0.0.1"), &headers), ip("2001:db8::7"));
+        assert_eq!(
+            proxies.client_ip(ip("::ffff:127.0.0.1"), &headers),
+            ip("2001:db8::7")
+        );
     }
 
     #[test]
@@ -198,7 +213,9 @@ mod tests {
         for bad in ["", "a b", "id\nforged log line", "ü", "<script>", "a/b"] {
             assert!(!is_acceptable_request_id(bad), "{bad:?}");
         }
-        assert!(!is_acceptable_request_id(&"a".repeat(MAX_REQUEST_ID_LEN + 1)));
+        assert!(!is_acceptable_request_id(
+            &"a".repeat(MAX_REQUEST_ID_LEN + 1)
+        ));
     }
 
     #[test]

@@ -222,8 +222,19 @@ mod tests {
     #[test]
     fn control_and_invisible_characters_are_refused_in_names_and_emails() {
         for bad in [
-            "\0", "\u{7}", "\n", "\u{1b}", "\u{85}", "\u{2028}", "\u{202E}", "\u{2066}",
-            "\u{200B}", "\u{200D}", "\u{FEFF}", "\u{AD}", "\u{E0041}",
+            "\0",
+            "\u{7}",
+            "\n",
+            "\u{1b}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{202E}",
+            "\u{2066}",
+            "\u{200B}",
+            "\u{200D}",
+            "\u{FEFF}",
+            "\u{AD}",
+            "\u{E0041}",
         ] {
             let name = DisplayName::parse("name", &format!("Ada{bad}Lovelace")).unwrap_err();
             assert_eq!(name.field.as_deref(), Some("name"), "{bad:?}");

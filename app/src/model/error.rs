@@ -123,15 +123,20 @@ impl FromServerFnError for AppError {
                 ErrorCode::Internal,
                 "Could not reach the server. Check your connection and try again.",
             ),
-            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => {
-                AppError::new(ErrorCode::BadRequest, format!("The request is malformed: {e}"))
-            }
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => AppError::new(
+                ErrorCode::BadRequest,
+                format!("The request is malformed: {e}"),
+            ),
             // On the server this is the request body failing to decode; in
             // the browser, a response that did not.
-            ServerFnErrorErr::Deserialization(e) if cfg!(feature = "ssr") => {
-                AppError::new(ErrorCode::BadRequest, format!("The request is malformed: {e}"))
-            }
-            _ => AppError::new(ErrorCode::Internal, "Something went wrong. Please try again."),
+            ServerFnErrorErr::Deserialization(e) if cfg!(feature = "ssr") => AppError::new(
+                ErrorCode::BadRequest,
+                format!("The request is malformed: {e}"),
+            ),
+            _ => AppError::new(
+                ErrorCode::Internal,
+                "Something went wrong. Please try again.",
+            ),
         };
         // The server-function machinery answers 500 to any error it makes
         // itself; give the response the status of the code instead.

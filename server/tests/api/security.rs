@@ -11,7 +11,12 @@ const MIB: usize = 1024 * 1024;
 
 /// Sends `total` bytes to `path` as a chunked body (no Content-Length) and
 /// returns the status and body of the answer.
-async fn post_chunked(address: &str, path: &str, content_type: &str, total: usize) -> (u16, String) {
+async fn post_chunked(
+    address: &str,
+    path: &str,
+    content_type: &str,
+    total: usize,
+) -> (u16, String) {
     let host = address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     let head = format!(
@@ -53,7 +58,11 @@ async fn an_oversized_body_gets_413_with_or_without_a_content_length() {
     let json = json!({"email": "a@example.com", "password": "x".repeat(MIB)}).to_string();
 
     for (path, content_type, body) in [
-        ("/api/accounts/log_in", "application/x-www-form-urlencoded", &form),
+        (
+            "/api/accounts/log_in",
+            "application/x-www-form-urlencoded",
+            &form,
+        ),
         ("/api/v1/auth/token", "application/json", &json),
     ] {
         let response = new_client()
@@ -66,12 +75,19 @@ async fn an_oversized_body_gets_413_with_or_without_a_content_length() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
         let error = response.json::<Value>().await.unwrap();
-        let error = if path.starts_with("/api/v1/") { &error["error"] } else { &error };
+        let error = if path.starts_with("/api/v1/") {
+            &error["error"]
+        } else {
+            &error
+        };
         assert_eq!(error["code"], "payload_too_large", "{path}: {error}");
 
         let (status, body) = post_chunked(&app.address, path, content_type, 2 * MIB).await;
         assert_eq!(status, 413, "{path} (chunked): {body}");
-        assert!(body.contains("payload_too_large"), "{path} (chunked): {body}");
+        assert!(
+            body.contains("payload_too_large"),
+            "{path} (chunked): {body}"
+        );
     }
 }
 
@@ -116,7 +132,11 @@ async fn log_in_with_a_huge_password_is_refused_before_hashing() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-async fn sign_up_with(app: &crate::helpers::TestApp, user: &NewUser, headers: &[(&str, &str)]) -> Response {
+async fn sign_up_with(
+    app: &crate::helpers::TestApp,
+    user: &NewUser,
+    headers: &[(&str, &str)],
+) -> Response {
     let mut request = new_client()
         .post(format!("{}/api/accounts/sign_up", app.address))
         .header(header::ACCEPT, "application/json")
@@ -196,7 +216,10 @@ fn assert_security_headers(response: &Response, what: &str) {
         "base-uri 'none'",
         "form-action 'self'",
     ] {
-        assert!(csp.contains(directive), "{what}: {directive} missing in {csp}");
+        assert!(
+            csp.contains(directive),
+            "{what}: {directive} missing in {csp}"
+        );
     }
     assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
@@ -205,7 +228,9 @@ fn assert_security_headers(response: &Response, what: &str) {
 }
 
 fn nonce_of(response: &Response) -> String {
-    let csp = response.headers()["content-security-policy"].to_str().unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
     let start = csp.find("'nonce-").unwrap() + "'nonce-".len();
     csp[start..].split('\'').next().unwrap().to_owned()
 }
@@ -220,7 +245,10 @@ async fn pages_and_api_answers_carry_the_security_headers() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_security_headers(&page, "page");
-    assert!(page.headers().get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+    assert!(
+        page.headers().get("strict-transport-security").is_none(),
+        "no HSTS over plain HTTP"
+    );
     let nonce = nonce_of(&page);
     let html = page.text().await.unwrap();
     assert!(
@@ -265,7 +293,10 @@ async fn production_sends_hsts_and_a_host_only_secure_session_cookie() {
         "{cookie}"
     );
     // The session is read back under that name.
-    assert_eq!(app.current_user(&client).await["email"], user.email.as_str());
+    assert_eq!(
+        app.current_user(&client).await["email"],
+        user.email.as_str()
+    );
 }
 
 #[tokio::test]
@@ -310,7 +341,10 @@ async fn malformed_server_function_arguments_get_400_with_the_uniform_error() {
         let error = error_of(response).await;
         assert_eq!(error["code"], "bad_request", "{what}: {error}");
         assert!(
-            error["message"].as_str().unwrap().starts_with("The request is malformed"),
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The request is malformed"),
             "{what}: {error}"
         );
     }
@@ -331,7 +365,13 @@ async fn control_and_invisible_characters_in_names_and_emails_get_a_4xx() {
         let form: Vec<(&str, String)> = user
             .form()
             .into_iter()
-            .map(|(k, v)| if k == field { (k, value.to_owned()) } else { (k, v) })
+            .map(|(k, v)| {
+                if k == field {
+                    (k, value.to_owned())
+                } else {
+                    (k, v)
+                }
+            })
             .collect();
         let response = app.call(&new_client(), "accounts/sign_up", &form).await;
         let status = response.status();
@@ -345,7 +385,9 @@ async fn control_and_invisible_characters_in_names_and_emails_get_a_4xx() {
         }
     }
     // A NUL in the log-in email is refused too, never a database error.
-    let response = app.log_in(&new_client(), "a\u{0}@example.com", "some password").await;
+    let response = app
+        .log_in(&new_client(), "a\u{0}@example.com", "some password")
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.count("users").await, 0);
 }
@@ -363,10 +405,30 @@ async fn a_broken_json_body_gets_the_rest_error() {
         request.send()
     };
     for (what, response, status, code) in [
-        ("broken JSON", post("{\"email\": ", Some("application/json")).await, 400, "bad_request"),
-        ("not JSON", post("email=a", Some("text/plain")).await, 415, "bad_request"),
-        ("no content type", post("{}", None).await, 415, "bad_request"),
-        ("the wrong shape", post("{\"email\": 1}", Some("application/json")).await, 422, "validation"),
+        (
+            "broken JSON",
+            post("{\"email\": ", Some("application/json")).await,
+            400,
+            "bad_request",
+        ),
+        (
+            "not JSON",
+            post("email=a", Some("text/plain")).await,
+            415,
+            "bad_request",
+        ),
+        (
+            "no content type",
+            post("{}", None).await,
+            415,
+            "bad_request",
+        ),
+        (
+            "the wrong shape",
+            post("{\"email\": 1}", Some("application/json")).await,
+            422,
+            "validation",
+        ),
     ] {
         let response = response.unwrap();
         assert_eq!(response.status().as_u16(), status, "{what}");
@@ -388,7 +450,10 @@ async fn only_a_plain_short_client_request_id_is_kept() {
                 .send()
                 .await
                 .unwrap();
-            response.headers()["x-request-id"].to_str().unwrap().to_owned()
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
         }
     };
     assert_eq!(id_for("trace-42.a_b".into()).await, "trace-42.a_b");
@@ -414,12 +479,11 @@ async fn a_long_user_agent_is_stored_cut_to_512_characters() {
         .await
         .unwrap();
     assert_eq!(stored.chars().count(), 512);
-    let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where length(user_agent) > 512",
-    )
-    .fetch_one(&app.db.superuser)
-    .await
-    .unwrap();
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where length(user_agent) > 512")
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
     assert_eq!(audited, 0);
 }
 
