@@ -80,8 +80,11 @@ export LEPTOS_SITE_ROOT=target/site
 export LEPTOS_OUTPUT_NAME="${LEPTOS_OUTPUT_NAME:-codebook}"
 export CODEBOOK_MODE=development
 export CODEBOOK_DATA_DIR="$data_dir"
+# A throw-away cluster: no need to sync it to disk.
+export CODEBOOK_EMBEDDED_FSYNC=false
 export CODEBOOK_MAIL_OUTBOX_DIR="$data_dir/mail"
-# One platform admin per Playwright project (see end2end/tests/platform.spec.ts).
+# One platform admin per Playwright project (see end2end/tests/platform.spec.ts);
+# the list works in development mode only.
 export CODEBOOK_PLATFORM_ADMINS=platform-admin-js-on@example.com,platform-admin-js-off@example.com
 export RUST_LOG="${RUST_LOG:-info}"
 

@@ -132,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::EmbeddedDb { data_dir, stop } => {
-            let pg = EmbeddedPostgres::start(&data_dir)?;
+            let pg = EmbeddedPostgres::start(&data_dir, settings.embedded_fsync)?;
             if stop {
                 drop(pg);
             } else {

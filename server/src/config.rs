@@ -2,10 +2,13 @@
 //! `Leptos.toml` and each can be overridden by an environment variable
 //! `CODEBOOK_<KEY>` (`data-dir` → `CODEBOOK_DATA_DIR`). Secrets come only
 //! from the environment: `DATABASE_URL`, `APP_DATABASE_URL`.
+use anyhow::bail;
 use anyhow::Context as _;
 use app::backend::mail::{Mailer, SmtpSettings};
+use app::backend::request::TrustedProxies;
 use app::backend::state::Mode;
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,8 +17,15 @@ pub struct Settings {
     /// `development` (the embedded default: plain-HTTP cookies, the first
     /// user becomes platform admin) or `production`.
     pub mode: Mode,
+    /// Development listens on loopback only unless this is set: a
+    /// development instance has trust-auth PostgreSQL, a /dev/mail page
+    /// and a platform admin for whoever signs up first.
+    pub allow_remote: bool,
     /// Where the embedded PostgreSQL cluster lives when no DATABASE_URL is set.
     pub data_dir: PathBuf,
+    /// Whether the embedded cluster syncs to disk. Only a throw-away test
+    /// cluster (the test script's, the browser tests') turns it off.
+    pub embedded_fsync: bool,
     /// Connections in the application's pool.
     pub max_connections: u32,
     /// `pretty` for people, `json` for log collectors.
@@ -34,8 +44,13 @@ pub struct Settings {
     /// The folder of `.eml` files when no SMTP server is configured.
     pub mail_outbox_dir: PathBuf,
     /// Comma-separated emails that become platform admins when they sign
-    /// up: how an operator bootstraps the first admin in production.
+    /// up. Development only (whoever signs up first with such an address
+    /// would be admin); production refuses to start with any and uses
+    /// `server admin grant <email>`.
     pub platform_admins: String,
+    /// Comma-separated IPs and CIDR ranges of reverse proxies whose
+    /// `X-Forwarded-For` names the client. Empty: the TCP peer is the client.
+    pub trusted_proxies: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +64,9 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             mode: Mode::Development,
+            allow_remote: false,
             data_dir: PathBuf::from(".data"),
+            embedded_fsync: true,
             max_connections: 20,
             log_format: LogFormat::Pretty,
             migrate_on_start: true,
@@ -58,6 +75,7 @@ impl Default for Settings {
             smtp_url: String::new(),
             mail_outbox_dir: PathBuf::from(".data/mail"),
             platform_admins: String::new(),
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -82,6 +100,65 @@ impl DatabaseUrls {
 }
 
 impl Settings {
+    /// Refuses settings that would serve an open instance: production needs
+    /// its own database, a mail server, its public URL and no e-mail list
+    /// of admins (JWT_SECRET is checked where the key is made); development
+    /// stays on loopback unless `allow-remote` says otherwise.
+    pub fn check_for_serving(&self, urls: &DatabaseUrls, listen: SocketAddr) -> anyhow::Result<()> {
+        self.trusted_proxies()?;
+        match self.mode {
+            Mode::Production => {
+                check_production_database(self.mode, urls)?;
+                if self.smtp_url.trim().is_empty() {
+                    bail!(
+                        "Refusing to start: production needs a mail server. Set `smtp-url` \
+                         (CODEBOOK_SMTP_URL), e.g. smtps://mail.example.com:465"
+                    );
+                }
+                let public_url = self.public_url.trim();
+                if public_url.is_empty() {
+                    bail!(
+                        "Refusing to start: production needs `public-url` (CODEBOOK_PUBLIC_URL), \
+                         the address people reach the app at, e.g. https://codebook.example.com"
+                    );
+                }
+                if !public_url.starts_with("https://") {
+                    // Production cookies are `Secure`: over plain HTTP no
+                    // browser would keep a session.
+                    bail!(
+                        "Refusing to start: in production `public-url` must start with https:// \
+                         (got `{public_url}`)"
+                    );
+                }
+                if !self.platform_admin_emails().is_empty() {
+                    bail!(
+                        "Refusing to start: `platform-admins` (CODEBOOK_PLATFORM_ADMINS) is for \
+                         development only, as whoever signs up first with such an address would \
+                         become admin. Empty it and run `server admin grant <email>` for an \
+                         existing account instead."
+                    );
+                }
+            }
+            Mode::Development => {
+                if !listen.ip().is_loopback() && !self.allow_remote {
+                    bail!(
+                        "Refusing to start: development mode listens on loopback only, and {listen} \
+                         is not. A development instance lets the first sign-up become platform \
+                         admin and shows all mail at /dev/mail. Set `mode = \"production\"`, or \
+                         `allow-remote = true` (CODEBOOK_ALLOW_REMOTE=true) if you mean it."
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `trusted-proxies` setting, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<TrustedProxies> {
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("Invalid `trusted-proxies` setting: {e}"))
+    }
+
     /// The `platform-admins` emails, normalised.
     pub fn platform_admin_emails(&self) -> Vec<String> {
         self.platform_admins
@@ -146,6 +223,18 @@ impl Settings {
         }
         Ok(toml::Value::Table(table).try_into()?)
     }
+}
+
+/// Production never runs on the embedded cluster: it has trust
+/// authentication and lives in a local folder.
+pub fn check_production_database(mode: Mode, urls: &DatabaseUrls) -> anyhow::Result<()> {
+    if mode == Mode::Production && urls.owner.is_none() {
+        bail!(
+            "Refusing to start: production needs DATABASE_URL (the schema owner's connection); \
+             the embedded PostgreSQL cluster is for development only"
+        );
+    }
+    Ok(())
 }
 
 /// An environment value as TOML: numbers and booleans as such, anything

@@ -51,8 +51,9 @@ fn is_root() -> bool {
 
 impl EmbeddedPostgres {
     /// Creates the cluster under `data_dir/postgres` if it is new, then
-    /// starts it on a free loopback port.
-    pub fn start(data_dir: &Path) -> anyhow::Result<Self> {
+    /// starts it on a free loopback port. `fsync` off is for throw-away test
+    /// clusters only: a crash can then corrupt the data.
+    pub fn start(data_dir: &Path, fsync: bool) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("Failed to create {}", data_dir.display()))?;
@@ -89,13 +90,14 @@ impl EmbeddedPostgres {
                 .arg(&log)
                 .args(["-w", "-t", "60", "-o"])
                 .arg(format!(
-                    "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
-                    pg.port
+                    "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync={}",
+                    pg.port,
+                    if fsync { "on" } else { "off" }
                 ))
                 .arg("start"),
         )
         .with_context(|| format!("Embedded PostgreSQL did not start; see {}", log.display()))?;
-        tracing::info!(port = pg.port, "embedded PostgreSQL is running");
+        tracing::info!(port = pg.port, fsync, "embedded PostgreSQL is running");
         Ok(pg)
     }
 

@@ -1,9 +1,11 @@
 //! The Codebook server: configuration, the command line, the embedded
 //! database and the HTTP application.
 pub mod bench;
+pub mod body_limit;
 pub mod cli;
 pub mod config;
 pub mod embedded_pg;
 pub mod rest;
+pub mod security;
 pub mod startup;
 pub mod telemetry;

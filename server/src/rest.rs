@@ -2,9 +2,10 @@
 //! details}}` with the status of their code.
 use app::backend::sessions::SessionUser;
 use app::backend::{self, accounts, AppState, RequestMeta};
-use app::model::AppError;
-use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use app::model::{AppError, ErrorCode};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,34 +21,80 @@ pub fn router() -> Router<ServerState> {
         .route("/api/v1/me", get(me))
 }
 
-/// An error on its way out as the uniform JSON error.
-pub struct ApiError(AppError);
+/// An error on its way out as JSON, with the status of its code (or, for a
+/// request refused before it is understood, the one HTTP prescribes, such
+/// as 415 for a body that is not JSON).
+pub struct ApiError {
+    status: StatusCode,
+    error: AppError,
+}
+
+impl ApiError {
+    pub fn with_status(status: StatusCode, error: AppError) -> Self {
+        Self { status, error }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        let status = StatusCode::from_u16(error.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self { status, error }
+    }
+}
 
 impl From<backend::Error> for ApiError {
     fn from(e: backend::Error) -> Self {
         // The request id is in the log line of the request's span.
-        ApiError(e.into_app_error(None))
+        e.into_app_error(None).into()
     }
 }
+
+/// A body that is not the JSON a route expects: 400 for broken JSON, 415
+/// without the JSON content type, 413 when too large, 422 for JSON of the
+/// wrong shape, always in the uniform error body.
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let code = match status {
+            StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Validation,
+            StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+            _ => ErrorCode::BadRequest,
+        };
+        let status = if status.is_server_error() {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
+        Self::with_status(status, AppError::new(code, rejection.body_text()))
+    }
+}
+
+/// `axum::Json` whose rejection is an `ApiError`.
+#[derive(FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.0.into_response()
+        let Self { status, error } = self;
+        let details = error.field.as_ref().map(|f| json!({"field": f}));
+        let body =
+            json!({"error": {"code": error.code, "message": error.message, "details": details}});
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 
-fn request_meta(headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    RequestMeta {
-        ip: Some(peer.ip()),
-        user_agent: header("user-agent"),
-        request_id: header(app::api_request_id_header()),
-    }
+/// The same facts a server function records, found the same way.
+fn request_meta(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> RequestMeta {
+    RequestMeta::from_http(headers, Some(peer.ip()), &state.trusted_proxies)
 }
 
 #[derive(Deserialize)]
@@ -68,9 +115,9 @@ async fn issue_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Json(input): Json<TokenRequest>,
+    ApiJson(input): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let meta = request_meta(&headers, peer);
+    let meta = request_meta(&state, &headers, peer);
     let signed_in = accounts::log_in(&state, &input.email, &input.password, false, meta).await?;
     let session = backend::sessions::authenticate(&state.pool, &signed_in.token)
         .await?

@@ -4,9 +4,10 @@ use anyhow::Context as _;
 use app::backend::{db, jwt::JwtKeys, state::Mode, AppState};
 use app::{shell, App};
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{request::Parts, HeaderName, StatusCode};
 use axum::routing::get;
-use axum::Router;
+use axum::{middleware, Router};
+use leptos::nonce::Nonce;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sqlx::PgPool;
@@ -17,8 +18,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::{DatabaseUrls, Settings};
+use crate::config::{check_production_database, DatabaseUrls, Settings};
 use crate::embedded_pg::EmbeddedPostgres;
+use crate::security::Edge;
+use crate::{body_limit, security, telemetry};
 
 /// The database the embedded cluster serves the application from.
 const EMBEDDED_DATABASE: &str = "codebook";
@@ -40,12 +43,15 @@ impl Database {
         urls: &DatabaseUrls,
         migrate: bool,
     ) -> anyhow::Result<Self> {
+        check_production_database(settings.mode, urls)?;
         let (owner_url, embedded) = match &urls.owner {
             Some(url) => (url.clone(), None),
             None => {
                 let data_dir = settings.data_dir.clone();
-                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
-                    .await??;
+                let fsync = settings.embedded_fsync;
+                let pg =
+                    tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, fsync))
+                        .await??;
                 create_database_if_missing(&pg.url("postgres"), EMBEDDED_DATABASE).await?;
                 (pg.url(EMBEDDED_DATABASE), Some(pg))
             }
@@ -98,11 +104,15 @@ pub struct ServerState {
 
 pub fn router(state: ServerState) -> Router {
     let routes = generate_route_list(App);
+    let edge = Edge::new(state.app.mode, &state.app.public_url);
     let app_state = state.app.clone();
-    let context = move || provide_context(app_state.clone());
+    let context = move || {
+        provide_context(app_state.clone());
+        use_csp_nonce();
+    };
     let options = state.leptos_options.clone();
     let request_id = HeaderName::from_static(app::api_request_id_header());
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(crate::rest::router())
@@ -111,19 +121,42 @@ pub fn router(state: ServerState) -> Router {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(context, shell))
         .with_state(state)
+        // Layers run bottom to top on the way in: the request id and its
+        // span first, the body last.
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(body_limit::limit_body))
+        .layer(middleware::from_fn_with_state(
+            edge.clone(),
+            security::refuse_cross_site,
+        ));
+    if edge.mode == Mode::Production {
+        router = router.layer(middleware::from_fn(security::hide_dev_routes));
+    }
+    router
+        .layer(middleware::from_fn_with_state(
+            edge,
+            security::security_headers,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(move |req: &axum::http::Request<_>| {
-            let id = req
-                .headers()
-                .get(app::api_request_id_header())
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(telemetry::request_span::<axum::body::Body>),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(telemetry::drop_unacceptable_request_id))
+}
+
+/// Hands the nonce `security::security_headers` put in this request's CSP
+/// to Leptos, which writes it on the hydration and resource scripts
+/// (replacing the random one leptos_axum provides by default).
+fn use_csp_nonce() {
+    if let Some(nonce) = use_context::<Parts>().and_then(|p| p.extensions.get::<Nonce>().cloned()) {
+        provide_context(nonce);
+    }
 }
 
 /// Ready when the database answers.
@@ -150,6 +183,8 @@ impl Application {
         urls: &DatabaseUrls,
         leptos_options: LeptosOptions,
     ) -> anyhow::Result<Self> {
+        settings.check_for_serving(urls, leptos_options.site_addr)?;
+        let jwt = jwt_keys(settings)?;
         let database = Database::open(settings, urls, settings.migrate_on_start).await?;
         let listener = TcpListener::bind(leptos_options.site_addr)
             .await
@@ -158,16 +193,20 @@ impl Application {
             "" => format!("http://{}", listener.local_addr()?),
             url => url.to_owned(),
         };
+        let mut app = AppState::new(
+            database.app_pool.clone(),
+            settings.mode,
+            settings.mailer()?,
+            public_url,
+            jwt,
+        )
+        .with_trusted_proxies(settings.trusted_proxies()?);
+        if settings.mode == Mode::Development {
+            app = app.with_platform_admins(settings.platform_admin_emails());
+        }
         let state = ServerState {
             leptos_options,
-            app: AppState::new(
-                database.app_pool.clone(),
-                settings.mode,
-                settings.mailer()?,
-                public_url,
-                jwt_keys(settings)?,
-            )
-            .with_platform_admins(settings.platform_admin_emails()),
+            app,
         };
         let jobs = start_job_worker(&state.app);
         Ok(Self {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::backend::sessions::SessionUser;
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
-use crate::model::AppError;
+use crate::model::{AppError, ErrorCode};
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>()
@@ -16,10 +16,20 @@ fn parts() -> Option<Parts> {
     use_context::<Parts>()
 }
 
+/// Who is calling and from where: the client address (through trusted
+/// proxies), a bounded user agent and the request id.
 pub fn request_meta() -> RequestMeta {
-    parts()
-        .map(|parts| RequestMeta::from_parts(&parts))
-        .unwrap_or_default()
+    let Some(parts) = parts() else {
+        return RequestMeta::default();
+    };
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let trusted = use_context::<AppState>()
+        .map(|state| state.trusted_proxies)
+        .unwrap_or_default();
+    RequestMeta::from_http(&parts.headers, peer, &trusted)
 }
 
 /// Maps a backend error to the wire, logging internal ones with the request
@@ -27,16 +37,22 @@ pub fn request_meta() -> RequestMeta {
 pub fn fail(error: backend::Error) -> AppError {
     let request_id = request_meta().request_id;
     let app_error = error.into_app_error(request_id.as_deref());
+    set_response_status(app_error.code);
+    app_error
+}
+
+/// Gives the server function's response the status of `code`.
+pub(crate) fn set_response_status(code: ErrorCode) {
     // A plain form post (no JavaScript) must keep the redirect back to the
     // form, which carries the error; anyone else gets the real status.
-    if !accepts_html() {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(app_error.code.http_status()) {
-                response.set_status(status);
-            }
+    if accepts_html() {
+        return;
+    }
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(code.http_status()) {
+            response.set_status(status);
         }
     }
-    app_error
 }
 
 fn accepts_html() -> bool {

@@ -10,32 +10,25 @@ use std::net::SocketAddr;
 use super::sessions::{SessionToken, SessionUser};
 use super::{AppState, Error, OrgContext, RequestMeta};
 
-impl RequestMeta {
-    /// The facts an audit entry records about the request.
-    pub fn from_parts(parts: &Parts) -> Self {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        RequestMeta {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-            user_agent: header("user-agent"),
-            request_id: header(crate::api_request_id_header()),
-        }
-    }
+/// The request's `RequestMeta`: the client address through the instance's
+/// trusted proxies, a bounded user agent, a checked request id.
+pub fn request_meta(parts: &Parts, state: &AppState) -> RequestMeta {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    RequestMeta::from_http(&parts.headers, peer, &state.trusted_proxies)
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl<S> FromRequestParts<S> for RequestMeta
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestMeta::from_parts(parts))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(request_meta(parts, &AppState::from_ref(state)))
     }
 }
 
@@ -56,7 +49,8 @@ async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<Sessi
     if let Some(token) = bearer_token(parts) {
         return state.jwt.authenticate(&state.pool, token).await.map(Some);
     }
-    match SessionToken::from_headers(&parts.headers) {
+    let cookie = super::sessions::cookie_name(state.secure_cookies());
+    match SessionToken::from_headers(&parts.headers, cookie) {
         Some(token) => super::sessions::authenticate(&state.pool, &token).await,
         None => Ok(None),
     }
@@ -103,7 +97,7 @@ where
         let user = session_user_of(parts, &state)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        OrgContext::resolve(&state.pool, user, RequestMeta::from_parts(parts)).await
+        OrgContext::resolve(&state.pool, user, request_meta(parts, &state)).await
     }
 }
 

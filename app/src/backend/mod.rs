@@ -19,6 +19,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod passwords;
 pub mod platform;
+pub mod request;
 pub mod sessions;
 pub mod state;
 pub mod throttle;

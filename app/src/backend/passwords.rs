@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::{Error, Result};
-use crate::model::accounts::Password;
+use crate::model::accounts::{Password, MAX_PASSWORD_LEN};
 
 /// OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
@@ -51,6 +51,19 @@ fn verify_now(password: &str, hash: &str) -> anyhow::Result<bool> {
         .is_ok())
 }
 
+/// Refuses a password longer than any we accept, before it costs a hashing
+/// slot: every path that hashes or verifies (log-in, the current password
+/// of a change, the REST token endpoint) goes through here.
+fn refuse_oversized(password: &str) -> Result<()> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::Validation {
+            field: Some("password".into()),
+            message: format!("Use at most {MAX_PASSWORD_LEN} bytes."),
+        });
+    }
+    Ok(())
+}
+
 impl PasswordHasher {
     pub fn new(max_parallel: usize) -> Self {
         Self {
@@ -79,6 +92,7 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String> {
+        refuse_oversized(password.expose())?;
         let password = password.expose().to_owned();
         self.run_blocking(move || hash_now(&password)).await
     }
@@ -86,6 +100,7 @@ impl PasswordHasher {
     /// Checks `password` against `hash`, or against a dummy hash when there
     /// is no account, so both cases cost the same.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
+        refuse_oversized(password)?;
         let known = hash.is_some();
         let hash = hash
             .map(str::to_owned)
@@ -120,5 +135,24 @@ mod tests {
             .verify("codebook-dummy-password", None)
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_password_is_refused_before_hashing() {
+        let hasher = PasswordHasher::new(1);
+        let long = "x".repeat(MAX_PASSWORD_LEN + 1);
+        let hash = hash_now("correct horse battery").unwrap();
+        for known in [Some(hash.as_str()), None] {
+            match hasher.verify(&long, known).await {
+                Err(Error::Validation { field, .. }) => {
+                    assert_eq!(field.as_deref(), Some("password"))
+                }
+                other => panic!("expected a validation error, got {other:?}"),
+            }
+        }
+        assert!(hasher
+            .verify(&"x".repeat(MAX_PASSWORD_LEN), None)
+            .await
+            .is_ok());
     }
 }

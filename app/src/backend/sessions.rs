@@ -8,7 +8,12 @@ use uuid::Uuid;
 
 use super::{tokens, RequestMeta, Result};
 
+/// The cookie's name in development, served over plain HTTP.
 pub const COOKIE_NAME: &str = "codebook_session";
+/// The cookie's name in production: browsers accept a `__Host-` cookie only
+/// with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot
+/// plant or overwrite it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-codebook_session";
 /// Without "remember me": a working day.
 pub const SHORT_TTL: Duration = Duration::hours(12);
 /// With "remember me".
@@ -33,15 +38,15 @@ impl SessionToken {
         &self.0
     }
 
-    /// The session cookie of a request, if it has one.
-    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+    /// The session cookie `name` of a request, if it has one.
+    pub fn from_headers(headers: &HeaderMap, name: &str) -> Option<Self> {
         headers
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(cookie::Cookie::split_parse)
             .filter_map(|c| c.ok())
-            .find(|c| c.name() == COOKIE_NAME && !c.value().is_empty())
+            .find(|c| c.name() == name && !c.value().is_empty())
             .map(|c| Self(c.value().to_owned()))
     }
 }
@@ -52,10 +57,19 @@ impl std::fmt::Debug for SessionToken {
     }
 }
 
+/// The session cookie's name: `__Host-` and `Secure` together, or neither.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
 /// `Set-Cookie` for a new session. Without "remember me" it is a browser
 /// session cookie; with it, it lasts as long as the session row.
 pub fn session_cookie(token: &SessionToken, remember: bool, secure: bool) -> String {
-    let mut c = cookie::Cookie::build((COOKIE_NAME, token.as_str().to_owned()))
+    let mut c = cookie::Cookie::build((cookie_name(secure), token.as_str().to_owned()))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
@@ -67,7 +81,7 @@ pub fn session_cookie(token: &SessionToken, remember: bool, secure: bool) -> Str
 }
 
 pub fn clear_cookie(secure: bool) -> String {
-    cookie::Cookie::build((COOKIE_NAME, ""))
+    cookie::Cookie::build((cookie_name(secure), ""))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
@@ -188,12 +202,16 @@ mod tests {
         let token = SessionToken::generate();
         let c = session_cookie(&token, false, true);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        assert!(c.starts_with("__Host-codebook_session=") && c.contains("Path=/"));
+        assert!(!c.contains("Domain"));
         assert!(
             !c.contains("Max-Age"),
             "a short session ends with the browser"
         );
         assert!(session_cookie(&token, true, false).contains("Max-Age=2592000"));
         assert!(!session_cookie(&token, true, false).contains("Secure"));
+        assert!(session_cookie(&token, true, false).starts_with("codebook_session="));
+        assert!(clear_cookie(true).starts_with("__Host-codebook_session=;"));
     }
 
     #[test]
@@ -207,8 +225,14 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(
-            SessionToken::from_headers(&headers).unwrap().as_str(),
+            SessionToken::from_headers(&headers, COOKIE_NAME)
+                .unwrap()
+                .as_str(),
             token.as_str()
+        );
+        assert!(
+            SessionToken::from_headers(&headers, SECURE_COOKIE_NAME).is_none(),
+            "production reads only its own cookie name"
         );
         assert_ne!(token.hash(), token.as_str().as_bytes());
     }

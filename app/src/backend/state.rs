@@ -3,9 +3,12 @@ use sqlx::PgPool;
 use super::jwt::JwtKeys;
 use super::mail::Mailer;
 use super::passwords::PasswordHasher;
+use super::request::TrustedProxies;
 
 /// Whether this instance runs for development (the embedded default) or in
-/// production. It decides cookie `Secure` and who becomes platform admin.
+/// production. Production refuses to start without its own database, mail
+/// server and public URL, sends `Secure` `__Host-` cookies and HSTS, serves
+/// no `/dev` pages and makes no one platform admin by signing up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -24,8 +27,11 @@ pub struct AppState {
     /// The address people reach the app at, for links in mail.
     pub public_url: String,
     pub jwt: JwtKeys,
-    /// Emails that become platform admins when they sign up.
+    /// Emails that become platform admins when they sign up (development
+    /// only: production refuses to start with any).
     pub platform_admins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
@@ -39,11 +45,17 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             jwt,
             platform_admins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
     pub fn with_platform_admins(mut self, emails: Vec<String>) -> Self {
         self.platform_admins = emails;
+        self
+    }
+
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// The request itself is malformed: a missing or undecodable argument,
+    /// a broken JSON body, a NUL byte. Well-formed but invalid values are
+    /// `Validation`, with the field they concern.
+    BadRequest,
+    /// The body is over the server's limit.
+    PayloadTooLarge,
     Validation,
     Unauthenticated,
     Forbidden,
@@ -27,6 +33,8 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
+            ErrorCode::BadRequest => 400,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Validation => 422,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden | ErrorCode::OrganizationInactive => 403,
@@ -40,6 +48,8 @@ impl ErrorCode {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Validation => "validation",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Forbidden => "forbidden",
@@ -104,17 +114,35 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Errors of the server-function machinery rather than of our code. On
+    /// the server, arguments that do not decode are the caller's fault: 400
+    /// `bad_request`, with serde's words for what is wrong.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        let message = match value {
-            ServerFnErrorErr::Request(_) => {
-                "Could not reach the server. Check your connection and try again.".to_owned()
-            }
-            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => {
-                format!("The form was incomplete: {e}")
-            }
-            _ => "Something went wrong. Please try again.".to_owned(),
+        let error = match value {
+            ServerFnErrorErr::Request(_) => AppError::new(
+                ErrorCode::Internal,
+                "Could not reach the server. Check your connection and try again.",
+            ),
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => AppError::new(
+                ErrorCode::BadRequest,
+                format!("The request is malformed: {e}"),
+            ),
+            // On the server this is the request body failing to decode; in
+            // the browser, a response that did not.
+            ServerFnErrorErr::Deserialization(e) if cfg!(feature = "ssr") => AppError::new(
+                ErrorCode::BadRequest,
+                format!("The request is malformed: {e}"),
+            ),
+            _ => AppError::new(
+                ErrorCode::Internal,
+                "Something went wrong. Please try again.",
+            ),
         };
-        AppError::new(ErrorCode::Internal, message)
+        // The server-function machinery answers 500 to any error it makes
+        // itself; give the response the status of the code instead.
+        #[cfg(feature = "ssr")]
+        crate::api::server::set_response_status(error.code);
+        error
     }
 }
 
@@ -125,6 +153,8 @@ mod tests {
     #[test]
     fn error_codes_serialize_as_their_stable_names() {
         for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::PayloadTooLarge,
             ErrorCode::Validation,
             ErrorCode::Unauthenticated,
             ErrorCode::Forbidden,

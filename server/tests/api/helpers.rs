@@ -94,6 +94,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     if mode == Mode::Production {
         // Each test runs in its own process (nextest), so this is local to it.
         std::env::set_var("JWT_SECRET", "a test secret that is long enough for HS256");
+        production_defaults(&mut settings);
     }
     let db = TestDb::create().await;
     let urls = DatabaseUrls {
@@ -422,4 +423,25 @@ impl TestApp {
                 .unwrap();
         }
     }
+}
+
+/// What production refuses to start without, for a test instance: a public
+/// URL, and an SMTP server (nothing listens there; tests that need mail run
+/// in development, with the outbox).
+pub fn production_defaults(settings: &mut Settings) {
+    if settings.public_url.is_empty() {
+        settings.public_url = "https://codebook.test".into();
+    }
+    if settings.smtp_url.is_empty() {
+        settings.smtp_url = "smtp://127.0.0.1:1".into();
+    }
+}
+
+/// Leptos settings of a test server listening on `addr`.
+pub fn leptos_options_at(addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("codebook")
+        .site_root("target/site")
+        .site_addr(addr)
+        .build()
 }

@@ -11,5 +11,6 @@ mod members;
 mod orgs;
 mod platform;
 mod rest;
+mod security;
 mod startup;
 mod tenancy;

@@ -1,8 +1,10 @@
-use server::config::DatabaseUrls;
-use server::startup::Database;
+use server::config::{DatabaseUrls, Settings};
+use server::embedded_pg::EmbeddedPostgres;
+use server::startup::{Application, Database};
+use std::net::SocketAddr;
 use uuid::Uuid;
 
-use crate::helpers::{test_settings, TestDb};
+use crate::helpers::{leptos_options_at, test_settings, TestDb};
 use app::backend::state::Mode;
 
 #[tokio::test]
@@ -87,4 +89,166 @@ async fn the_application_role_is_restricted() {
         (name.as_str(), is_super, bypass),
         ("codebook_app", false, false)
     );
+}
+
+/// Production settings that pass every start-up check, so that each test
+/// below can break exactly one.
+fn production_settings() -> Settings {
+    let mut settings = test_settings(Mode::Production);
+    crate::helpers::production_defaults(&mut settings);
+    settings
+}
+
+fn some_database() -> DatabaseUrls {
+    // Never connected to: the checks refuse before any connection.
+    DatabaseUrls {
+        owner: Some("postgres://postgres@127.0.0.1:1/never".into()),
+        app: None,
+    }
+}
+
+async fn build_error(settings: &Settings, urls: &DatabaseUrls, addr: SocketAddr) -> String {
+    std::env::set_var("JWT_SECRET", "a test secret that is long enough for HS256");
+    match Application::build(settings, urls, leptos_options_at(addr)).await {
+        Ok(_) => panic!("the application started"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_a_database_url() {
+    let settings = production_settings();
+    let error = build_error(&settings, &DatabaseUrls::default(), loopback()).await;
+    assert!(
+        error.contains("Refusing to start") && error.contains("DATABASE_URL"),
+        "{error}"
+    );
+    // Nor does any other command start the embedded cluster in production.
+    let error = Database::open(&settings, &DatabaseUrls::default(), true)
+        .await
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_a_mail_server() {
+    let settings = Settings {
+        smtp_url: String::new(),
+        ..production_settings()
+    };
+    let error = build_error(&settings, &some_database(), loopback()).await;
+    assert!(error.contains("smtp-url"), "{error}");
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_an_https_public_url() {
+    for public_url in ["", "  ", "http://codebook.example.com"] {
+        let settings = Settings {
+            public_url: public_url.into(),
+            ..production_settings()
+        };
+        let error = build_error(&settings, &some_database(), loopback()).await;
+        assert!(error.contains("public-url"), "{public_url:?}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_a_jwt_secret() {
+    let settings = production_settings();
+    std::env::remove_var("JWT_SECRET");
+    let error = match Application::build(&settings, &some_database(), leptos_options_at(loopback()))
+        .await
+    {
+        Ok(_) => panic!("the application started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("JWT_SECRET"), "{error}");
+}
+
+#[tokio::test]
+async fn production_refuses_an_email_list_of_platform_admins_and_points_at_admin_grant() {
+    let settings = Settings {
+        platform_admins: "ops@example.com".into(),
+        ..production_settings()
+    };
+    let error = build_error(&settings, &some_database(), loopback()).await;
+    assert!(
+        error.contains("platform-admins") && error.contains("server admin grant <email>"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn development_refuses_a_non_loopback_address_unless_allowed() {
+    let settings = test_settings(Mode::Development);
+    let anywhere = SocketAddr::from(([0, 0, 0, 0], 0));
+    let error = build_error(&settings, &some_database(), anywhere).await;
+    assert!(
+        error.contains("loopback") && error.contains("allow-remote"),
+        "{error}"
+    );
+
+    // Told explicitly, it starts.
+    let allowed = Settings {
+        allow_remote: true,
+        ..settings
+    };
+    let db = TestDb::create().await;
+    let urls = DatabaseUrls {
+        owner: Some(db.url.clone()),
+        app: None,
+    };
+    Application::build(&allowed, &urls, leptos_options_at(anywhere))
+        .await
+        .expect("allow-remote lets development listen anywhere");
+}
+
+#[tokio::test]
+async fn a_malformed_trusted_proxies_setting_refuses_to_start() {
+    let settings = Settings {
+        trusted_proxies: "10.0.0.0/8, the-load-balancer".into(),
+        ..test_settings(Mode::Development)
+    };
+    let error = build_error(&settings, &some_database(), loopback()).await;
+    assert!(
+        error.contains("trusted-proxies") && error.contains("the-load-balancer"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_cluster_syncs_to_disk_unless_it_is_a_test_cluster() {
+    let dir = std::env::temp_dir().join(format!("codebook-fsync-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // As root the cluster runs as `postgres`, which must reach the folder.
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    for (fsync, expected) in [(true, "on"), (false, "off")] {
+        let data_dir = dir.clone();
+        let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir, fsync))
+            .await
+            .unwrap()
+            .expect("the embedded cluster starts");
+        let pool = sqlx::PgPool::connect(&pg.url("postgres")).await.unwrap();
+        let setting: String = sqlx::query_scalar("show fsync")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        tokio::task::spawn_blocking(move || drop(pg)).await.unwrap();
+        assert_eq!(setting, expected);
+    }
+    assert!(
+        Settings::default().embedded_fsync,
+        "fsync is on unless a test cluster turns it off"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
