@@ -75,3 +75,11 @@ test('an unknown page answers 404', async ({ page }) => {
   expect(response!.status()).toBe(404);
   await expect(page.getByRole('heading', { level: 1, name: 'Page not found' })).toBeVisible();
 });
+
+test('signed out, every signed-in page sends the visitor to log in', async ({ page }) => {
+  for (const path of ['/dashboard', '/members', '/settings', '/account', '/organizations/new', '/platform/organizations']) {
+    await open(page, path);
+    await expectPath(page, '/login');
+    await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
+  }
+});

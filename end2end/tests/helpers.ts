@@ -203,3 +203,81 @@ export async function changeRole(page: Page, email: string, name: string, role: 
   const response = await answered;
   expect(response.status(), 'status of the role change').toBeLessThan(400);
 }
+
+/**
+ * The platform admin of the running project: the e2e server makes
+ * `platform-admin-<project>@example.com` a platform admin when it signs up
+ * (CODEBOOK_PLATFORM_ADMINS in scripts/e2e-server.sh).
+ */
+export function platformAdminAccount(): NewAccount {
+  return { ...newAccount('Root'), email: `platform-admin-${test.info().project.name}@example.com` };
+}
+
+/**
+ * Signs the project's platform admin in: the first test to get here signs
+ * the account up, any later one (or one that loses the race to sign up)
+ * logs in, so specs may use it in any order and in parallel.
+ */
+export async function signInAsPlatformAdmin(page: Page): Promise<void> {
+  const admin = platformAdminAccount();
+  await signUp(page, admin);
+  const taken = page.getByRole('alert').filter({ hasText: 'already exists' });
+  await expect(page.getByTestId('current-org').or(taken)).toBeVisible();
+  if (await taken.isVisible()) {
+    await logIn(page, admin.email, admin.password);
+  }
+  await expectPath(page, '/dashboard');
+}
+
+/**
+ * What the focused element looks like: whether it is the page itself
+ * (nothing focused), its place in the document (to notice when Tab has come
+ * round again), a description for messages, and whether it shows a focus
+ * ring (a real outline while it matches :focus-visible).
+ */
+export interface Focused {
+  none: boolean;
+  index: number;
+  description: string;
+  ring: boolean;
+}
+
+export async function focused(page: Page): Promise<Focused> {
+  return page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body || el === document.documentElement) {
+      return { none: true, index: -1, description: 'nothing', ring: false };
+    }
+    const style = getComputedStyle(el);
+    const name = (el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 40);
+    const rect = el.getBoundingClientRect();
+    return {
+      none: false,
+      index: Array.prototype.indexOf.call(document.querySelectorAll('*'), el),
+      description: `<${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}> "${name}"`,
+      ring:
+        el.matches(':focus-visible') &&
+        style.outlineStyle !== 'none' &&
+        parseFloat(style.outlineWidth) >= 2 &&
+        rect.width > 0 &&
+        rect.height > 0,
+    };
+  });
+}
+
+/**
+ * Presses Tab until `target` has the focus, as a keyboard user would, and
+ * expects it to show a focus ring. Fails if it is not reached within
+ * `maxPresses` presses.
+ */
+export async function tabTo(page: Page, target: Locator, maxPresses = 80): Promise<void> {
+  for (let i = 0; i < maxPresses; i++) {
+    await page.keyboard.press('Tab');
+    if (await target.evaluate((el) => el === document.activeElement)) {
+      const now = await focused(page);
+      expect(now.ring, `focus ring on ${now.description}`).toBe(true);
+      return;
+    }
+  }
+  throw new Error(`Tab did not reach ${target} within ${maxPresses} presses`);
+}

@@ -184,3 +184,39 @@ test('an invitation link works once', async ({ page, browser }) => {
     await second.context.close();
   }
 });
+
+test('the only owner is told why they cannot leave; once there is a second owner they can', async ({
+  page,
+  browser,
+}) => {
+  const owner = newAccount('Sol');
+  const partner = { name: `Paula Pair ${uniqueSuffix()}`, email: `paula-${uniqueSuffix()}@example.com` };
+
+  await signUp(page, owner);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await open(page, '/members');
+  const leaving = page.getByRole('region', { name: 'Leave this organization' });
+  await expect(leaving).toContainText('You are the only owner; make someone else owner before leaving.');
+  await expect(page.getByRole('button', { name: 'Leave organization' })).toHaveCount(0);
+
+  // A second owner joins.
+  await invite(page, partner.email, 'Owner');
+  const link = await invitationLink(page, partner.email);
+  const other = await newVisitor(browser);
+  try {
+    await open(other.page, link);
+    await acceptWithNewAccount(other.page, partner.name, 'another horse battery staple');
+    await expect(other.page).toHaveURL(/\/dashboard$/);
+  } finally {
+    await other.context.close();
+  }
+
+  await open(page, '/members');
+  await expect(memberRow(page, partner.email).getByLabel(`Role of ${partner.name}`)).toHaveValue('owner');
+  await expect(leaving).not.toContainText('You are the only owner');
+  await page.getByRole('button', { name: 'Leave organization' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(
+    page.getByRole('alert').filter({ hasText: 'You are not a member of any organization.' }),
+  ).toBeVisible();
+});

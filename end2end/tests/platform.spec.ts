@@ -1,13 +1,4 @@
-import { expect, expectPath, newAccount, newVisitor, open, signUp, test } from './helpers';
-
-/**
- * The e2e server makes `platform-admin-<project>@example.com` a platform
- * admin when it signs up (CODEBOOK_PLATFORM_ADMINS in scripts/e2e-server.sh),
- * one per project, so each project signs its admin up exactly once.
- */
-function adminAccount() {
-  return { ...newAccount('Root'), email: `platform-admin-${test.info().project.name}@example.com` };
-}
+import { expect, expectPath, newAccount, newVisitor, open, signInAsPlatformAdmin, signUp, test } from './helpers';
 
 test('a platform admin deactivates an organization, its member is refused, and reactivates it', async ({
   page,
@@ -18,8 +9,7 @@ test('a platform admin deactivates an organization, its member is refused, and r
   await signUp(visitor.page, member);
   await expectPath(visitor.page, '/dashboard');
 
-  await signUp(page, adminAccount());
-  await expectPath(page, '/dashboard');
+  await signInAsPlatformAdmin(page);
   await open(page, `/platform/organizations?q=${encodeURIComponent(member.organization)}`);
   await expect(page.getByRole('heading', { level: 1, name: 'Organizations' })).toBeVisible();
   const row = page.getByTestId('organizations').locator('tbody tr').filter({ hasText: member.organization });

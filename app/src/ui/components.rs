@@ -1,7 +1,122 @@
 //! Small building blocks shared by every area's pages.
-use leptos::prelude::*;
+use std::sync::Arc;
 
-use crate::model::AppError;
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::model::{AppError, ErrorCode};
+
+/// Waits for `resource` and renders `children` with its value: the one way a
+/// page shows data it loads. While loading it says so; an error is shown as
+/// an alert (under `error_heading`, so the page keeps its `h1`), except
+/// "not signed in", which sends the visitor to the log-in page (a real 302
+/// on the server, as every page renders with `SsrMode::Async`).
+///
+/// ```ignore
+/// <Loaded resource=data error_heading="Members" let:page>
+///     <MemberTable page/>
+/// </Loaded>
+/// ```
+#[component]
+pub fn Loaded<T, F, V>(
+    resource: Resource<Result<T, AppError>>,
+    /// The page's heading, shown above an error when the loaded view would
+    /// have carried it.
+    #[prop(optional)]
+    error_heading: Option<&'static str>,
+    children: F,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    // The Suspense may run its child again when the resource changes (after
+    // an action), so every run needs its own handle on `children`.
+    let children = Arc::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let children = Arc::clone(&children);
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => children(value).into_any(),
+                        Err(error) => view! { <LoadError error heading=error_heading/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// What a page shows when its data could not be loaded.
+#[component]
+pub fn LoadError(
+    error: AppError,
+    #[prop(default = None)] heading: Option<&'static str>,
+) -> impl IntoView {
+    if error.code == ErrorCode::Unauthenticated {
+        return view! { <Redirect path="/login"/> }.into_any();
+    }
+    view! {
+        {heading.map(|heading| view! { <h1>{heading}</h1> })}
+        <div class="form-error" role="alert">{error.message}</div>
+    }
+    .into_any()
+}
+
+/// A moment in time, written the same way on every page: `2026-11-23 08:52
+/// UTC`, or with `date_only` the day alone (the full time then shows on
+/// hover). Always UTC and never relative ("3 minutes ago"): the server and
+/// the browser must render the same text, or hydration fails.
+#[component]
+pub fn DateTime(
+    at: chrono::DateTime<chrono::Utc>,
+    #[prop(optional)] date_only: bool,
+) -> impl IntoView {
+    let full = at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let (text, title) = if date_only {
+        (at.format("%Y-%m-%d").to_string(), Some(full))
+    } else {
+        (full, None)
+    };
+    view! { <time datetime=at.to_rfc3339() title=title>{text}</time> }
+}
+
+/// Around the routed page: an error thrown while the page renders (an `Err`
+/// in a view) shows a friendly message in place of the page instead of a
+/// blank or half-drawn one. Errors a page expects (failed loads, failed
+/// actions) are shown by `Loaded` and `FormError` next to what failed.
+#[component]
+pub fn PageErrorBoundary(children: Children) -> impl IntoView {
+    view! {
+        <ErrorBoundary fallback=|errors| view! { <PageError errors/> }>
+            {children()}
+        </ErrorBoundary>
+    }
+}
+
+#[component]
+fn PageError(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    let messages = move || {
+        errors.with(|errors| {
+            errors
+                .iter()
+                .map(|(_, error)| view! { <li>{error.to_string()}</li> })
+                .collect_view()
+        })
+    };
+    view! {
+        <main class="page narrow">
+            <h1>"Something went wrong"</h1>
+            <div class="form-error" role="alert">
+                <p>"This page could not be shown. Reload it, or try again in a moment."</p>
+                <ul>{messages}</ul>
+            </div>
+            <p><a href="/dashboard">"Go to your dashboard"</a></p>
+        </main>
+    }
+}
 
 /// The error of the last run of a server action, if it failed.
 pub fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
@@ -41,7 +156,8 @@ pub fn TextField(
             if error.get().is_some() {
                 ids.push(error_id.clone());
             }
-            ids.join(" ")
+            // No attribute at all rather than an empty reference list.
+            (!ids.is_empty()).then(|| ids.join(" "))
         }
     };
     view! {
@@ -86,5 +202,85 @@ pub fn SubmitButton(
         <button type="submit" class="primary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
             {move || if pending.get() { pending_label } else { label }}
         </button>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn render<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
+        Owner::new().with(|| view().to_html())
+    }
+
+    fn moment() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 23, 8, 52, 7)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_moment_is_written_in_utc_beside_its_machine_readable_form() {
+        let html = render(|| view! { <DateTime at=moment()/> });
+        assert!(
+            html.contains(r#"datetime="2026-11-23T08:52:07+00:00""#),
+            "{html}"
+        );
+        assert!(html.contains(">2026-11-23 08:52 UTC</time>"), "{html}");
+        assert!(!html.contains("title="), "{html}");
+    }
+
+    #[test]
+    fn a_date_only_moment_shows_the_day_and_keeps_the_time_on_hover() {
+        let html = render(|| view! { <DateTime at=moment() date_only=true/> });
+        assert!(html.contains(">2026-11-23</time>"), "{html}");
+        assert!(html.contains(r#"title="2026-11-23 08:52 UTC""#), "{html}");
+    }
+
+    #[test]
+    fn an_error_thrown_while_a_page_renders_shows_a_friendly_message_instead() {
+        let html = render(|| {
+            view! {
+                <PageErrorBoundary>
+                    <p>"Before"</p>
+                    {Err::<&'static str, _>(AppError::new(ErrorCode::Internal, "The codes could not be read."))}
+                </PageErrorBoundary>
+            }
+        });
+        assert!(html.contains("<h1>Something went wrong</h1>"), "{html}");
+        assert!(html.contains(r#"role="alert""#), "{html}");
+        assert!(html.contains("The codes could not be read."), "{html}");
+        assert!(!html.contains("Before"), "{html}");
+    }
+
+    #[test]
+    fn a_page_that_renders_without_error_is_shown_as_it_is() {
+        let html = render(|| {
+            view! {
+                <PageErrorBoundary>
+                    <p>"All fine"</p>
+                    {Ok::<&'static str, AppError>(" and loaded")}
+                </PageErrorBoundary>
+            }
+        });
+        assert!(html.contains("All fine"), "{html}");
+        assert!(html.contains("and loaded"), "{html}");
+        assert!(!html.contains("Something went wrong"), "{html}");
+    }
+
+    #[test]
+    fn a_failed_load_keeps_the_page_heading_above_the_alert() {
+        let error = AppError::new(
+            ErrorCode::Forbidden,
+            "Only platform administrators may see this.",
+        );
+        let html = render(move || view! { <LoadError error heading=Some("Organizations")/> });
+        assert!(html.contains("<h1>Organizations</h1>"), "{html}");
+        assert!(
+            html.contains("Only platform administrators may see this."),
+            "{html}"
+        );
     }
 }

@@ -2,7 +2,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::dev::dev_mail;
+use crate::api::dev::{dev_mail, OutboxMail};
+use crate::ui::components::Loaded;
 
 #[component]
 pub fn DevMailPage() -> impl IntoView {
@@ -12,27 +13,30 @@ pub fn DevMailPage() -> impl IntoView {
         <main class="page">
             <h1>"Mail outbox"</h1>
             <p class="lead">"Mail this development instance would have sent, newest first."</p>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match mails.await {
-                        Ok(list) if list.is_empty() => view! { <p>"No mail yet."</p> }.into_any(),
-                        Ok(list) => list
-                            .into_iter()
-                            .map(|m| view! {
-                                <article class="mail" data-to=m.to.clone()>
-                                    <h2>{m.subject}</h2>
-                                    <p class="muted">{format!("To: {}", m.to)}</p>
-                                    <MailBody body=m.body/>
-                                </article>
-                            })
-                            .collect_view()
-                            .into_any(),
-                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=mails let:list>
+                <MailList list/>
+            </Loaded>
         </main>
     }
+}
+
+#[component]
+fn MailList(list: Vec<OutboxMail>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p>"No mail yet."</p> }.into_any();
+    }
+    list.into_iter()
+        .map(|m| {
+            view! {
+                <article class="mail" data-to=m.to.clone()>
+                    <h2>{m.subject}</h2>
+                    <p class="muted">{format!("To: {}", m.to)}</p>
+                    <MailBody body=m.body/>
+                </article>
+            }
+        })
+        .collect_view()
+        .into_any()
 }
 
 /// The body with its links made clickable.

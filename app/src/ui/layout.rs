@@ -8,15 +8,16 @@ use crate::api::orgs::{my_organizations, SwitchOrganization};
 use crate::model::accounts::CurrentUser;
 use crate::model::orgs::MyOrganization;
 use crate::model::AppError;
+use crate::ui::components::LoadError;
 
 /// The signed-in user, loaded once by the layout and shared with its pages.
 #[derive(Clone, Copy)]
 pub struct CurrentUserResource(pub Resource<Result<Option<CurrentUser>, AppError>>);
 
-/// The current user from the layout's resource, for pages that need it.
-pub async fn current_user() -> Option<CurrentUser> {
-    let resource = use_context::<CurrentUserResource>()?;
-    resource.0.await.ok().flatten()
+/// The signed-in user as the layout loaded it, for pages that show the user
+/// or the current organization (wait for it with `Loaded`).
+pub fn current_user_resource() -> Resource<Result<Option<CurrentUser>, AppError>> {
+    expect_context::<CurrentUserResource>().0
 }
 
 #[component]
@@ -36,10 +37,7 @@ pub fn SignedInLayout() -> impl IntoView {
                         view! { <Header user orgs/> }.into_any()
                     }
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(e) => view! {
-                        <div class="form-error" role="alert">{e.message}</div>
-                    }
-                        .into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
                 }
             })}
         </Suspense>

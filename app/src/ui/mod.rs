@@ -16,6 +16,7 @@ use leptos_router::{
 };
 
 use accounts::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage};
+use components::PageErrorBoundary;
 use dev::DevMailPage;
 use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
@@ -49,30 +50,34 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Every page waits for its data before the server answers, so that
     // redirects and status codes are real HTTP ones and a browser without
-    // JavaScript gets the whole page.
+    // JavaScript gets the whole page. An error thrown while a page renders
+    // shows a message in its place (errors a page expects show where they
+    // happen, through `Loaded` and `FormError`).
     view! {
         <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
-                <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
-                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
-                <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
-                <Route path=path!("/invite/:token") view=AcceptInvitationPage ssr=SsrMode::Async/>
-                <Route path=path!("/dev/mail") view=DevMailPage ssr=SsrMode::Async/>
-                <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
-                    <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
-                    <Route
-                        path=path!("/platform/organizations")
-                        view=PlatformOrganizationsPage
-                        ssr=SsrMode::Async
-                    />
-                </ParentRoute>
-            </Routes>
+            <PageErrorBoundary>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:token") view=AcceptInvitationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/dev/mail") view=DevMailPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
+                        <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                        <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
+                        <Route
+                            path=path!("/platform/organizations")
+                            view=PlatformOrganizationsPage
+                            ssr=SsrMode::Async
+                        />
+                    </ParentRoute>
+                </Routes>
+            </PageErrorBoundary>
         </Router>
     }
 }

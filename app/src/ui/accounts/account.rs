@@ -4,8 +4,10 @@ use leptos_meta::Title;
 
 use crate::api::accounts::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
 use crate::model::accounts::SessionOut;
-use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
-use crate::ui::layout::current_user;
+use crate::ui::components::{
+    action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
+};
+use crate::ui::layout::current_user_resource;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -28,22 +30,15 @@ pub fn AccountPage() -> impl IntoView {
         <Title text="Your account · Codebook"/>
         <main class="page">
             <h1>"Your account"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    current_user().await.map(|u| view! { <p class="lead">{u.name}" · "{u.email}</p> })
-                })}
-            </Suspense>
+            <Loaded resource=current_user_resource() let:user>
+                {user.map(|u| view! { <p class="lead">{u.name}" · "{u.email}</p> })}
+            </Loaded>
             <section class="panel" aria-labelledby="sessions-heading">
                 <h2 id="sessions-heading">"Sessions"</h2>
                 <FormError error=action_error(revoke)/>
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match sessions.await {
-                            Ok(list) => view! { <SessionList list revoke/> }.into_any(),
-                            Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-                        }
-                    })}
-                </Suspense>
+                <Loaded resource=sessions let:list>
+                    <SessionList list revoke/>
+                </Loaded>
                 <ActionForm action=revoke_others>
                     <button type="submit" class="danger">"Log out all other sessions"</button>
                 </ActionForm>
@@ -98,7 +93,7 @@ fn SessionList(list: Vec<SessionOut>, revoke: ServerAction<RevokeSession>) -> im
                             <tr>
                                 <td>{device}{s.current.then_some(" (this session)")}</td>
                                 <td>{s.ip.clone().unwrap_or_default()}</td>
-                                <td><time datetime=s.last_seen_at.to_rfc3339()>{s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time></td>
+                                <td><DateTime at=s.last_seen_at/></td>
                                 <td>
                                     {(!s.current).then(|| view! {
                                         <ActionForm action=revoke attr:class="inline">

@@ -9,7 +9,9 @@ use crate::api::invitations::{
 };
 use crate::model::members::{InvitationOut, InvitationPreview};
 use crate::model::{Permission, Role};
-use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+use crate::ui::components::{
+    action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
+};
 
 /// The invite form and the open invitations, for those who may invite.
 #[component]
@@ -54,15 +56,9 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
             <h3>"Pending invitations"</h3>
             <FormError error=action_error(resend)/>
             <FormError error=action_error(revoke)/>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match invitations.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No pending invitations."</p> }.into_any(),
-                        Ok(list) => view! { <InvitationList list resend revoke/> }.into_any(),
-                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=invitations let:list>
+                <InvitationList list resend revoke/>
+            </Loaded>
         </section>
     }
 }
@@ -73,6 +69,9 @@ fn InvitationList(
     resend: ServerAction<ResendInvitation>,
     revoke: ServerAction<RevokeInvitation>,
 ) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="muted">"No pending invitations."</p> }.into_any();
+    }
     view! {
         <table class="table" data-testid="invitations">
             <thead>
@@ -96,7 +95,7 @@ fn InvitationList(
                                     {i.mail_error.clone().map(|e| view! { <p class="field-error">{format!("Mail not delivered: {e}")}</p> })}
                                 </td>
                                 <td>{i.role.label()}</td>
-                                <td><time datetime=i.expires_at.to_rfc3339()>{i.expires_at.format("%Y-%m-%d").to_string()}</time></td>
+                                <td><DateTime at=i.expires_at date_only=true/></td>
                                 <td>
                                     <ActionForm action=resend attr:class="inline">
                                         <input type="hidden" name="id" value=id/>
@@ -115,6 +114,7 @@ fn InvitationList(
             </tbody>
         </table>
     }
+    .into_any()
 }
 
 /// Whether `role` may see the invite panel at all.
@@ -131,18 +131,9 @@ pub fn AcceptInvitationPage() -> impl IntoView {
     view! {
         <Title text="Invitation · Codebook"/>
         <main class="page narrow">
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match preview.await {
-                        Ok(p) => view! { <AcceptForm p token=token()/> }.into_any(),
-                        Err(e) => view! {
-                            <h1>"Invitation not valid"</h1>
-                            <div class="form-error" role="alert">{e.message}</div>
-                        }
-                            .into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=preview error_heading="Invitation not valid" let:p>
+                <AcceptForm p token=token()/>
+            </Loaded>
         </main>
     }
 }

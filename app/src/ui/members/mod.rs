@@ -2,12 +2,11 @@
 //! allows (the same rules the server enforces, from `model::roles`).
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 
 use crate::api::members::{list_members, ChangeMemberRole, LeaveOrganization, RemoveMember};
 use crate::model::members::{MemberOut, MembersPage as Page};
-use crate::model::{ErrorCode, Role};
-use crate::ui::components::{action_error, FormError};
+use crate::model::Role;
+use crate::ui::components::{action_error, DateTime, FormError, Loaded};
 use crate::ui::invitations::{may_invite, InvitePanel};
 use crate::ui::layout::reload_after;
 
@@ -32,31 +31,55 @@ pub fn MembersPage() -> impl IntoView {
             <FormError error=change_error/>
             <FormError error=remove_error/>
             <FormError error=leave_error/>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(page) => {
-                            let my_role = page.my_role;
-                            view! {
-                                <MemberTable page change remove/>
-                                {may_invite(my_role).then(|| view! { <InvitePanel my_role/> })}
-                            }
-                                .into_any()
-                        }
-                        Err(e) if e.code == ErrorCode::Unauthenticated => {
-                            view! { <Redirect path="/login"/> }.into_any()
-                        }
-                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+            <Loaded resource=data let:page>
+                {
+                    let my_role = page.my_role;
+                    let sole_owner = is_sole_owner(&page);
+                    view! {
+                        <MemberTable page change remove/>
+                        {may_invite(my_role).then(|| view! { <InvitePanel my_role/> })}
+                        <LeaveSection leave sole_owner/>
                     }
-                })}
-            </Suspense>
-            <section class="danger-zone" aria-labelledby="leave-heading">
-                <h2 id="leave-heading">"Leave this organization"</h2>
-                <ActionForm action=leave>
-                    <button type="submit" class="danger">"Leave organization"</button>
-                </ActionForm>
-            </section>
+                }
+            </Loaded>
         </main>
+    }
+}
+
+/// Whether the viewer is the organization's only owner, who may not leave
+/// (an organization always keeps an owner).
+fn is_sole_owner(page: &Page) -> bool {
+    let owners = page
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    page.my_role == Role::Owner && owners == 1
+}
+
+/// Leaving, or for the only owner why they cannot: a button that could only
+/// fail would tell them nothing.
+#[component]
+fn LeaveSection(leave: ServerAction<LeaveOrganization>, sole_owner: bool) -> impl IntoView {
+    view! {
+        <section class="danger-zone" aria-labelledby="leave-heading">
+            <h2 id="leave-heading">"Leave this organization"</h2>
+            {if sole_owner {
+                view! {
+                    <p data-testid="sole-owner">
+                        "You are the only owner; make someone else owner before leaving."
+                    </p>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <ActionForm action=leave>
+                        <button type="submit" class="danger">"Leave organization"</button>
+                    </ActionForm>
+                }
+                    .into_any()
+            }}
+        </section>
     }
 }
 
@@ -136,7 +159,7 @@ fn MemberRow(
                 }}
             </td>
             <td>
-                <time datetime=m.joined_at.to_rfc3339()>{m.joined_at.format("%Y-%m-%d").to_string()}</time>
+                <DateTime at=m.joined_at date_only=true/>
             </td>
             <td>
                 {manageable.then(|| {
@@ -149,5 +172,56 @@ fn MemberRow(
                 })}
             </td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(role: Role) -> MemberOut {
+        MemberOut {
+            user_id: uuid::Uuid::from_u128(id_for(role)),
+            name: format!("{role:?}"),
+            email: format!("{role:?}@example.com").to_lowercase(),
+            role,
+            joined_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn id_for(role: Role) -> u128 {
+        Role::ALL.iter().position(|r| *r == role).unwrap() as u128 + 1
+    }
+
+    fn page(my_role: Role, roles: &[Role]) -> Page {
+        let members: Vec<MemberOut> = roles.iter().map(|r| member(*r)).collect();
+        Page {
+            my_user_id: members[0].user_id,
+            members,
+            my_role,
+        }
+    }
+
+    #[test]
+    fn the_only_owner_is_told_they_cannot_leave() {
+        assert!(is_sole_owner(&page(
+            Role::Owner,
+            &[Role::Owner, Role::Member]
+        )));
+    }
+
+    #[test]
+    fn an_owner_beside_another_owner_may_leave() {
+        let mut two_owners = page(Role::Owner, &[Role::Owner, Role::Member]);
+        two_owners.members[1].role = Role::Owner;
+        assert!(!is_sole_owner(&two_owners));
+    }
+
+    #[test]
+    fn a_member_may_leave_an_organization_with_one_owner() {
+        assert!(!is_sole_owner(&page(
+            Role::Member,
+            &[Role::Member, Role::Owner]
+        )));
     }
 }

@@ -6,11 +6,10 @@ pub use settings::{NewOrganizationPage, SettingsPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
 
 use crate::api::orgs::get_dashboard;
 use crate::model::orgs::{Dashboard, Usage};
-use crate::model::ErrorCode;
+use crate::ui::components::{DateTime, Loaded};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -18,17 +17,9 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <Title text="Dashboard · Codebook"/>
         <main class="page">
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => view! { <DashboardView d/> }.into_any(),
-                        Err(e) if e.code == ErrorCode::Unauthenticated => {
-                            view! { <Redirect path="/login"/> }.into_any()
-                        }
-                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=data error_heading="Dashboard" let:d>
+                <DashboardView d/>
+            </Loaded>
         </main>
     }
 }
@@ -55,7 +46,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                             <td>{m.name}</td>
                             <td>{m.email}</td>
                             <td>{m.role.label()}</td>
-                            <td><time datetime=m.joined_at.to_rfc3339()>{m.joined_at.format("%Y-%m-%d").to_string()}</time></td>
+                            <td><DateTime at=m.joined_at date_only=true/></td>
                         </tr>
                     }).collect_view()}
                 </tbody>

@@ -6,8 +6,10 @@ use leptos_meta::Title;
 use crate::api::orgs::{CreateOrganization, DeleteOrganization, UpdateOrganization};
 use crate::model::accounts::CurrentOrganization;
 use crate::model::Permission;
-use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
-use crate::ui::layout::{current_user, reload_after};
+use crate::ui::components::{
+    action_error, field_error, FormError, Loaded, SubmitButton, TextField,
+};
+use crate::ui::layout::{current_user_resource, reload_after};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -15,14 +17,12 @@ pub fn SettingsPage() -> impl IntoView {
         <Title text="Organization settings · Codebook"/>
         <main class="page narrow">
             <h1>"Organization settings"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match current_user().await.and_then(|u| u.organization) {
-                        Some(org) => view! { <SettingsForms org/> }.into_any(),
-                        None => view! { <div class="form-error" role="alert">"No current organization."</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=current_user_resource() let:user>
+                {match user.and_then(|u| u.organization) {
+                    Some(org) => view! { <SettingsForms org/> }.into_any(),
+                    None => view! { <div class="form-error" role="alert">"No current organization."</div> }.into_any(),
+                }}
+            </Loaded>
         </main>
     }
 }
@@ -51,8 +51,8 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
             </div>
             <div class="field">
                 <label for="org-slug">"Slug"</label>
-                <input id="org-slug" name="slug" value=org.slug.to_string() required disabled=!may_edit/>
-                <p class="field-hint">"Lower-case letters and digits joined by dashes."</p>
+                <input id="org-slug" name="slug" value=org.slug.to_string() required disabled=!may_edit aria-describedby="org-slug-hint"/>
+                <p class="field-hint" id="org-slug-hint">"Lower-case letters and digits joined by dashes."</p>
                 {move || field_error(update_error, "slug").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
             </div>
             {may_edit.then(|| view! { <SubmitButton label="Save settings" pending_label="Saving…" pending=update.pending()/> })}

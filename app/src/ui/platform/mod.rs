@@ -11,7 +11,7 @@ use crate::api::platform::{
 };
 use crate::model::orgs::Plan;
 use crate::model::platform::{OrgAdminPage, OrgAdminRow};
-use crate::ui::components::{action_error, FormError};
+use crate::ui::components::{action_error, DateTime, FormError, Loaded};
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -60,14 +60,9 @@ pub fn PlatformOrganizationsPage() -> impl IntoView {
             <FormError error=action_error(actions.active)/>
             <FormError error=action_error(actions.plan)/>
             <FormError error=action_error(actions.limits)/>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(page) => view! { <OrgTable page actions search=search()/> }.into_any(),
-                        Err(e) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            <Loaded resource=data let:page>
+                <OrgTable page actions search=search()/>
+            </Loaded>
         </main>
     }
 }
@@ -159,7 +154,7 @@ fn OrgRow(row: OrgAdminRow, actions: Actions) -> impl IntoView {
                     <button type="submit">"Save limits"</button>
                 </ActionForm>
             </td>
-            <td><time datetime=row.created_at.to_rfc3339()>{row.created_at.format("%Y-%m-%d").to_string()}</time></td>
+            <td><DateTime at=row.created_at date_only=true/></td>
         </tr>
     }
 }
