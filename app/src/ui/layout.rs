@@ -73,6 +73,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
             {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
             <nav aria-label="Main" class="main-nav">
                 <A href="/dashboard">"Dashboard"</A>
+                <A href="/codes">"Codes"</A>
                 <A href="/members">"Members"</A>
                 <A href="/settings">"Settings"</A>
                 <A href="/organizations/new">"New organization"</A>
