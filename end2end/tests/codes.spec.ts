@@ -167,10 +167,10 @@ test('codes are found by words and by code prefix; a code\'s history is compared
   // The timeline, newest first.
   const timeline = page.getByTestId('timeline').locator(':scope > li');
   await expect(timeline).toHaveCount(3);
-  await expect(timeline.nth(0).getByRole('heading')).toHaveText('Version 3 · Updated');
+  await expect(timeline.nth(0).getByRole('heading', { level: 3 })).toHaveText('Version 3 · Updated');
   await expect(timeline.nth(0)).toContainText('Why: Side matters');
   await expect(timeline.nth(0)).toContainText('Changed: description');
-  await expect(timeline.nth(2).getByRole('heading')).toHaveText('Version 1 · Created');
+  await expect(timeline.nth(2).getByRole('heading', { level: 3 })).toHaveText('Version 1 · Created');
 
   // Version 1 against version 3, side by side, changed words marked.
   await page.getByLabel('From', { exact: true }).selectOption({ label: 'Version 1' });
@@ -187,21 +187,21 @@ test('codes are found by words and by code prefix; a code\'s history is compared
   await expect(compare.getByRole('row', { name: /Category/ })).not.toContainText('changed');
 
   // Restore version 1, as a new version 4.
-  await versionItem(page, 1).getByText('Restore this version').click();
+  await versionItem(page, 1).getByText('Restore this version', { exact: true }).click();
   await versionItem(page, 1).getByRole('button', { name: 'Yes, restore version 1' }).click();
   await expectVersion(page, 4);
   await expect(page.getByTestId('current-values')).toContainText('Fracture of neck of femur');
-  await expect(versionItem(page, 4).getByRole('heading')).toHaveText('Version 4 · Restored');
+  await expect(versionItem(page, 4).getByRole('heading', { level: 3 })).toHaveText('Version 4 · Restored');
   await expect(versionItem(page, 4)).toContainText('Why: Restored version 1');
 
   // A comment on version 4, then edited by its author.
-  await versionItem(page, 4).getByText('Comment on version 4').click();
+  await versionItem(page, 4).getByText('Comment on version 4', { exact: true }).click();
   await versionItem(page, 4).getByLabel('Your comment on version 4').fill('Back to the original wording.');
   await versionItem(page, 4).getByRole('button', { name: 'Add comment' }).click();
   const comment = versionItem(page, 4).locator('li.comment');
   await expect(comment).toHaveCount(1);
   await expect(comment.locator('.comment-body')).toHaveText('Back to the original wording.');
-  await comment.getByText('Edit comment').click();
+  await comment.getByText('Edit comment', { exact: true }).click();
   await comment.getByLabel('Your comment').fill('Back to the original wording, as agreed.');
   await comment.getByRole('button', { name: 'Save comment' }).click();
   await expect(comment.locator('.comment-body')).toHaveText('Back to the original wording, as agreed.');
@@ -253,7 +253,7 @@ test('a CSV file is imported with a progress bar and a summary, and a bad file n
   // A dry run of a file with one changed row writes nothing.
   const changed = good.replace('Zoster', 'Herpes zoster');
   await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'codes.csv', mimeType: 'text/csv', buffer: Buffer.from(changed) });
-  await page.getByLabel('Dry run').check();
+  await page.getByRole('checkbox', { name: /Dry run/ }).check();
   await page.getByRole('button', { name: 'Import' }).click();
   await expect(summary.getByRole('heading', { name: 'Dry run: nothing was written' })).toBeVisible();
   await expect(summary).toContainText('Updated1');
@@ -261,7 +261,7 @@ test('a CSV file is imported with a progress bar and a summary, and a bad file n
 
   // One bad row: nothing is written, and its line is named.
   const bad = `${changed}\nB03,,Infectious,urgent,true\n`;
-  await page.getByLabel('Dry run').uncheck();
+  await page.getByRole('checkbox', { name: /Dry run/ }).uncheck();
   await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from(bad) });
   await page.getByRole('button', { name: 'Import' }).click();
   const errors = page.getByTestId('import-errors');

@@ -168,6 +168,7 @@ fn CodeView(
         }}
         <History history viewer actions/>
     }
+    .into_any()
 }
 
 #[component]
@@ -185,6 +186,7 @@ fn CurrentValues(code: CodeOut) -> impl IntoView {
             </dl>
         </section>
     }
+    .into_any()
 }
 
 /// The user's unsaved values beside the version someone else saved.
@@ -228,6 +230,7 @@ fn ConflictPanel(error: AppError, typed: Option<Draft>, code: CodeOut) -> impl I
             })}
         </section>
     }
+    .into_any()
 }
 
 fn severity_label(raw: &str) -> String {
@@ -260,6 +263,7 @@ fn CompareRow(label: &'static str, mine: String, theirs: String, text: bool) -> 
             <td>{theirs_view}</td>
         </tr>
     }
+    .into_any()
 }
 
 #[component]
@@ -283,6 +287,7 @@ fn EditForm(code: CodeOut, typed: Option<Draft>, actions: CodeActions) -> impl I
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 /// Delete behind a confirmation that works with and without JavaScript: a
@@ -316,6 +321,7 @@ fn DeleteForm(code: CodeOut, actions: CodeActions) -> impl IntoView {
             </details>
         </section>
     }
+    .into_any()
 }
 
 /// A deleted code comes back with the content of its last live version.
@@ -334,4 +340,5 @@ fn RestoreDeleted(id: Uuid, version: i32, name: String, actions: CodeActions) ->
             </ActionForm>
         </section>
     }
+    .into_any()
 }

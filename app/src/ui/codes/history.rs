@@ -50,6 +50,7 @@ pub(super) fn History(history: CodeHistory, viewer: Viewer, actions: CodeActions
             </ol>
         </section>
     }
+    .into_any()
 }
 
 /// Any error of the history's actions, whatever field it names: their
@@ -98,6 +99,7 @@ fn VersionItem(
             <Comments code_id version=n comments viewer actions/>
         </li>
     }
+    .into_any()
 }
 
 /// Restore behind a disclosure, as a confirmation that needs no script.
@@ -121,6 +123,7 @@ fn RestoreVersion(code_id: Uuid, version: i32, actions: CodeActions) -> impl Int
             </ActionForm>
         </details>
     }
+    .into_any()
 }
 
 #[component]
@@ -198,6 +201,7 @@ fn CommentItem(c: CommentOut, viewer: Viewer, actions: CodeActions) -> impl Into
             })}
         </li>
     }
+    .into_any()
 }
 
 /// Two version pickers (a GET form onto this page) and, when the URL names
@@ -323,6 +327,7 @@ fn DiffTable(a: VersionOut, b: VersionOut) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }
 
 fn changed_tag() -> impl IntoView {
