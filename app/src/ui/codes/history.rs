@@ -262,10 +262,13 @@ fn version_options(
         .collect_view()
 }
 
+/// Reads one text field of a snapshot.
+type TextOf = fn(&CodeContent) -> String;
+
 /// Two snapshots side by side, changed fields named, changed words marked.
 #[component]
 fn DiffTable(a: VersionOut, b: VersionOut) -> impl IntoView {
-    let text_rows: [(&str, fn(&CodeContent) -> String); 3] = [
+    let text_rows: [(&str, TextOf); 3] = [
         ("Code", |c| c.code.to_string()),
         ("Description", |c| c.description.clone()),
         ("Category", |c| c.category.clone()),
