@@ -281,3 +281,27 @@ test('without JavaScript the import page says it needs it', async ({ page, javaS
   await expect(page.getByText('Importing in the browser needs JavaScript')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Import' })).toBeDisabled();
 });
+
+test('the list pages on with a Next page link that keeps the search, and back with First page', async ({ page }) => {
+  await owner(page);
+  const rows = Array.from({ length: 55 }, (_, i) => `T${String(i).padStart(2, '0')}.1,Test code ${i},Tests,high,true`);
+  const imported = await page.request.post('/codes/import?file_name=many.csv', {
+    data: Buffer.from(['code,description,category,severity,active', ...rows, 'A00,Cholera,Infectious,low,true'].join('\n')),
+  });
+  expect(imported.status(), await imported.text()).toBe(200);
+
+  await open(page, '/codes?severity=high');
+  const table = page.getByTestId('codes').locator('tbody tr');
+  await expect(table).toHaveCount(50);
+  await expect(table.first()).toHaveAttribute('data-code', 'T00.1');
+  await expect(page.getByRole('link', { name: 'First page' })).toHaveCount(0);
+  await page.getByRole('link', { name: 'Next page' }).click();
+  await expect(page).toHaveURL(/severity=high.*after=|after=.*severity=high/);
+  await expect(table).toHaveCount(5);
+  await expect(table.first()).toHaveAttribute('data-code', 'T50.1');
+  await expect(page.getByRole('link', { name: 'Next page' })).toHaveCount(0);
+  await expect(page.getByLabel('Severity')).toHaveValue('high');
+  await page.getByRole('link', { name: 'First page' }).click();
+  await expect(table).toHaveCount(50);
+  await expect(page).not.toHaveURL(/after=/);
+});
