@@ -304,4 +304,11 @@ test('the list pages on with a Next page link that keeps the search, and back wi
   await page.getByRole('link', { name: 'First page' }).click();
   await expect(table).toHaveCount(50);
   await expect(page).not.toHaveURL(/after=/);
+
+  // A code that is not there is a real 404 with a way back.
+  for (const missing of ['/codes/00000000-0000-4000-8000-000000000000', '/codes/not-a-code']) {
+    const response = await open(page, missing);
+    expect(response?.status(), missing).toBe(404);
+    await expect(page.getByRole('alert')).toContainText('There is no such code in this organization.');
+  }
 });
