@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::diff::{side, word_diff};
 use super::history::{DiffText, History};
-use super::{active_label, load_error, when, CodeFields, Draft, Viewer};
+use super::{active_label, load_error, merge, when, CodeFields, Draft, FieldFate, Viewer};
 use crate::api::codes::{
     get_code_history, AddComment, DeleteCode, DeleteComment, EditComment, RestoreCode, UpdateCode,
 };
@@ -78,11 +78,12 @@ pub fn CodePage() -> impl IntoView {
         },
     );
     // The action forgets its input once the server answers; keep the last
-    // edit sent, to show it beside the current version after a conflict.
-    let sent = RwSignal::new(None::<Draft>);
+    // edit sent (and the version it was based on), to merge it onto the
+    // current version after a conflict.
+    let sent = RwSignal::new(None::<(i32, Draft)>);
     Effect::new(move |_| {
         if let Some(input) = actions.update.input().get() {
-            sent.set(Some(draft_of(&input)));
+            sent.set(Some((input.version, draft_of(&input))));
         }
     });
     view! {
@@ -123,20 +124,34 @@ fn CodeView(
     history: CodeHistory,
     viewer: Viewer,
     actions: CodeActions,
-    sent: RwSignal<Option<Draft>>,
+    sent: RwSignal<Option<(i32, Draft)>>,
 ) -> impl IntoView {
     let code = history.code.clone();
     let name = code.content.code.to_string();
     let deleted = code.deleted_at.is_some();
-    let update_error = action_error(actions.update);
-    // After a refused save, the form keeps what the user typed.
-    let typed = update_error
-        .get_untracked()
-        .and_then(|_| sent.get_untracked());
-    let conflict = update_error
-        .get_untracked()
-        .filter(is_stale)
-        .map(|e| (e, typed.clone()));
+    let update_error = action_error(actions.update).get_untracked();
+    let refused = update_error.as_ref().and_then(|_| sent.get_untracked());
+    let current = Draft::from(&code.content);
+    let base = refused.as_ref().and_then(|(based_on, _)| {
+        history
+            .versions
+            .iter()
+            .find(|v| v.version == *based_on)
+            .map(|v| Draft::from(&v.snapshot))
+    });
+    // After a conflict the form holds the user's edit merged onto the
+    // current version; after any other refusal, just what they typed.
+    let stale = update_error.filter(is_stale);
+    let (form_values, fates) = match (&stale, &refused, &base) {
+        (Some(_), Some((_, yours)), Some(base)) => {
+            let (merged, fates) = merge(base, yours, &current);
+            (Some(merged), Some(fates))
+        }
+        (_, Some((_, yours)), _) => (Some(yours.clone()), None),
+        _ => (None, None),
+    };
+    let typed = refused.map(|(_, yours)| yours);
+    let conflict = stale.map(|e| (e, typed, fates));
     let last_live = history
         .versions
         .iter()
@@ -151,7 +166,7 @@ fn CodeView(
             "Version " {code.version} " · last changed " {when(code.updated_at)}
             {code.updated_by.clone().map(|n| format!(" by {n}"))}
         </p>
-        {conflict.map(|(error, typed)| view! { <ConflictPanel error typed code=code.clone()/> })}
+        {conflict.map(|(error, typed, fates)| view! { <ConflictPanel error typed fates code=code.clone()/> })}
         <CurrentValues code=code.clone()/>
         {if deleted {
             viewer
@@ -161,7 +176,7 @@ fn CodeView(
                 .into_any()
         } else {
             view! {
-                {viewer.can(Permission::WriteCodes).then(|| view! { <EditForm code=code.clone() typed actions/> })}
+                {viewer.can(Permission::WriteCodes).then(|| view! { <EditForm code=code.clone() values=form_values actions/> })}
                 {viewer.can(Permission::DeleteCodes).then(|| view! { <DeleteForm code=code.clone() actions/> })}
             }
                 .into_any()
@@ -191,7 +206,12 @@ fn CurrentValues(code: CodeOut) -> impl IntoView {
 
 /// The user's unsaved values beside the version someone else saved.
 #[component]
-fn ConflictPanel(error: AppError, typed: Option<Draft>, code: CodeOut) -> impl IntoView {
+fn ConflictPanel(
+    error: AppError,
+    typed: Option<Draft>,
+    fates: Option<[FieldFate; 5]>,
+    code: CodeOut,
+) -> impl IntoView {
     let current = Draft::from(&code.content);
     view! {
         <section class="conflict" aria-labelledby="conflict-heading">
@@ -206,8 +226,8 @@ fn ConflictPanel(error: AppError, typed: Option<Draft>, code: CodeOut) -> impl I
                     ("Status", active_label(yours.active).to_owned(), active_label(current.active).to_owned(), false),
                 ];
                 view! {
-                    <p>"Your changes are still in the form below, now based on version " {code.version}
-                        ". Merge what you need and save again."</p>
+                    <p>"Your changes are in the form below, merged onto version " {code.version}
+                        ": fields only someone else changed now hold their values. Check the fields marked “both changed”, then save again."</p>
                     <div class="table-scroll">
                         <table class="table compare" data-testid="conflict">
                             <caption class="visually-hidden">"Your changes and the current version"</caption>
@@ -221,7 +241,11 @@ fn ConflictPanel(error: AppError, typed: Option<Draft>, code: CodeOut) -> impl I
                             <tbody>
                                 {rows
                                     .into_iter()
-                                    .map(|(label, mine, theirs, text)| view! { <CompareRow label mine theirs text/> })
+                                    .enumerate()
+                                    .map(|(i, (label, mine, theirs, text))| {
+                                        let fate = fates.map(|f| f[i]);
+                                        view! { <CompareRow label mine theirs text fate/> }
+                                    })
                                     .collect_view()}
                             </tbody>
                         </table>
@@ -242,8 +266,19 @@ fn severity_label(raw: &str) -> String {
 /// One field of the conflict view: the user's value and the current one,
 /// words that differ marked (in text too, not by colour alone).
 #[component]
-fn CompareRow(label: &'static str, mine: String, theirs: String, text: bool) -> impl IntoView {
+fn CompareRow(
+    label: &'static str,
+    mine: String,
+    theirs: String,
+    text: bool,
+    /// Who changed the field, when the base version is known.
+    fate: Option<FieldFate>,
+) -> impl IntoView {
     let differs = mine.trim() != theirs.trim();
+    let tag = match fate {
+        Some(fate) => fate.label(),
+        None => differs.then_some("differs"),
+    };
     let segments = word_diff(theirs.trim(), mine.trim());
     let (mine_view, theirs_view) = if text && differs {
         (
@@ -257,7 +292,7 @@ fn CompareRow(label: &'static str, mine: String, theirs: String, text: bool) -> 
         <tr class:differs=differs>
             <th scope="row">
                 {label}
-                {differs.then(|| view! { " " <span class="tag">"differs"</span> })}
+                {tag.map(|tag| view! { " " <span class="tag">{tag}</span> })}
             </th>
             <td>{mine_view}</td>
             <td>{theirs_view}</td>
@@ -267,9 +302,9 @@ fn CompareRow(label: &'static str, mine: String, theirs: String, text: bool) -> 
 }
 
 #[component]
-fn EditForm(code: CodeOut, typed: Option<Draft>, actions: CodeActions) -> impl IntoView {
+fn EditForm(code: CodeOut, values: Option<Draft>, actions: CodeActions) -> impl IntoView {
     let error = action_error(actions.update);
-    let values = typed.unwrap_or_else(|| Draft::from(&code.content));
+    let values = values.unwrap_or_else(|| Draft::from(&code.content));
     // A save that went through shows here; a plain form post just reloads.
     let saved = move || matches!(actions.update.value().get(), Some(Ok(_)));
     view! {

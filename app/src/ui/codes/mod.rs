@@ -96,6 +96,86 @@ impl From<&CodeContent> for Draft {
     }
 }
 
+/// Who changed a field since the version an edit was based on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFate {
+    Untouched,
+    /// Only the user: their value stays.
+    Yours,
+    /// Only someone else: their value goes into the form.
+    Theirs,
+    /// Both, differently: the user must choose.
+    Both,
+}
+
+impl FieldFate {
+    fn of<T: PartialEq>(base: &T, yours: &T, theirs: &T) -> Self {
+        match (yours != base, theirs != base) {
+            (false, false) => FieldFate::Untouched,
+            (true, false) => FieldFate::Yours,
+            (false, true) => FieldFate::Theirs,
+            (true, true) if yours == theirs => FieldFate::Untouched,
+            (true, true) => FieldFate::Both,
+        }
+    }
+
+    /// The words the conflict view shows for it (not a colour alone).
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            FieldFate::Untouched => None,
+            FieldFate::Yours => Some("your change"),
+            FieldFate::Theirs => Some("changed by someone else, taken into the form"),
+            FieldFate::Both => Some("both changed: choose"),
+        }
+    }
+}
+
+/// A refused edit merged onto the current version: each field the user
+/// left as it was in `base` takes the current value, each field they
+/// changed keeps theirs. Returns the merged values and each field's fate
+/// (code, description, category, severity, active).
+pub fn merge(base: &Draft, yours: &Draft, theirs: &Draft) -> (Draft, [FieldFate; 5]) {
+    fn pick<T: PartialEq + Clone>(base: &T, yours: &T, theirs: &T) -> (T, FieldFate) {
+        let fate = FieldFate::of(base, yours, theirs);
+        let value = if fate == FieldFate::Theirs {
+            theirs
+        } else {
+            yours
+        };
+        (value.clone(), fate)
+    }
+    let severity_of = |d: &Draft| d.severity.trim().to_ascii_lowercase();
+    let (code, f_code) = pick(&base.code.trim(), &yours.code.trim(), &theirs.code.trim());
+    let (description, f_description) = pick(
+        &base.description.trim(),
+        &yours.description.trim(),
+        &theirs.description.trim(),
+    );
+    let (category, f_category) = pick(
+        &base.category.trim(),
+        &yours.category.trim(),
+        &theirs.category.trim(),
+    );
+    let (severity, f_severity) = pick(
+        &severity_of(base),
+        &severity_of(yours),
+        &severity_of(theirs),
+    );
+    let (active, f_active) = pick(&base.active, &yours.active, &theirs.active);
+    let merged = Draft {
+        code: code.to_owned(),
+        description: description.to_owned(),
+        category: category.to_owned(),
+        severity,
+        active,
+        comment: yours.comment.clone(),
+    };
+    (
+        merged,
+        [f_code, f_description, f_category, f_severity, f_active],
+    )
+}
+
 /// The fields of a code, as a form shows them, filled in from `values`.
 #[component]
 pub(crate) fn CodeFields(
@@ -254,5 +334,56 @@ pub(crate) fn load_error(e: AppError) -> AnyView {
             .into_any()
         }
         _ => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(description: &str, category: &str, severity: &str, active: bool) -> Draft {
+        Draft {
+            code: "S72.0".into(),
+            description: description.into(),
+            category: category.into(),
+            severity: severity.into(),
+            active,
+            comment: "why".into(),
+        }
+    }
+
+    #[test]
+    fn a_merge_keeps_the_users_changes_and_takes_everyone_elses() {
+        let base = draft("Fracture of femur", "Injury", "high", true);
+        let yours = draft("Closed fracture of femur", "Injury", "high", true);
+        let theirs = draft("Fracture of femur", "Injuries of the hip", "high", false);
+        let (merged, fates) = merge(&base, &yours, &theirs);
+        assert_eq!(merged.description, "Closed fracture of femur");
+        assert_eq!(merged.category, "Injuries of the hip");
+        assert!(!merged.active);
+        assert_eq!(merged.comment, "why");
+        assert_eq!(
+            fates,
+            [
+                FieldFate::Untouched,
+                FieldFate::Yours,
+                FieldFate::Theirs,
+                FieldFate::Untouched,
+                FieldFate::Theirs
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_both_changed_keeps_the_users_value_and_asks_them_to_choose() {
+        let base = draft("Fracture", "Injury", "low", true);
+        let yours = draft("Open fracture", "Injury", "HIGH", true);
+        let theirs = draft("Closed fracture", "Injury", "high", true);
+        let (merged, fates) = merge(&base, &yours, &theirs);
+        assert_eq!(merged.description, "Open fracture");
+        assert_eq!(fates[1], FieldFate::Both);
+        // The same change made twice is no conflict.
+        assert_eq!(fates[3], FieldFate::Untouched);
+        assert_eq!(merged.severity, "high");
     }
 }
