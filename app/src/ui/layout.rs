@@ -20,6 +20,13 @@ pub fn current_user_resource() -> Resource<Result<Option<CurrentUser>, AppError>
     expect_context::<CurrentUserResource>().0
 }
 
+/// The current user from the layout's resource, awaited (for pages that
+/// only need who is looking, such as what their role allows).
+pub async fn current_user() -> Option<CurrentUser> {
+    let resource = use_context::<CurrentUserResource>()?;
+    resource.0.await.ok().flatten()
+}
+
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| get_current_user());
@@ -71,6 +78,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
             {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
             <nav aria-label="Main" class="main-nav">
                 <A href="/dashboard">"Dashboard"</A>
+                <A href="/codes">"Codes"</A>
                 <A href="/members">"Members"</A>
                 <A href="/settings">"Settings"</A>
                 <A href="/organizations/new">"New organization"</A>

@@ -1,5 +1,6 @@
 //! Components and pages, one folder per area.
 pub mod accounts;
+pub mod codes;
 pub mod components;
 pub mod dev;
 pub mod invitations;
@@ -16,6 +17,7 @@ use leptos_router::{
 };
 
 use accounts::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage};
+use codes::{CodePage, CodesPage, ImportCodesPage, NewCodePage};
 use components::PageErrorBoundary;
 use dev::DevMailPage;
 use invitations::AcceptInvitationPage;
@@ -66,6 +68,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/dev/mail") view=DevMailPage ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                         <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                        <Route path=path!("/codes") view=CodesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/new") view=NewCodePage ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/import") view=ImportCodesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/:id") view=CodePage ssr=SsrMode::Async/>
                         <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>

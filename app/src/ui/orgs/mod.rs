@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::orgs::get_dashboard;
+use crate::model::codes::RecentChange;
 use crate::model::orgs::{Dashboard, Usage};
 use crate::ui::components::{DateTime, Loaded};
 
@@ -34,6 +35,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             <span class="badge">{d.organization.plan.label()}</span>
         </p>
         <UsageBars usage=d.usage.clone()/>
+        <CodesSummary usage=d.usage.clone() changes=d.recent_changes.clone()/>
         <section aria-labelledby="members-heading">
             <h2 id="members-heading">"Members " <span class="count">{count}</span></h2>
             <table class="table">
@@ -51,6 +53,41 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+        </section>
+    }
+}
+
+/// How many codes there are, and what changed last, each change linking to
+/// its code's page.
+#[component]
+fn CodesSummary(usage: Usage, changes: Vec<RecentChange>) -> impl IntoView {
+    let count = match usage.limits.codes {
+        Some(max) => format!("{} of {max} codes", usage.codes),
+        None => format!("{} codes", usage.codes),
+    };
+    view! {
+        <section aria-labelledby="codes-heading" class="codes-summary">
+            <h2 id="codes-heading">"Codes"</h2>
+            <p><span data-testid="code-count">{count}</span> " · " <a href="/codes">"Browse the codes"</a></p>
+            <h3>"Recent changes"</h3>
+            {if changes.is_empty() {
+                view! { <p class="muted">"No changes yet."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="recent-changes" data-testid="recent-changes">
+                        {changes.into_iter().map(|c| view! {
+                            <li>
+                                <a href=format!("/codes/{}", c.code_id)>{c.code}</a>
+                                {format!(" · {} (version {})", c.change.label(), c.version)}
+                                {c.actor.map(|a| format!(" by {a}"))}
+                                ", "
+                                <time datetime=c.created_at.to_rfc3339()>{c.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
         </section>
     }
 }

@@ -1,0 +1,193 @@
+//! `/codes`: search and browse the codes. The whole state of the list is in
+//! the URL (`?q=fracture&severity=high&after=…`), so a search is a link, the
+//! back button works, and the form works without JavaScript.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use super::{active_label, load_error, when, Viewer};
+use crate::api::codes::list_codes;
+use crate::model::codes::{CodeFilter, CodeOut, CodePage, Severity, SortOrder};
+use crate::model::Permission;
+
+#[component]
+pub fn CodesPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| CodeFilter::from_params(|name| query.read().get(name)));
+    let data = Resource::new(move || filter.get(), list_codes);
+    view! {
+        <Title text="Codes · Codebook"/>
+        <main class="page">
+            <h1>"Codes"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move { view! { <Actions viewer=Viewer::load().await filter/> } })}
+            </Suspense>
+            <SearchForm filter/>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(page) => view! { <CodeTable page filter=filter.get_untracked()/> }.into_any(),
+                        Err(e) => load_error(e),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+/// What the viewer's role allows from here: new code, import, export.
+#[component]
+fn Actions(viewer: Viewer, filter: Memo<CodeFilter>) -> impl IntoView {
+    let export = move |format: &str| {
+        let query = CodeFilter {
+            after: None,
+            ..filter.get()
+        }
+        .to_query();
+        format!("/codes/export.{format}?{query}")
+    };
+    let bulk = viewer.can(Permission::BulkImportExport);
+    view! {
+        <nav aria-label="Code actions" class="toolbar">
+            {viewer.can(Permission::WriteCodes).then(|| view! { <a href="/codes/new" class="button">"New code"</a> })}
+            {bulk.then(|| view! {
+                <a href="/codes/import" class="button">"Import"</a>
+                // Files, not pages: `rel=external` keeps the router from
+                // handling them as a code id.
+                <a href=move || export("csv") rel="external" download>"Export CSV"</a>
+                <a href=move || export("json") rel="external" download>"Export JSON"</a>
+            })}
+        </nav>
+    }
+}
+
+/// The search form: a GET form onto this page, so its answer is a link.
+#[component]
+fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
+    let f = move || filter.get();
+    view! {
+        <Form method="GET" action="" attr:class="code-search" attr:role="search" attr:aria-label="Codes">
+            <div class="field grow">
+                <label for="code-q">"Search"</label>
+                <input
+                    id="code-q"
+                    type="search"
+                    name="q"
+                    value=move || f().q.unwrap_or_default()
+                    aria-describedby="code-q-hint"
+                />
+                <p class="field-hint" id="code-q-hint">"Words of the description (fract femur), or the start of a code (S72.0)."</p>
+            </div>
+            <div class="field">
+                <label for="code-category">"Category"</label>
+                <input id="code-category" type="text" name="category" value=move || f().category.unwrap_or_default()/>
+            </div>
+            <div class="field">
+                <label for="code-severity">"Severity"</label>
+                <select id="code-severity" name="severity">
+                    <option value="" selected=move || f().severity.is_none()>"Any"</option>
+                    {Severity::ALL
+                        .into_iter()
+                        .map(|s| view! { <option value=s.as_str() selected=move || f().severity == Some(s)>{s.label()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="code-active">"Status"</label>
+                <select id="code-active" name="active">
+                    <option value="" selected=move || f().active.is_none()>"Any"</option>
+                    <option value="true" selected=move || f().active == Some(true)>"Active"</option>
+                    <option value="false" selected=move || f().active == Some(false)>"Inactive"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="code-sort">"Sort by"</label>
+                <select id="code-sort" name="sort">
+                    <option value="code" selected=move || f().sort == SortOrder::Code>"Code"</option>
+                    <option value="updated" selected=move || f().sort == SortOrder::Updated>"Last change"</option>
+                </select>
+            </div>
+            <div class="field checkbox">
+                <input id="code-deleted" type="checkbox" name="deleted" value="true" checked=move || f().deleted/>
+                <label for="code-deleted">"Show deleted"</label>
+            </div>
+            <button type="submit" class="primary">"Search"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn CodeTable(page: CodePage, filter: CodeFilter) -> impl IntoView {
+    let first = CodeFilter {
+        after: None,
+        ..filter.clone()
+    };
+    let next = page.next.clone().map(|after| CodeFilter {
+        after: Some(after),
+        ..filter.clone()
+    });
+    let on_later_page = filter.after.is_some();
+    let caption = if filter.deleted {
+        "Deleted codes"
+    } else {
+        "Codes"
+    };
+    if page.codes.is_empty() {
+        let message = if filter == CodeFilter::default() {
+            "No codes yet."
+        } else {
+            "No codes match."
+        };
+        return view! {
+            <p class="notice" role="status">{message}</p>
+            {on_later_page.then(|| view! { <p><a href=format!("?{}", first.to_query())>"First page"</a></p> })}
+        }
+        .into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table class="table codes" data-testid="codes">
+                <caption class="visually-hidden">{caption}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Code"</th>
+                        <th scope="col">"Description"</th>
+                        <th scope="col">"Category"</th>
+                        <th scope="col">"Severity"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Last change"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page.codes.into_iter().map(|code| view! { <CodeRow code/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav aria-label="Pages" class="pager">
+            {on_later_page.then(|| view! { <a href=format!("?{}", first.to_query())>"First page"</a> })}
+            {next.map(|next| view! { <a href=format!("?{}", next.to_query()) rel="next">"Next page"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+fn CodeRow(code: CodeOut) -> impl IntoView {
+    let content = code.content;
+    view! {
+        <tr data-code=content.code.to_string()>
+            <th scope="row"><a href=format!("/codes/{}", code.id)>{content.code.to_string()}</a></th>
+            <td>{content.description}</td>
+            <td>{content.category}</td>
+            <td>{content.severity.label()}</td>
+            <td>
+                {active_label(content.active)}
+                {code.deleted_at.is_some().then(|| view! { " · " <span class="badge deleted">"Deleted"</span> })}
+            </td>
+            <td>
+                {when(code.updated_at)}
+                {code.updated_by.map(|name| format!(" by {name}"))}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,389 @@
+//! The codes area: the list (`/codes`), a new code (`/codes/new`), a code
+//! with its edit form, history and comments (`/codes/:id`), and the file
+//! import (`/codes/import`). Links and buttons follow the role from
+//! `model::roles`, the same matrix the server enforces.
+mod detail;
+pub mod diff;
+mod history;
+mod import;
+mod list;
+mod new;
+
+pub use detail::CodePage;
+pub use import::ImportCodesPage;
+pub use list::CodesPage;
+pub use new::NewCodePage;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use crate::model::codes::{CodeContent, Severity};
+use crate::model::{AppError, ErrorCode, Permission};
+use crate::ui::layout::current_user;
+
+/// What the viewer is and may do here, from the layout's current user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Viewer {
+    pub user_id: Option<uuid::Uuid>,
+    pub role: Option<crate::model::Role>,
+}
+
+impl Viewer {
+    pub async fn load() -> Self {
+        let user = current_user().await;
+        Viewer {
+            user_id: user.as_ref().map(|u| u.id),
+            role: user.and_then(|u| u.organization).map(|o| o.role),
+        }
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        self.role.is_some_and(|r| r.can(permission))
+    }
+}
+
+/// A moment as people read it, with the exact time for machines.
+pub(crate) fn when(at: DateTime<Utc>) -> impl IntoView {
+    view! { <time datetime=at.to_rfc3339()>{at.format("%Y-%m-%d %H:%M UTC").to_string()}</time> }
+}
+
+/// "Yes"/"No" for the active flag: words, not a colour.
+pub(crate) fn active_label(active: bool) -> &'static str {
+    if active {
+        "Active"
+    } else {
+        "Inactive"
+    }
+}
+
+/// What a code form holds: a code's values, or what the user typed (which
+/// may not be valid yet, so plain strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub code: String,
+    pub description: String,
+    pub category: String,
+    /// A severity's name; empty for the organization's default.
+    pub severity: String,
+    pub active: bool,
+    pub comment: String,
+}
+
+impl Draft {
+    /// An empty form for a new code: active, default severity.
+    pub fn new_code() -> Self {
+        Draft {
+            code: String::new(),
+            description: String::new(),
+            category: String::new(),
+            severity: String::new(),
+            active: true,
+            comment: String::new(),
+        }
+    }
+}
+
+impl From<&CodeContent> for Draft {
+    fn from(c: &CodeContent) -> Self {
+        Draft {
+            code: c.code.to_string(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            severity: c.severity.as_str().to_owned(),
+            active: c.active,
+            comment: String::new(),
+        }
+    }
+}
+
+/// Who changed a field since the version an edit was based on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFate {
+    Untouched,
+    /// Only the user: their value stays.
+    Yours,
+    /// Only someone else: their value goes into the form.
+    Theirs,
+    /// Both, differently: the user must choose.
+    Both,
+}
+
+impl FieldFate {
+    fn of<T: PartialEq>(base: &T, yours: &T, theirs: &T) -> Self {
+        match (yours != base, theirs != base) {
+            (false, false) => FieldFate::Untouched,
+            (true, false) => FieldFate::Yours,
+            (false, true) => FieldFate::Theirs,
+            (true, true) if yours == theirs => FieldFate::Untouched,
+            (true, true) => FieldFate::Both,
+        }
+    }
+
+    /// The words the conflict view shows for it (not a colour alone).
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            FieldFate::Untouched => None,
+            FieldFate::Yours => Some("your change"),
+            FieldFate::Theirs => Some("changed by someone else, taken into the form"),
+            FieldFate::Both => Some("both changed: choose"),
+        }
+    }
+}
+
+/// A refused edit merged onto the current version: each field the user
+/// left as it was in `base` takes the current value, each field they
+/// changed keeps theirs. Returns the merged values and each field's fate
+/// (code, description, category, severity, active).
+pub fn merge(base: &Draft, yours: &Draft, theirs: &Draft) -> (Draft, [FieldFate; 5]) {
+    fn pick<T: PartialEq + Clone>(base: &T, yours: &T, theirs: &T) -> (T, FieldFate) {
+        let fate = FieldFate::of(base, yours, theirs);
+        let value = if fate == FieldFate::Theirs {
+            theirs
+        } else {
+            yours
+        };
+        (value.clone(), fate)
+    }
+    let severity_of = |d: &Draft| d.severity.trim().to_ascii_lowercase();
+    let (code, f_code) = pick(&base.code.trim(), &yours.code.trim(), &theirs.code.trim());
+    let (description, f_description) = pick(
+        &base.description.trim(),
+        &yours.description.trim(),
+        &theirs.description.trim(),
+    );
+    let (category, f_category) = pick(
+        &base.category.trim(),
+        &yours.category.trim(),
+        &theirs.category.trim(),
+    );
+    let (severity, f_severity) = pick(
+        &severity_of(base),
+        &severity_of(yours),
+        &severity_of(theirs),
+    );
+    let (active, f_active) = pick(&base.active, &yours.active, &theirs.active);
+    let merged = Draft {
+        code: code.to_owned(),
+        description: description.to_owned(),
+        category: category.to_owned(),
+        severity,
+        active,
+        comment: yours.comment.clone(),
+    };
+    (
+        merged,
+        [f_code, f_description, f_category, f_severity, f_active],
+    )
+}
+
+/// The fields of a code, as a form shows them, filled in from `values`.
+#[component]
+pub(crate) fn CodeFields(
+    /// Prefix of the ids, so two forms on a page never share one.
+    prefix: &'static str,
+    values: Draft,
+    /// Offer "the organization's default" (a new code) rather than
+    /// requiring one of the four.
+    default_severity_choice: bool,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let id = move |name: &str| format!("{prefix}-{name}");
+    let Draft {
+        code,
+        description,
+        category,
+        severity,
+        active,
+        comment,
+    } = values;
+    let severity = severity.trim().to_ascii_lowercase();
+    view! {
+        <div class="field">
+            <label for=id("code")>"Code"</label>
+            <input
+                id=id("code")
+                name="code"
+                type="text"
+                required
+                maxlength="32"
+                autocomplete="off"
+                value=code
+                aria-invalid=move || invalid(error, "code")
+                aria-describedby=described_by(error, "code", id("code-error"), Some(id("code-hint")))
+            />
+            <p class="field-hint" id=id("code-hint")>"For example S72.0: letters, digits and . - _ / : +"</p>
+            <FieldError error field="code" id=id("code-error")/>
+        </div>
+        <div class="field">
+            <label for=id("description")>"Description"</label>
+            <textarea
+                id=id("description")
+                name="description"
+                required
+                maxlength="1000"
+                rows="3"
+                aria-invalid=move || invalid(error, "description")
+                aria-describedby=described_by(error, "description", id("description-error"), None)
+            >
+                {description}
+            </textarea>
+            <FieldError error field="description" id=id("description-error")/>
+        </div>
+        <div class="field">
+            <label for=id("category")>"Category " <span class="muted">"(optional)"</span></label>
+            <input
+                id=id("category")
+                name="category"
+                type="text"
+                maxlength="200"
+                value=category
+                aria-invalid=move || invalid(error, "category")
+                aria-describedby=described_by(error, "category", id("category-error"), None)
+            />
+            <FieldError error field="category" id=id("category-error")/>
+        </div>
+        <div class="field">
+            <label for=id("severity")>"Severity"</label>
+            <select id=id("severity") name="severity" aria-describedby=described_by(error, "severity", id("severity-error"), None)>
+                {default_severity_choice
+                    .then(|| view! { <option value="" selected=severity.is_empty()>"Organization default"</option> })}
+                {Severity::ALL
+                    .into_iter()
+                    .map(|s| view! { <option value=s.as_str() selected=severity == s.as_str()>{s.label()}</option> })
+                    .collect_view()}
+            </select>
+            <FieldError error field="severity" id=id("severity-error")/>
+        </div>
+        <div class="field checkbox">
+            <input id=id("active") name="active" type="checkbox" checked=active/>
+            <label for=id("active")>"Active"</label>
+        </div>
+        <div class="field">
+            <label for=id("comment")>"Why this change " <span class="muted">"(optional, kept in the history)"</span></label>
+            <input
+                id=id("comment")
+                name="comment"
+                type="text"
+                maxlength="1000"
+                value=comment
+                aria-invalid=move || invalid(error, "comment")
+                aria-describedby=described_by(error, "comment", id("comment-error"), None)
+            />
+            <FieldError error field="comment" id=id("comment-error")/>
+        </div>
+    }
+}
+
+/// The ids that describe a field: its hint, and its error while it has one.
+fn described_by(
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+    error_id: String,
+    hint_id: Option<String>,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    move || {
+        let has_error = error.get().and_then(|e| e.message_for(field)).is_some();
+        hint_id
+            .iter()
+            .chain(has_error.then_some(&error_id))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn invalid(error: Signal<Option<AppError>>, field: &str) -> String {
+    error
+        .get()
+        .is_some_and(|e| e.field.as_deref() == Some(field))
+        .to_string()
+}
+
+/// The message of `error` when it is about `field`, under that field.
+#[component]
+pub(crate) fn FieldError(
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+    id: String,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.message_for(field));
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="field-error" id=id.clone() role="alert">{message}</p>
+        </Show>
+    }
+}
+
+/// An error loading a page's data, as the page shows it: a redirect to log
+/// in, or the message.
+pub(crate) fn load_error(e: AppError) -> AnyView {
+    use leptos_router::components::Redirect;
+    match e.code {
+        ErrorCode::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
+        ErrorCode::NotFound => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::NOT_FOUND);
+            }
+            view! {
+                <div class="form-error" role="alert">
+                    "There is no such code in this organization. "
+                    <a href="/codes">"Back to the codes"</a>
+                </div>
+            }
+            .into_any()
+        }
+        _ => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(description: &str, category: &str, severity: &str, active: bool) -> Draft {
+        Draft {
+            code: "S72.0".into(),
+            description: description.into(),
+            category: category.into(),
+            severity: severity.into(),
+            active,
+            comment: "why".into(),
+        }
+    }
+
+    #[test]
+    fn a_merge_keeps_the_users_changes_and_takes_everyone_elses() {
+        let base = draft("Fracture of femur", "Injury", "high", true);
+        let yours = draft("Closed fracture of femur", "Injury", "high", true);
+        let theirs = draft("Fracture of femur", "Injuries of the hip", "high", false);
+        let (merged, fates) = merge(&base, &yours, &theirs);
+        assert_eq!(merged.description, "Closed fracture of femur");
+        assert_eq!(merged.category, "Injuries of the hip");
+        assert!(!merged.active);
+        assert_eq!(merged.comment, "why");
+        assert_eq!(
+            fates,
+            [
+                FieldFate::Untouched,
+                FieldFate::Yours,
+                FieldFate::Theirs,
+                FieldFate::Untouched,
+                FieldFate::Theirs
+            ]
+        );
+    }
+
+    #[test]
+    fn a_field_both_changed_keeps_the_users_value_and_asks_them_to_choose() {
+        let base = draft("Fracture", "Injury", "low", true);
+        let yours = draft("Open fracture", "Injury", "HIGH", true);
+        let theirs = draft("Closed fracture", "Injury", "high", true);
+        let (merged, fates) = merge(&base, &yours, &theirs);
+        assert_eq!(merged.description, "Open fracture");
+        assert_eq!(fates[1], FieldFate::Both);
+        // The same change made twice is no conflict.
+        assert_eq!(fates[3], FieldFate::Untouched);
+        assert_eq!(merged.severity, "high");
+    }
+}

@@ -1,0 +1,28 @@
+//! `/codes/new`: a new code. On success the server sends the browser to the
+//! new code's page, with or without JavaScript.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{CodeFields, Draft};
+use crate::api::codes::CreateCode;
+use crate::ui::components::{action_error, FormError, SubmitButton};
+
+#[component]
+pub fn NewCodePage() -> impl IntoView {
+    let create = ServerAction::<CreateCode>::new();
+    let error = action_error(create);
+    // The form is built once, so what the user typed stays after a refused
+    // save; with JavaScript off the page comes back empty with the error.
+    view! {
+        <Title text="New code · Codebook"/>
+        <main class="page narrow">
+            <p><a href="/codes">"← All codes"</a></p>
+            <h1>"New code"</h1>
+            <ActionForm action=create attr:class="stack">
+                <FormError error/>
+                <CodeFields prefix="new" values=Draft::new_code() default_severity_choice=true error/>
+                <SubmitButton label="Create code" pending_label="Creating…" pending=create.pending()/>
+            </ActionForm>
+        </main>
+    }
+}
