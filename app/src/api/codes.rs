@@ -2,6 +2,9 @@
 //! restore, and comments on versions. Each is one service call in the
 //! caller's organization; file import and export are plain routes
 //! (`backend::codes::routes`) as they stream.
+// A code's form has eight fields; the server macro makes a function of them
+// on both sides.
+#![allow(clippy::too_many_arguments)]
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -55,7 +58,6 @@ pub async fn create_code(
 /// Saves an edit made from `version`; refused as a conflict when the code
 /// has moved on since.
 #[server(endpoint = "codes/update")]
-#[allow(clippy::too_many_arguments)]
 pub async fn update_code(
     id: Uuid,
     version: i32,

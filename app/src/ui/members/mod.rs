@@ -196,7 +196,7 @@ mod tests {
     fn page(my_role: Role, roles: &[Role]) -> Page {
         let members: Vec<MemberOut> = roles.iter().map(|r| member(*r)).collect();
         Page {
-            my_user_id: members[0].user_id,
+            my_user_id: Some(members[0].user_id),
             members,
             my_role,
         }
