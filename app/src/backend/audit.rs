@@ -10,6 +10,7 @@
 //! go to the platform log in `platform`.
 pub mod platform;
 
+use crate::model::audit::AuditAction;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -43,9 +44,9 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(action: &str, resource_type: &str, resource_id: impl ToString) -> Self {
+    pub fn new(action: AuditAction, resource_type: &str, resource_id: impl ToString) -> Self {
         Self {
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             resource_type: resource_type.to_owned(),
             resource_id: Some(resource_id.to_string()),
             outcome: Outcome::Success,
@@ -427,7 +428,8 @@ mod tests {
             prev_hash,
             Actor::System,
             &RequestMeta::default(),
-            AuditEvent::new("test.done", "thing", 1).after(json!({"b": 1, "a": [true, null]})),
+            AuditEvent::new(AuditAction::CodeCreated, "thing", 1)
+                .after(json!({"b": 1, "a": [true, null]})),
         )
     }
 

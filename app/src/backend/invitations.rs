@@ -2,6 +2,7 @@
 //! a single-use link valid for 7 days, counted against the member limit
 //! while open. A token only ever joins its own organization with its own
 //! role.
+use crate::model::audit::AuditAction;
 use chrono::Duration;
 use serde_json::json;
 use uuid::Uuid;
@@ -120,7 +121,7 @@ pub async fn invite(
     let details = json!({"invitation_id": id, "email": email.as_str(), "role": role});
     audit::record(
         &mut tx,
-        AuditEvent::new("member.invited", "invitation", id).after(details.clone()),
+        AuditEvent::new(AuditAction::MemberInvited, "invitation", id).after(details.clone()),
     )
     .await?;
     outbox::enqueue(&mut tx, EventType::MemberInvited, details).await?;
@@ -151,7 +152,7 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
     .await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("member.invitation_resent", "invitation", id),
+        AuditEvent::new(AuditAction::MemberInvitationResent, "invitation", id),
     )
     .await?;
     let invitation = get_open(&mut tx, id).await?;
@@ -173,7 +174,7 @@ pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> 
         .await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("member.invitation_revoked", "invitation", id)
+        AuditEvent::new(AuditAction::MemberInvitationRevoked, "invitation", id)
             .before(json!({"email": invitation.email})),
     )
     .await?;
@@ -374,7 +375,7 @@ pub async fn accept(
         json!({"user_id": user_id, "email": row.email, "role": row.role, "invitation_id": row.id});
     audit::record(
         &mut tx,
-        AuditEvent::new("member.joined", "member", user_id).after(details.clone()),
+        AuditEvent::new(AuditAction::MemberJoined, "member", user_id).after(details.clone()),
     )
     .await?;
     outbox::enqueue(&mut tx, EventType::MemberJoined, details).await?;

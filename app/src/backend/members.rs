@@ -1,3 +1,4 @@
+use crate::model::audit::AuditAction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -118,7 +119,7 @@ pub async fn change_role(
         let change = json!({"user_id": user_id, "old_role": old_role, "new_role": new_role});
         audit::record(
             &mut tx,
-            AuditEvent::new("member.role_changed", "member", user_id)
+            AuditEvent::new(AuditAction::MemberRoleChanged, "member", user_id)
                 .before(json!({"role": old_role}))
                 .after(json!({"role": new_role})),
         )
@@ -161,9 +162,9 @@ pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: Uuid) -> Result
         .await
         .on_constraint("memberships_last_owner", last_owner)?;
     let action = if leaving {
-        "member.left"
+        AuditAction::MemberLeft
     } else {
-        "member.removed"
+        AuditAction::MemberRemoved
     };
     audit::record(
         &mut tx,

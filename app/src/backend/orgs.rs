@@ -1,3 +1,4 @@
+use crate::model::audit::AuditAction;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -126,7 +127,7 @@ pub async fn create_for_user(
     super::members::add(&mut tx, user.user_id, Role::Owner).await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("organization.created", "organization", org.id)
+        AuditEvent::new(AuditAction::OrganizationCreated, "organization", org.id)
             .after(json!({"name": org.name, "slug": org.slug})),
     )
     .await?;
@@ -174,7 +175,7 @@ pub async fn update(ctx: &OrgContext, state: &AppState, name: &str, slug: &str) 
     })?;
     audit::record(
         &mut tx,
-        AuditEvent::new("organization.updated", "organization", before.id)
+        AuditEvent::new(AuditAction::OrganizationUpdated, "organization", before.id)
             .before(json!({"name": before.name, "slug": before.slug}))
             .after(json!({"name": row.name, "slug": row.slug})),
     )
@@ -199,7 +200,7 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, confirmation: &str) -> R
         .execute(tx.conn())
         .await?;
     // Its audit log goes with it; the platform log keeps the fact.
-    let event = super::audit::platform::PlatformEvent::new("organization.deleted")
+    let event = super::audit::platform::PlatformEvent::new(AuditAction::OrganizationDeleted)
         .organization(ctx.org_id, ctx.org_slug.as_str())
         .details(json!({"name": ctx.org_name}));
     super::audit::platform::record(tx.conn(), ctx.actor, &ctx.meta, event).await?;

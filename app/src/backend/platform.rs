@@ -1,6 +1,7 @@
 //! Platform administration: every organization, its activity and limits.
 //! Only platform admins get here; each change is audited in the chain of
 //! the organization it changes.
+use crate::model::audit::AuditAction;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -39,7 +40,10 @@ pub struct PlatformAdmin<'a> {
 
 /// Changes that also go to the platform log, which outlives the
 /// organization (its own chain goes when it is deleted).
-const PLATFORM_LOGGED: [&str; 2] = ["organization.deactivated", "organization.activated"];
+const PLATFORM_LOGGED: [AuditAction; 2] = [
+    AuditAction::OrganizationDeactivated,
+    AuditAction::OrganizationActivated,
+];
 
 type Query<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
@@ -75,7 +79,7 @@ impl<'a> PlatformAdmin<'a> {
     async fn change(
         &self,
         org_id: Uuid,
-        action: &str,
+        action: AuditAction,
         statement: &str,
         bind: impl for<'q> FnOnce(Query<'q>) -> Query<'q>,
         after: serde_json::Value,
@@ -115,9 +119,9 @@ impl<'a> PlatformAdmin<'a> {
 
     pub async fn set_active(&self, org_id: Uuid, active: bool) -> Result<()> {
         let action = if active {
-            "organization.activated"
+            AuditAction::OrganizationActivated
         } else {
-            "organization.deactivated"
+            AuditAction::OrganizationDeactivated
         };
         let statement = "update organizations set active = $2 where id = $1";
         self.change(
@@ -134,7 +138,7 @@ impl<'a> PlatformAdmin<'a> {
         let statement = "update organizations set plan = $2 where id = $1";
         self.change(
             org_id,
-            "organization.plan_changed",
+            AuditAction::OrganizationPlanChanged,
             statement,
             |q| q.bind(plan),
             json!({"plan": plan}),
@@ -162,7 +166,7 @@ impl<'a> PlatformAdmin<'a> {
              where id = $1";
         self.change(
             org_id,
-            "organization.limits_changed",
+            AuditAction::OrganizationLimitsChanged,
             statement,
             |q| {
                 q.bind(limits.max_members)

@@ -59,6 +59,7 @@ audit_actions! {
     CommentCreated => "comment.created",
     CommentEdited => "comment.edited",
     CommentDeleted => "comment.deleted",
+    PlatformAdminGranted => "platform_admin.granted",
 }
 
 impl fmt::Display for AuditAction {

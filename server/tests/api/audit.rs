@@ -1,5 +1,6 @@
 use app::backend::audit::{self, AuditEvent};
 use app::backend::{Actor, OrgTx, RequestMeta};
+use app::model::audit::AuditAction;
 use futures::future::join_all;
 
 use crate::helpers::spawn_app;
@@ -66,9 +67,12 @@ async fn concurrent_writers_leave_an_unbroken_chain() {
             let mut tx = OrgTx::begin(&pool, org_id, Actor::System, RequestMeta::default())
                 .await
                 .unwrap();
-            audit::record(&mut tx, AuditEvent::new("test.concurrent", "thing", i))
-                .await
-                .unwrap();
+            audit::record(
+                &mut tx,
+                AuditEvent::new(AuditAction::CodeCreated, "thing", i),
+            )
+            .await
+            .unwrap();
             tx.commit().await.unwrap();
         }
     });
@@ -89,9 +93,12 @@ async fn a_rolled_back_change_leaves_no_audit_entry_or_event() {
     let mut tx = OrgTx::begin(&app.app_pool, org_id, Actor::System, RequestMeta::default())
         .await
         .unwrap();
-    audit::record(&mut tx, AuditEvent::new("test.rolled_back", "thing", 1))
-        .await
-        .unwrap();
+    audit::record(
+        &mut tx,
+        AuditEvent::new(AuditAction::CodeCreated, "thing", 1),
+    )
+    .await
+    .unwrap();
     drop(tx);
 
     assert_eq!(

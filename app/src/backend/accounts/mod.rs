@@ -3,6 +3,7 @@
 //! Each writes its audit entries in the same transaction as the change.
 pub mod security;
 
+use crate::model::audit::AuditAction;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -97,13 +98,13 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
     members::add(&mut tx, user_id, Role::Owner).await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("user.signed_up", "user", user_id)
+        AuditEvent::new(AuditAction::UserSignedUp, "user", user_id)
             .after(json!({"email": input.email.as_str(), "name": input.name.as_str()})),
     )
     .await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("organization.created", "organization", org.id)
+        AuditEvent::new(AuditAction::OrganizationCreated, "organization", org.id)
             .after(json!({"name": org.name, "slug": org.slug})),
     )
     .await?;
@@ -194,7 +195,7 @@ pub async fn log_in(
     if !valid {
         let locked_until =
             throttle::record_failure(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?;
-        let mut event = AuditEvent::new("user.login", "user", user.id).failed();
+        let mut event = AuditEvent::new(AuditAction::UserLogin, "user", user.id).failed();
         if let Some(until) = locked_until {
             event = event.after(json!({"locked_until": until}));
         }
@@ -220,7 +221,8 @@ pub async fn log_in(
     let token = sessions::create(tx.conn(), user.id, Some(org_id), remember, &meta).await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("user.login", "user", user.id).after(json!({"remember": remember})),
+        AuditEvent::new(AuditAction::UserLogin, "user", user.id)
+            .after(json!({"remember": remember})),
     )
     .await?;
     tx.commit().await?;
@@ -261,7 +263,7 @@ pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) ->
             sessions::revoke(tx.conn(), user.session_id).await?;
             audit::record(
                 &mut tx,
-                AuditEvent::new("user.logout", "session", user.session_id),
+                AuditEvent::new(AuditAction::UserLogout, "session", user.session_id),
             )
             .await?;
             tx.commit().await
@@ -286,7 +288,7 @@ pub async fn grant_platform_admin(owner_pool: &sqlx::PgPool, email: &str) -> Res
     .fetch_optional(&mut *tx)
     .await?;
     let user_id = user_id.ok_or(Error::NotFound)?;
-    let event = audit::platform::PlatformEvent::new("platform_admin.granted")
+    let event = audit::platform::PlatformEvent::new(AuditAction::PlatformAdminGranted)
         .details(json!({"user_id": user_id, "email": email.as_str()}));
     audit::platform::record(&mut tx, Actor::System, &RequestMeta::default(), event).await?;
     tx.commit().await?;

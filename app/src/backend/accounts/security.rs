@@ -1,6 +1,7 @@
 //! A signed-in user's own account: sessions, password change, and the
 //! password reset by mail. Every change commits in one transaction with
 //! its audit entries, one in each organization the user belongs to.
+use crate::model::audit::AuditAction;
 use chrono::Duration;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -97,7 +98,7 @@ pub async fn revoke_session(
     if revoked == 0 {
         return Err(Error::NotFound);
     }
-    let event = AuditEvent::new("user.session_revoked", "session", session_id);
+    let event = AuditEvent::new(AuditAction::UserSessionRevoked, "session", session_id);
     commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event).await
 }
 
@@ -124,7 +125,7 @@ pub async fn revoke_other_sessions(
 ) -> Result<u64> {
     let mut tx = db::begin_as_user(pool, user.user_id).await?;
     let revoked = revoke_all_sessions(&mut tx, user.user_id, Some(user.session_id)).await?;
-    let event = AuditEvent::new("user.sessions_revoked", "user", user.user_id)
+    let event = AuditEvent::new(AuditAction::UserSessionsRevoked, "user", user.user_id)
         .after(json!({"revoked": revoked}));
     commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event)
         .await?;
@@ -169,7 +170,7 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     revoke_all_sessions(&mut tx, user.user_id, Some(user.session_id)).await?;
-    let event = AuditEvent::new("user.password_changed", "user", user.user_id);
+    let event = AuditEvent::new(AuditAction::UserPasswordChanged, "user", user.user_id);
     commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event).await
 }
 
@@ -182,7 +183,8 @@ async fn wrong_current_password(
 ) -> Result<Error> {
     let locked_until =
         throttle::record_failure(&state.pool, account_key, throttle::ACCOUNT_LIMIT).await?;
-    let mut event = AuditEvent::new("user.password_changed", "user", user.user_id).failed();
+    let mut event =
+        AuditEvent::new(AuditAction::UserPasswordChanged, "user", user.user_id).failed();
     if let Some(until) = locked_until {
         event = event.after(json!({"locked_until": until}));
     }
@@ -257,7 +259,7 @@ pub(crate) async fn send_reset_link(runner: &Runner, job: &PasswordResetJob) -> 
     .bind(format!("{} seconds", RESET_TTL.num_seconds()))
     .execute(&mut *tx)
     .await?;
-    let event = AuditEvent::new("user.password_reset_requested", "user", user_id);
+    let event = AuditEvent::new(AuditAction::UserPasswordResetRequested, "user", user_id);
     let meta = RequestMeta::from(job.meta.clone());
     commit_with_audit_in_user_orgs(tx, user_id, Actor::Anonymous, &meta, event).await?;
     let mail = Mail {
@@ -300,6 +302,6 @@ pub async fn reset_password(
         .bind(throttle::account_key(user_id))
         .execute(&mut *tx)
         .await?;
-    let event = AuditEvent::new("user.password_reset", "user", user_id);
+    let event = AuditEvent::new(AuditAction::UserPasswordReset, "user", user_id);
     commit_with_audit_in_user_orgs(tx, user_id, Actor::User(user_id), meta, event).await
 }

@@ -3,6 +3,7 @@
 //! deletion, its deactivation, a platform admin granted). One hash chain,
 //! hashed like an organization's, with its head kept in
 //! `platform_audit_head` by a database trigger.
+use crate::model::audit::AuditAction;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -26,9 +27,9 @@ pub struct PlatformEvent {
 }
 
 impl PlatformEvent {
-    pub fn new(action: &str) -> Self {
+    pub fn new(action: AuditAction) -> Self {
         Self {
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             organization_id: None,
             organization_slug: None,
             details: None,

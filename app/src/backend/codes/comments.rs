@@ -1,5 +1,6 @@
 //! Comments on a version of a code: any member may write them, their
 //! author may edit them, their author or an admin may delete them.
+use crate::model::audit::AuditAction;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -109,7 +110,7 @@ pub async fn add(
     let data = json!({"id": id, "code_id": code_id, "version": version, "body": text, "author_id": author});
     audit::record(
         &mut tx,
-        AuditEvent::new("comment.created", "comment", id).after(data.clone()),
+        AuditEvent::new(AuditAction::CommentCreated, "comment", id).after(data.clone()),
     )
     .await?;
     outbox::enqueue(&mut tx, EventType::CommentCreated, data).await?;
@@ -139,7 +140,7 @@ pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> R
     .await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("comment.edited", "comment", id)
+        AuditEvent::new(AuditAction::CommentEdited, "comment", id)
             .before(json!({"body": comment.body}))
             .after(json!({"body": text})),
     )
@@ -165,7 +166,8 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> 
         .await?;
     audit::record(
         &mut tx,
-        AuditEvent::new("comment.deleted", "comment", id).before(json!({"body": comment.body})),
+        AuditEvent::new(AuditAction::CommentDeleted, "comment", id)
+            .before(json!({"body": comment.body})),
     )
     .await?;
     tx.commit().await

@@ -4,6 +4,7 @@
 //! "delete missing" every live code the file leaves out a DELETE. All or
 //! nothing: one bad row and nothing is written. The writes are a handful of
 //! bulk statements, whatever the number of rows.
+use crate::model::audit::AuditAction;
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -490,7 +491,7 @@ async fn apply(
     outbox::enqueue_many(tx, versions.events).await?;
     audit::record(
         tx,
-        AuditEvent::new("codes.imported", "import", Uuid::new_v4()).after(json!({
+        AuditEvent::new(AuditAction::CodesImported, "import", Uuid::new_v4()).after(json!({
             "file_name": options.file_name,
             "delete_missing": options.delete_missing,
             "summary": summary,

@@ -9,6 +9,7 @@ pub mod import;
 mod list;
 mod versions;
 
+use crate::model::audit::AuditAction;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -274,7 +275,7 @@ pub async fn create(ctx: &OrgContext, state: &AppState, input: CodeInput) -> Res
     let data = code_data(id, 1, &content);
     audit::record(
         &mut tx,
-        AuditEvent::new("code.created", "code", id).after(data.clone()),
+        AuditEvent::new(AuditAction::CodeCreated, "code", id).after(data.clone()),
     )
     .await?;
     outbox::enqueue(&mut tx, EventType::CodeCreated, data).await?;
@@ -391,8 +392,8 @@ async fn record_change(
         .map(|(field, change)| (field.clone(), change.new.clone()))
         .collect();
     let action = match event {
-        EventType::CodeRestored => "code.restored",
-        _ => "code.updated",
+        EventType::CodeRestored => AuditAction::CodeRestored,
+        _ => AuditAction::CodeUpdated,
     };
     audit::record(
         tx,
@@ -460,7 +461,7 @@ pub async fn delete(
     let data = code_data(id, version, &content);
     audit::record(
         &mut tx,
-        AuditEvent::new("code.deleted", "code", id).before(data.clone()),
+        AuditEvent::new(AuditAction::CodeDeleted, "code", id).before(data.clone()),
     )
     .await?;
     outbox::enqueue(&mut tx, EventType::CodeDeleted, data).await?;
