@@ -57,6 +57,9 @@ const pages: PageToCheck[] = [
   { path: () => '/settings', as: 'owner', heading: 'Organization settings' },
   { path: () => '/account', as: 'owner', heading: 'Your account', lists: 'sessions' },
   { path: () => '/organizations/new', as: 'owner', heading: 'New organization' },
+  { path: () => '/codes', as: 'owner', heading: 'Codes' },
+  { path: () => '/codes/new', as: 'owner', heading: 'New code' },
+  { path: () => '/codes/import', as: 'owner', heading: 'Import codes' },
   { path: () => '/platform/organizations', as: 'platform admin', heading: 'Organizations', lists: 'organizations' },
 ];
 
@@ -87,11 +90,15 @@ async function buildWorld(page: Page): Promise<World> {
   await open(page, colleaguePath);
   await acceptWithNewAccount(page, colleague.name, 'another horse battery staple');
   await expectPath(page, '/dashboard');
+  // The hydrated app may still be settling on /dashboard (its navigation
+  // would interrupt the next page.goto); let it finish first.
+  await page.waitForLoadState('networkidle');
   await page.context().clearCookies();
   return { owner, invitationPath };
 }
 
 async function becomeVisitor(page: Page, visitor: Visitor, world: World): Promise<void> {
+  await page.waitForLoadState('networkidle');
   await page.context().clearCookies();
   if (visitor === 'owner') {
     await logIn(page, world.owner.email, world.owner.password);
