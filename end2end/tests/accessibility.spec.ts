@@ -90,11 +90,28 @@ async function buildWorld(page: Page): Promise<World> {
   await open(page, colleaguePath);
   await acceptWithNewAccount(page, colleague.name, 'another horse battery staple');
   await expectPath(page, '/dashboard');
-  // The hydrated app may still be settling on /dashboard (its navigation
-  // would interrupt the next page.goto); let it finish first.
   await page.waitForLoadState('networkidle');
   await page.context().clearCookies();
   return { owner, invitationPath };
+}
+
+/**
+ * Opens `path`. After an invitation is accepted the hydrated app reloads
+ * /dashboard once more (the current organization changed), and that reload
+ * can land in the middle of the next navigation; then navigate again.
+ */
+async function openSettled(page: Page, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await open(page, path);
+      return;
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('interrupted by another navigation')) {
+        throw error;
+      }
+      await page.waitForLoadState('load');
+    }
+  }
 }
 
 async function becomeVisitor(page: Page, visitor: Visitor, world: World): Promise<void> {
@@ -213,7 +230,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
       }
       const path = check.path(world);
       await test.step(`${path} as ${visitor}`, async () => {
-        await open(page, path);
+        await openSettled(page, path);
         await expect(page.getByRole('heading', { level: 1, name: check.heading })).toBeVisible();
         if (check.lists) {
           await expect(page.getByTestId(check.lists)).toBeVisible();

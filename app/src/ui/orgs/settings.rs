@@ -84,11 +84,16 @@ pub fn NewOrganizationPage() -> impl IntoView {
         <main class="page narrow">
             <h1>"New organization"</h1>
             <p class="lead">"You will be its owner."</p>
-            <ActionForm action=create attr:class="stack" attr:novalidate=true>
-                <FormError error/>
-                <TextField label="Organization name" name="name" autocomplete="organization" error=field_error(error, "name")/>
-                <SubmitButton label="Create organization" pending_label="Creating…" pending=create.pending()/>
-            </ActionForm>
+            // Wait for the signed-in user like every other signed-in page, so
+            // the server answers a signed-out visitor with the layout's
+            // redirect, never with a bare form.
+            <Loaded resource=current_user_resource() let:_user>
+                <ActionForm action=create attr:class="stack" attr:novalidate=true>
+                    <FormError error/>
+                    <TextField label="Organization name" name="name" autocomplete="organization" error=field_error(error, "name")/>
+                    <SubmitButton label="Create organization" pending_label="Creating…" pending=create.pending()/>
+                </ActionForm>
+            </Loaded>
         </main>
     }
 }
