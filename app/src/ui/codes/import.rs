@@ -1,8 +1,7 @@
 //! `/codes/import`: upload a CSV file (plain or gzipped). The browser sends
 //! the file itself with XMLHttpRequest to `POST /codes/import`, as that is
-//! what reports upload progress; a bar shows the bytes sent, then the
-//! server's own progress as it streams it (`progress=ndjson`: bytes of the
-//! file checked, then codes written), then what was written or the bad rows.
+//! what reports upload progress; a bar shows the bytes sent, then the page
+//! waits for the server, then shows what was written or the bad rows.
 //!
 //! Without JavaScript the page says so and points to the command line: a
 //! plain form could only post the file wrapped in multipart, which the
@@ -12,9 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::Viewer;
-use crate::model::codes::{
-    ImportPhase, ImportProgress, ImportReport, ImportSummary, ImportUpdate, RowError,
-};
+use crate::model::codes::{ImportReport, ImportSummary, RowError};
 use crate::model::Permission;
 
 /// Where an upload is. (Only the browser ever sends, so the server build
@@ -27,11 +24,9 @@ enum Upload {
         sent: f64,
         total: f64,
     },
-    /// Every byte is sent; the server reads and writes, and says how far
-    /// it has got.
+    /// Every byte is sent; the server reads and writes.
     Processing {
         total: f64,
-        progress: Option<ImportProgress>,
     },
     Done {
         report: ImportReport,
@@ -148,23 +143,8 @@ fn Progress(state: RwSignal<Upload>) -> impl IntoView {
                 ),
             ))
         }
-        Upload::Processing {
-            total,
-            progress: None,
-        } => Some((None, format!("Uploaded {}. Processing…", size(total)))),
-        Upload::Processing {
-            progress: Some(p), ..
-        } => {
-            let (done, all) = (p.done as f64, (p.total as f64).max(1.0));
-            let text = match p.phase {
-                ImportPhase::Reading => {
-                    format!("Checking the file… {} of {}", size(done), size(all))
-                }
-                ImportPhase::Writing => {
-                    format!("Writing codes… {} of {} changed codes", p.done, p.total)
-                }
-            };
-            Some((Some((done.min(all), all)), text))
+        Upload::Processing { total } => {
+            Some((None, format!("Uploaded {}. Processing…", size(total))))
         }
         Upload::Done { total, .. } => Some((
             Some((total.max(1.0), total.max(1.0))),
@@ -298,7 +278,7 @@ fn send(
         .ok_or_else(|| "Choose a file first.".to_owned())?;
     let total = file.size();
     let url = format!(
-        "/codes/import?progress=ndjson&file_name={}&delete_missing={delete_missing}&dry_run={dry_run}",
+        "/codes/import?file_name={}&delete_missing={delete_missing}&dry_run={dry_run}",
         String::from(js_sys::encode_uri_component(&file.name()))
     );
     let xhr = XmlHttpRequest::new().map_err(failed)?;
@@ -319,23 +299,7 @@ fn send(
             total,
         });
     });
-    let on_sent = Closure::<dyn FnMut()>::new(move || {
-        state.set(Upload::Processing {
-            total,
-            progress: None,
-        })
-    });
-    let streaming = xhr.clone();
-    // The answer streams one line per step; show the newest progress.
-    let on_answer_progress = Closure::<dyn FnMut()>::new(move || {
-        let body = streaming.response_text().ok().flatten().unwrap_or_default();
-        if let Some(ImportUpdate::Progress(progress)) = last_update(&body) {
-            state.set(Upload::Processing {
-                total,
-                progress: Some(progress),
-            });
-        }
-    });
+    let on_sent = Closure::<dyn FnMut()>::new(move || state.set(Upload::Processing { total }));
     let answered = xhr.clone();
     let on_load = Closure::<dyn FnMut()>::new(move || {
         let status = answered.status().unwrap_or(0);
@@ -350,7 +314,6 @@ fn send(
     let upload = xhr.upload().map_err(failed)?;
     upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
     upload.set_onload(Some(on_sent.as_ref().unchecked_ref()));
-    xhr.set_onprogress(Some(on_answer_progress.as_ref().unchecked_ref()));
     xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     // The request holds these until it ends; one upload at a time, so
@@ -358,7 +321,6 @@ fn send(
     // them while a handler may still run would trap).
     on_progress.forget();
     on_sent.forget();
-    on_answer_progress.forget();
     on_load.forget();
     on_error.forget();
 
@@ -371,16 +333,6 @@ fn send(
 /// What the server's answer means for the page.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn outcome(status: u16, body: &str, total: f64) -> Upload {
-    match last_update(body) {
-        Some(ImportUpdate::Report(report)) => return Upload::Done { report, total },
-        Some(ImportUpdate::Error(error)) => return Upload::Failed(error.message),
-        Some(ImportUpdate::Progress(_)) => {
-            return Upload::Failed(
-                "The import stopped before it finished. Please try again.".into(),
-            )
-        }
-        None => {}
-    }
     if matches!(status, 200 | 422) {
         if let Ok(report) = serde_json::from_str::<ImportReport>(body) {
             return Upload::Done { report, total };
@@ -395,16 +347,6 @@ fn outcome(status: u16, body: &str, total: f64) -> Upload {
             "The server could not import the file (HTTP {status}). Please try again."
         )),
     }
-}
-
-/// The newest complete line of a streamed (NDJSON) answer, if the answer
-/// is one.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn last_update(body: &str) -> Option<ImportUpdate> {
-    body.lines()
-        .rev()
-        .filter(|line| !line.trim().is_empty())
-        .find_map(|line| serde_json::from_str::<ImportUpdate>(line).ok())
 }
 
 #[cfg(test)]
@@ -424,26 +366,5 @@ mod tests {
             Upload::Failed("Managers only.".into())
         );
         assert!(matches!(outcome(502, "<html>", 1.0), Upload::Failed(m) if m.contains("502")));
-    }
-
-    #[test]
-    fn a_streamed_answer_shows_its_progress_then_its_report() {
-        let partial = "{\"progress\":{\"phase\":\"reading\",\"done\":10,\"total\":20}}\n{\"progress\":{\"phase\":\"writing\",\"done\":3,\"total\":9}}\n{\"prog";
-        match last_update(partial) {
-            Some(ImportUpdate::Progress(p)) => assert_eq!((p.done, p.total), (3, 9)),
-            other => panic!("{other:?}"),
-        }
-        let done = format!(
-            "{partial}ress\":{{}}}}\n{}\n",
-            r#"{"report":{"summary":null,"errors":[{"line":2,"message":"bad"}]}}"#
-        );
-        assert!(
-            matches!(outcome(200, &done, 1.0), Upload::Done { report, .. } if report.errors[0].line == 2)
-        );
-        let failed = r#"{"error":{"code":"limit_reached","message":"Organization has reached its code limit (1000)."}}"#;
-        assert_eq!(
-            outcome(200, failed, 1.0),
-            Upload::Failed("Organization has reached its code limit (1000).".into())
-        );
     }
 }
