@@ -191,7 +191,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &settings.public_url,
             );
             let worker = jobs::Worker::start(runner);
-            stop_signal().await;
+            // The job under way finishes, then the worker stops.
+            startup::shutdown_signal().await;
             worker.stop().await;
             Ok(())
         }
@@ -265,25 +266,4 @@ async fn import_codes(
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// SIGINT or SIGTERM: the job under way finishes, then the worker stops.
-async fn stop_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
-    }
-    tracing::info!("stopping the job worker");
 }

@@ -273,7 +273,8 @@ fn jwt_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM: what stops the server and a lone worker.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
