@@ -104,19 +104,18 @@ const SELECT_CODE: &str = "select c.id, c.code, c.description, c.category, c.sev
 
 /// The code with `id`, locked until the transaction ends.
 async fn lock(tx: &mut OrgTx, id: Uuid) -> Result<CodeRow> {
-    sqlx::query_as(&format!(
-        "{SELECT_CODE} where c.organization_id = $1 and c.id = $2 for update of c"
-    ))
-    .bind(tx.org_id())
-    .bind(id)
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound)
+    find(tx, id, " for update of c").await
 }
 
 async fn fetch(tx: &mut OrgTx, id: Uuid) -> Result<CodeRow> {
+    find(tx, id, "").await
+}
+
+/// The code with `id` in the transaction's organization; `locking` is a
+/// constant locking clause (or none), never input.
+async fn find(tx: &mut OrgTx, id: Uuid, locking: &'static str) -> Result<CodeRow> {
     sqlx::query_as(&format!(
-        "{SELECT_CODE} where c.organization_id = $1 and c.id = $2"
+        "{SELECT_CODE} where c.organization_id = $1 and c.id = $2{locking}"
     ))
     .bind(tx.org_id())
     .bind(id)
