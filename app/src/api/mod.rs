@@ -7,6 +7,7 @@ pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod server;

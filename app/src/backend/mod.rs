@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod state;
 pub mod throttle;
 pub mod tokens;
+pub mod webhooks;
 
 pub use actor::{Actor, RequestMeta};
 pub use context::OrgContext;

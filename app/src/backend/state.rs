@@ -4,6 +4,7 @@ use super::jwt::JwtKeys;
 use super::mail::Mailer;
 use super::passwords::PasswordHasher;
 use super::request::TrustedProxies;
+use super::webhooks::Webhooks;
 
 /// Whether this instance runs for development (the embedded default) or in
 /// production. Production refuses to start without its own database, mail
@@ -32,6 +33,10 @@ pub struct AppState {
     pub platform_admins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// The key that seals webhook secrets, the SSRF guard and the client
+    /// that sends. Strict with a process-long key until the server sets
+    /// the instance's own (`with_webhooks`).
+    pub webhooks: Webhooks,
 }
 
 impl AppState {
@@ -46,6 +51,7 @@ impl AppState {
             jwt,
             platform_admins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            webhooks: Webhooks::strict_ephemeral(),
         }
     }
 
@@ -56,6 +62,11 @@ impl AppState {
 
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = proxies;
+        self
+    }
+
+    pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
+        self.webhooks = webhooks;
         self
     }
 

@@ -60,6 +60,15 @@ audit_actions! {
     CommentEdited => "comment.edited",
     CommentDeleted => "comment.deleted",
     PlatformAdminGranted => "platform_admin.granted",
+    WebhookCreated => "webhook.created",
+    WebhookUpdated => "webhook.updated",
+    WebhookDeleted => "webhook.deleted",
+    WebhookEnabled => "webhook.enabled",
+    WebhookDisabled => "webhook.disabled",
+    WebhookSecretRotated => "webhook.secret_rotated",
+    WebhookTestSent => "webhook.test_sent",
+    WebhookDeliveryReplayed => "webhook.delivery_replayed",
+    WebhookDeliveriesReplayed => "webhook.deliveries_replayed",
 }
 
 impl fmt::Display for AuditAction {

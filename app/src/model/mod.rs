@@ -7,6 +7,7 @@ pub mod members;
 pub mod orgs;
 pub mod platform;
 pub mod roles;
+pub mod webhooks;
 
 pub use error::{AppError, ErrorCode};
 pub use roles::{Permission, Role};

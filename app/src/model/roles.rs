@@ -30,6 +30,7 @@ pub enum Permission {
     DeleteCodes,
     RestoreCodes,
     BulkImportExport,
+    ReadWebhooks,
     ManageWebhooks,
     InviteMembers,
     ManageMembers,
@@ -45,7 +46,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ReadCodes,
         Permission::ReadMembers,
         Permission::WriteCodes,
@@ -53,6 +54,7 @@ impl Permission {
         Permission::DeleteCodes,
         Permission::RestoreCodes,
         Permission::BulkImportExport,
+        Permission::ReadWebhooks,
         Permission::ManageWebhooks,
         Permission::InviteMembers,
         Permission::ManageMembers,
@@ -91,7 +93,7 @@ impl Role {
         use Permission::*;
         match permission {
             ReadCodes | ReadMembers => Role::Viewer,
-            WriteCodes | Comment => Role::Member,
+            WriteCodes | Comment | ReadWebhooks => Role::Member,
             DeleteCodes | RestoreCodes | BulkImportExport | ManageWebhooks => Role::Manager,
             InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings
             | ModerateComments => Role::Admin,

@@ -1,0 +1,220 @@
+//! Signing secrets, and their sealing at rest. HMAC needs the secret
+//! itself, so it cannot be hashed like a password: it is encrypted with the
+//! instance's key (XChaCha20-Poly1305, a random nonce per seal), bound to
+//! its organization and endpoint so a sealed secret copied to another row
+//! does not open.
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+const PREFIX: &str = "whsec_";
+/// Random bytes in a new secret (the specification asks for 24 to 64).
+const SECRET_BYTES: usize = 32;
+const NONCE_BYTES: usize = 24;
+const KEY_BYTES: usize = 32;
+
+/// A webhook signing secret: `whsec_` and base64 of its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningSecret(Vec<u8>);
+
+impl SigningSecret {
+    pub fn generate() -> Self {
+        let mut bytes = vec![0u8; SECRET_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let bytes = BASE64.decode(text.strip_prefix(PREFIX)?).ok()?;
+        (!bytes.is_empty()).then_some(Self(bytes))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The text shown once to the person who created the endpoint.
+    pub fn reveal(&self) -> String {
+        format!("{PREFIX}{}", BASE64.encode(&self.0))
+    }
+}
+
+impl fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningSecret(…)")
+    }
+}
+
+/// The instance's key for sealing secrets.
+#[derive(Clone)]
+pub struct SecretKey(Arc<XChaCha20Poly1305>);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// A key from 32 bytes, given as base64 (the `CODEBOOK_WEBHOOK_KEY`
+    /// environment variable).
+    pub fn from_base64(text: &str) -> anyhow::Result<Self> {
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|_| anyhow::anyhow!("the webhook key is not base64"))?;
+        Self::from_bytes(&bytes)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> anyhow::Result<Self> {
+        if bytes.len() != KEY_BYTES {
+            anyhow::bail!(
+                "the webhook key must be {KEY_BYTES} bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`), got {}",
+                bytes.len()
+            );
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(bytes)
+            .map_err(|_| anyhow::anyhow!("the webhook key has the wrong length"))?;
+        Ok(Self(Arc::new(cipher)))
+    }
+
+    /// A key that lives as long as the process: for tests only, as secrets
+    /// sealed with it cannot be opened after a restart.
+    pub fn ephemeral() -> Self {
+        let mut bytes = [0u8; KEY_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self::from_bytes(&bytes).expect("32 bytes make a key")
+    }
+
+    /// The development key in `path`, made there (readable by its owner
+    /// only) the first time.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Self::from_base64(&text)
+                .with_context(|| format!("Failed to read the webhook key in {}", path.display()));
+        }
+        let mut bytes = [0u8; KEY_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        write_private(path, &BASE64.encode(bytes))
+            .with_context(|| format!("Failed to write the webhook key to {}", path.display()))?;
+        Self::from_bytes(&bytes)
+    }
+
+    pub fn seal(&self, secret: &SigningSecret, org_id: Uuid, endpoint_id: Uuid) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = binding(org_id, endpoint_id);
+        let sealed = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: secret.key(),
+                    aad: &aad,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message of this size");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    pub fn open(
+        &self,
+        sealed: &[u8],
+        org_id: Uuid,
+        endpoint_id: Uuid,
+    ) -> anyhow::Result<SigningSecret> {
+        if sealed.len() <= NONCE_BYTES {
+            anyhow::bail!("a sealed webhook secret is too short");
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let aad = binding(org_id, endpoint_id);
+        let bytes = self
+            .0
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "a webhook secret does not open with this instance's key (was CODEBOOK_WEBHOOK_KEY changed?)"
+                )
+            })?;
+        Ok(SigningSecret(bytes))
+    }
+}
+
+fn binding(org_id: Uuid, endpoint_id: Uuid) -> Vec<u8> {
+    [org_id.as_bytes().as_slice(), endpoint_id.as_bytes()].concat()
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_reads_back_from_its_text() {
+        let secret = SigningSecret::generate();
+        let text = secret.reveal();
+        assert!(text.starts_with("whsec_"));
+        assert_eq!(SigningSecret::parse(&text), Some(secret));
+        assert_eq!(SigningSecret::parse("whsec_"), None);
+        assert_eq!(SigningSecret::parse("C2FVsBQIhrscChlQIMV"), None);
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_endpoint_and_key() {
+        let key = SecretKey::ephemeral();
+        let (org, endpoint) = (Uuid::new_v4(), Uuid::new_v4());
+        let secret = SigningSecret::generate();
+        let sealed = key.seal(&secret, org, endpoint);
+        assert!(!sealed
+            .windows(secret.key().len())
+            .any(|w| w == secret.key()));
+        assert_eq!(key.open(&sealed, org, endpoint).unwrap(), secret);
+        assert!(key.open(&sealed, org, Uuid::new_v4()).is_err());
+        assert!(key.open(&sealed, Uuid::new_v4(), endpoint).is_err());
+        assert!(SecretKey::ephemeral().open(&sealed, org, endpoint).is_err());
+        assert!(key.open(&sealed[..10], org, endpoint).is_err());
+    }
+
+    #[test]
+    fn the_development_key_is_made_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("cb-key-{}", Uuid::new_v4()));
+        let path = dir.join("webhook.key");
+        let first = SecretKey::load_or_create(&path).unwrap();
+        let sealed = first.seal(&SigningSecret::generate(), Uuid::nil(), Uuid::nil());
+        let again = SecretKey::load_or_create(&path).unwrap();
+        assert!(again.open(&sealed, Uuid::nil(), Uuid::nil()).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_must_be_32_bytes_of_base64() {
+        assert!(SecretKey::from_base64("not base64!").is_err());
+        assert!(SecretKey::from_base64(&BASE64.encode([1u8; 16])).is_err());
+        assert!(SecretKey::from_base64(&BASE64.encode([1u8; 32])).is_ok());
+    }
+}
