@@ -80,6 +80,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
                 <A href="/dashboard">"Dashboard"</A>
                 <A href="/codes">"Codes"</A>
                 <A href="/members">"Members"</A>
+                <A href="/webhooks">"Webhooks"</A>
                 <A href="/settings">"Settings"</A>
                 <A href="/organizations/new">"New organization"</A>
                 {user.is_platform_admin.then(|| view! { <A href="/platform/organizations">"Organizations"</A> })}

@@ -8,6 +8,7 @@ pub mod layout;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -25,6 +26,7 @@ use layout::SignedInLayout;
 use members::MembersPage;
 use orgs::{DashboardPage, NewOrganizationPage, SettingsPage};
 use platform::PlatformOrganizationsPage;
+use webhooks::{WebhookDeliveryPage, WebhookPage, WebhooksPage};
 
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -73,6 +75,13 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/codes/import") view=ImportCodesPage ssr=SsrMode::Async/>
                         <Route path=path!("/codes/:id") view=CodePage ssr=SsrMode::Async/>
                         <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
+                        <Route
+                            path=path!("/webhooks/:id/deliveries/:delivery_id")
+                            view=WebhookDeliveryPage
+                            ssr=SsrMode::Async
+                        />
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>

@@ -1,0 +1,390 @@
+//! `/webhooks/:id`: one endpoint. Its state and health; for managers the
+//! controls (send a test event, rotate the secret, enable or disable); the
+//! delivery log (`log.rs`); the settings form; and delete.
+//!
+//! Every part reloads after any action here. Update, enable and delete
+//! answer with a redirect, so they work without JavaScript too; the test
+//! send and the rotation show their answer, which needs JavaScript.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use uuid::Uuid;
+
+use super::fields::{EndpointFields, Settings};
+use super::log::{DeliveryLog, ReplayFailedForm};
+use super::secret::SecretDialog;
+use super::{health_text, load_error, parse_id, EnabledBadge, RequestHeaders};
+use crate::api::webhooks::{
+    get_webhook, list_deliveries, DeleteWebhook, ReplayFailed, RotateWebhookSecret,
+    SendTestWebhook, SetWebhookEnabled, UpdateWebhook,
+};
+use crate::model::webhooks::{DeliveryFilter, EndpointOut, TestSendOut};
+use crate::model::{AppError, Permission};
+use crate::ui::codes::Viewer;
+use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
+
+/// Every change this page can make.
+#[derive(Clone, Copy)]
+pub(super) struct EndpointActions {
+    pub update: ServerAction<UpdateWebhook>,
+    pub enable: ServerAction<SetWebhookEnabled>,
+    pub rotate: ServerAction<RotateWebhookSecret>,
+    pub test: ServerAction<SendTestWebhook>,
+    pub replay_failed: ServerAction<ReplayFailed>,
+    pub delete: ServerAction<DeleteWebhook>,
+}
+
+impl EndpointActions {
+    fn new() -> Self {
+        EndpointActions {
+            update: ServerAction::new(),
+            enable: ServerAction::new(),
+            rotate: ServerAction::new(),
+            test: ServerAction::new(),
+            replay_failed: ServerAction::new(),
+            delete: ServerAction::new(),
+        }
+    }
+
+    /// Changes whenever one that leaves the endpoint in place has finished
+    /// (well or not): the page then loads the endpoint and its log again.
+    fn finished(self) -> [usize; 5] {
+        [
+            self.update.version().get(),
+            self.enable.version().get(),
+            self.rotate.version().get(),
+            self.test.version().get(),
+            self.replay_failed.version().get(),
+        ]
+    }
+}
+
+/// The log's filter, from the page's query string (`?status=dead&before=…`).
+fn filter_from_query(get: impl Fn(&str) -> Option<String>) -> DeliveryFilter {
+    let text = |name: &str| {
+        get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    DeliveryFilter {
+        status: text("status"),
+        before: text("before"),
+    }
+}
+
+#[component]
+pub fn WebhookPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = Memo::new(move |_| parse_id(params.read().get("id")));
+    let filter = Memo::new(move |_| filter_from_query(|name| query.read().get(name)));
+    let actions = EndpointActions::new();
+    let endpoint = Resource::new(
+        move || (id.get(), actions.finished()),
+        |(id, _)| async move { get_webhook(id?).await },
+    );
+    let deliveries = Resource::new(
+        move || (id.get(), filter.get(), actions.finished()),
+        |(id, filter, _)| async move { list_deliveries(id?, filter).await },
+    );
+    let secret = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(rotated)) = actions.rotate.value().get() {
+            secret.set(Some(rotated.secret));
+        }
+    });
+    // The action forgets its input once the server answers; keep the last
+    // settings sent, to show them again in the form if they are refused.
+    let sent = RwSignal::new(None::<Settings>);
+    Effect::new(move |_| {
+        if let Some(input) = actions.update.input().get() {
+            sent.set(Some(settings_of(&input)));
+        }
+    });
+    // Three parts, each waiting for what it shows: the endpoint above and
+    // below, the log (which a filter reloads alone) in between.
+    view! {
+        <Title text="Webhook endpoint · Codebook"/>
+        <main class="page">
+            <p><a href="/webhooks">"← All webhooks"</a></p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let viewer = Viewer::load().await;
+                    match endpoint.await {
+                        Ok(endpoint) => view! { <EndpointHeader endpoint viewer actions secret/> }.into_any(),
+                        Err(e) => load_error(e),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let viewer = Viewer::load().await;
+                    let filter = filter.get_untracked();
+                    match (id.get_untracked(), deliveries.await) {
+                        (Ok(id), Ok(page)) => view! {
+                            <DeliveryLog endpoint_id=id page filter/>
+                            {viewer.can(Permission::ManageWebhooks).then(|| view! { <ReplayFailedForm endpoint_id=id action=actions.replay_failed/> })}
+                        }
+                            .into_any(),
+                        // The endpoint's part has said it is not there.
+                        (Err(_), _) | (_, Err(AppError { code: crate::model::ErrorCode::NotFound, .. })) => ().into_any(),
+                        (_, Err(e)) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let viewer = Viewer::load().await;
+                    let manage = viewer.can(Permission::ManageWebhooks);
+                    match endpoint.await {
+                        Ok(endpoint) if manage => view! { <SettingsForm endpoint=endpoint.clone() actions sent/> <DeleteForm endpoint actions/> }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+fn settings_of(input: &UpdateWebhook) -> Settings {
+    Settings {
+        url: input.url.clone(),
+        description: input.description.clone(),
+        event_types: input.event_types.clone(),
+        timeout_seconds: input.timeout_seconds.clone().unwrap_or_default(),
+        max_retries: input.max_retries.clone().unwrap_or_default(),
+    }
+}
+
+/// The endpoint's heading, state and health, and the controls.
+#[component]
+fn EndpointHeader(
+    endpoint: EndpointOut,
+    viewer: Viewer,
+    actions: EndpointActions,
+    secret: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let events = if endpoint.event_types.is_empty() {
+        "All events".to_owned()
+    } else {
+        endpoint.event_types.join(", ")
+    };
+    let waiting = endpoint.health.waiting;
+    let description = (!endpoint.description.is_empty()).then(|| endpoint.description.clone());
+    view! {
+        <h1 class="webhook-url">{endpoint.url.clone()}</h1>
+        {description.map(|d| view! { <p class="lead">{d}</p> })}
+        <dl class="values" data-testid="endpoint-summary">
+            <dt>"Status"</dt>
+            <dd><EnabledBadge endpoint=endpoint.clone()/></dd>
+            <dt>"Health"</dt>
+            <dd>
+                {health_text(&endpoint.health)}
+                {(waiting > 0).then(|| format!(" · {waiting} waiting"))}
+            </dd>
+            {endpoint.failing_since.map(|at| view! { <dt>"Failing since"</dt><dd><DateTime at/></dd> })}
+            <dt>"Events"</dt>
+            <dd>{events}</dd>
+            <dt>"Timeout"</dt>
+            <dd>{format!("{} s", endpoint.timeout_seconds)}</dd>
+            <dt>"Max retries"</dt>
+            <dd>{endpoint.max_retries}</dd>
+            {endpoint.previous_secret_expires_at.map(|at| view! {
+                <dt>"Previous secret"</dt>
+                <dd>"Also signs until " <DateTime at/></dd>
+            })}
+            <dt>"Created"</dt>
+            <dd><DateTime at=endpoint.created_at/></dd>
+        </dl>
+        {viewer.can(Permission::ManageWebhooks).then(|| view! {
+            <Controls endpoint=endpoint.clone() actions/>
+            <SecretDialog secret rotated=true/>
+            <TestResult endpoint_id=endpoint.id test=actions.test/>
+        })}
+    }
+}
+
+/// Send a test event, rotate the secret, enable or disable.
+#[component]
+fn Controls(endpoint: EndpointOut, actions: EndpointActions) -> impl IntoView {
+    let id = endpoint.id.to_string();
+    let (test_id, rotate_id) = (id.clone(), id.clone());
+    let (enable_label, enable_to) = if endpoint.enabled {
+        ("Disable endpoint", false)
+    } else {
+        ("Enable endpoint", true)
+    };
+    view! {
+        <section aria-labelledby="controls-heading" class="panel">
+            <h2 id="controls-heading">"Controls"</h2>
+            <FormError error=action_error(actions.test)/>
+            <FormError error=action_error(actions.rotate)/>
+            <FormError error=action_error(actions.enable)/>
+            <div class="toolbar">
+                <ActionForm action=actions.test attr:class="inline">
+                    <input type="hidden" name="id" value=test_id/>
+                    <SubmitButton label="Send test event" pending_label="Sending…" pending=actions.test.pending()/>
+                </ActionForm>
+                <ActionForm action=actions.rotate attr:class="inline">
+                    <input type="hidden" name="id" value=rotate_id/>
+                    <button type="submit">"Rotate secret"</button>
+                </ActionForm>
+                <ActionForm action=actions.enable attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="enabled" value=enable_to.to_string()/>
+                    <button type="submit">{enable_label}</button>
+                </ActionForm>
+            </div>
+            <p class="field-hint">
+                "A test event is a webhook.test sent now, once, whatever events the endpoint takes. "
+                "A rotated secret is shown once; the previous one keeps signing for 24 hours. "
+                "Events that happen while the endpoint is disabled are logged as skipped, to replay later."
+            </p>
+        </section>
+    }
+}
+
+/// What the last test send sent and got back (only ever in the browser:
+/// the action's answer).
+#[component]
+fn TestResult(endpoint_id: Uuid, test: ServerAction<SendTestWebhook>) -> impl IntoView {
+    move || {
+        test.value()
+            .get()
+            .and_then(Result::ok)
+            .map(|out| view! { <TestSendView endpoint_id out/> })
+    }
+}
+
+#[component]
+fn TestSendView(endpoint_id: Uuid, out: TestSendOut) -> impl IntoView {
+    let outcome = if out.succeeded {
+        "Test event delivered"
+    } else {
+        "Test event failed"
+    };
+    let status = out
+        .status_code
+        .map(|code| format!("HTTP {code}"))
+        .unwrap_or_else(|| "No response".to_owned());
+    let delivery_href = format!("/webhooks/{endpoint_id}/deliveries/{}", out.delivery_id);
+    view! {
+        <section aria-labelledby="test-send-heading" class="panel test-send" data-testid="test-send">
+            <h2 id="test-send-heading">{outcome}</h2>
+            <p>
+                {format!("Answered in {} ms. ", out.duration_ms)}
+                <a href=delivery_href>"Open its delivery"</a>
+            </p>
+            <h3>"Request"</h3>
+            <RequestHeaders headers=out.request_headers/>
+            <pre class="payload" data-testid="test-request-body">{out.request_body}</pre>
+            <h3>"Response"</h3>
+            <dl class="values">
+                <dt>"Status"</dt>
+                <dd data-testid="test-response-status">{status}</dd>
+            </dl>
+            {out.error.map(|e| view! { <p class="field-error" data-testid="test-response-error">{e}</p> })}
+            {out.response_body.map(|body| view! { <pre class="payload" data-testid="test-response-body">{body}</pre> })}
+        </section>
+    }
+}
+
+#[component]
+fn SettingsForm(
+    endpoint: EndpointOut,
+    actions: EndpointActions,
+    sent: RwSignal<Option<Settings>>,
+) -> impl IntoView {
+    let error = action_error(actions.update);
+    // After a refused save the form shows what was sent, not the stored
+    // settings, so nothing typed is lost.
+    let values = error
+        .get_untracked()
+        .and_then(|_| sent.get_untracked())
+        .unwrap_or_else(|| Settings::from(&endpoint));
+    let saved = move || matches!(actions.update.value().get(), Some(Ok(_)));
+    view! {
+        <section aria-labelledby="settings-heading" class="panel">
+            <h2 id="settings-heading">"Settings"</h2>
+            <ActionForm action=actions.update attr:class="stack">
+                <input type="hidden" name="id" value=endpoint.id.to_string()/>
+                <FormError error/>
+                <EndpointFields prefix="edit-webhook" values error/>
+                <SubmitButton label="Save settings" pending_label="Saving…" pending=actions.update.pending()/>
+                <Show when=saved>
+                    <p class="notice" role="status">"Settings saved."</p>
+                </Show>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Delete behind a confirmation that works with and without JavaScript: a
+/// disclosure, then a checkbox that must be ticked.
+#[component]
+fn DeleteForm(endpoint: EndpointOut, actions: EndpointActions) -> impl IntoView {
+    let error = action_error(actions.delete);
+    view! {
+        <section class="danger-zone" aria-labelledby="delete-webhook-heading">
+            <h2 id="delete-webhook-heading">"Delete this endpoint"</h2>
+            <p>"Its delivery log goes with it, and it receives nothing more."</p>
+            <details>
+                <summary>"Delete endpoint…"</summary>
+                <ActionForm action=actions.delete attr:class="stack">
+                    <FormError error/>
+                    <input type="hidden" name="id" value=endpoint.id.to_string()/>
+                    <div class="field checkbox">
+                        // No name: the server needs only the id; the browser
+                        // refuses to send the form while it is unticked.
+                        <input id="confirm-delete-webhook" type="checkbox" required/>
+                        <label for="confirm-delete-webhook">"Yes, delete this endpoint and its log"</label>
+                    </div>
+                    <button type="submit" class="danger">"Delete endpoint"</button>
+                </ActionForm>
+            </details>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_log_filter_comes_from_the_query_string() {
+        let filter = filter_from_query(query(&[("status", "dead"), ("before", "17_x")]));
+        assert_eq!(filter.status.as_deref(), Some("dead"));
+        assert_eq!(filter.before.as_deref(), Some("17_x"));
+    }
+
+    #[test]
+    fn blank_filters_mean_the_whole_log() {
+        let filter = filter_from_query(query(&[("status", ""), ("before", "  ")]));
+        assert_eq!(filter, DeliveryFilter::default());
+    }
+
+    #[test]
+    fn refused_settings_come_back_as_typed() {
+        let input = UpdateWebhook {
+            id: Uuid::from_u128(1),
+            url: "https://example.com/hook".into(),
+            description: "CRM".into(),
+            event_types: vec!["code.created".into()],
+            timeout_seconds: Some("abc".into()),
+            max_retries: None,
+        };
+        let settings = settings_of(&input);
+        assert_eq!(settings.timeout_seconds, "abc");
+        assert_eq!(settings.max_retries, "");
+        assert_eq!(settings.event_types, ["code.created"]);
+    }
+}

@@ -1,0 +1,126 @@
+//! `/webhooks`: the organization's endpoints with their health at a
+//! glance, and "Add endpoint" for those who may manage them. A new
+//! endpoint's secret shows once, in a dialog, with JavaScript on; without
+//! it the form still adds the endpoint (the page comes back with the list).
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::fields::{EndpointFields, Settings};
+use super::secret::SecretDialog;
+use super::{health_text, EnabledBadge};
+use crate::api::webhooks::{list_webhooks, CreateWebhook};
+use crate::model::webhooks::EndpointOut;
+use crate::model::Permission;
+use crate::ui::codes::Viewer;
+use crate::ui::components::{action_error, FormError, Loaded, SubmitButton};
+
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    let create = ServerAction::<CreateWebhook>::new();
+    let secret = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(created)) = create.value().get() {
+            secret.set(Some(created.secret));
+        }
+    });
+    let endpoints = Resource::new(move || create.version().get(), |_| list_webhooks());
+    view! {
+        <Title text="Webhooks · Codebook"/>
+        <main class="page">
+            <h1>"Webhooks"</h1>
+            <p class="lead">
+                "Codebook posts every change to these endpoints as it happens, signed, and tries again when they fail."
+            </p>
+            <section aria-labelledby="endpoints-heading">
+                <h2 id="endpoints-heading">"Endpoints"</h2>
+                <Loaded resource=endpoints let:list>
+                    <EndpointTable list/>
+                </Loaded>
+            </section>
+            <SecretDialog secret rotated=false/>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let viewer = Viewer::load().await;
+                    viewer.can(Permission::ManageWebhooks).then(|| view! { <AddEndpoint create/> })
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+#[component]
+fn EndpointTable(list: Vec<EndpointOut>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="notice" role="status">"No endpoints yet."</p> }.into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table class="table webhooks" data-testid="webhooks">
+                <caption class="visually-hidden">"Webhook endpoints"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Endpoint"</th>
+                        <th scope="col">"Events"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Health"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|endpoint| view! { <EndpointRow endpoint/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn EndpointRow(endpoint: EndpointOut) -> impl IntoView {
+    let events = if endpoint.event_types.is_empty() {
+        "All events".to_owned()
+    } else {
+        endpoint.event_types.join(", ")
+    };
+    let description = (!endpoint.description.is_empty()).then(|| endpoint.description.clone());
+    view! {
+        <tr data-url=endpoint.url.clone()>
+            <th scope="row">
+                <a href=format!("/webhooks/{}", endpoint.id) class="webhook-url">{endpoint.url.clone()}</a>
+                {description.map(|d| view! { <p class="muted endpoint-description">{d}</p> })}
+            </th>
+            <td>{events}</td>
+            <td><EnabledBadge endpoint=endpoint.clone()/></td>
+            <td>{health_text(&endpoint.health)}</td>
+        </tr>
+    }
+}
+
+/// A new endpoint. The form is built once, so what the user typed stays
+/// after a refused save.
+#[component]
+fn AddEndpoint(create: ServerAction<CreateWebhook>) -> impl IntoView {
+    let error = action_error(create);
+    let added = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|created| format!("Added {}.", created.endpoint.url))
+    };
+    view! {
+        <section aria-labelledby="add-endpoint-heading" class="panel">
+            <h2 id="add-endpoint-heading">"Add endpoint"</h2>
+            <ActionForm action=create attr:class="stack">
+                <FormError error/>
+                <EndpointFields prefix="new-webhook" values=Settings::default() error/>
+                <SubmitButton label="Add endpoint" pending_label="Adding…" pending=create.pending()/>
+                <p class="notice" role="status">{added}</p>
+            </ActionForm>
+            <noscript>
+                <p class="muted">
+                    "Without JavaScript the signing secret of a new endpoint cannot be shown; rotate it on the endpoint's page with JavaScript on to get one."
+                </p>
+            </noscript>
+        </section>
+    }
+}

@@ -1,0 +1,156 @@
+//! An endpoint's delivery log: newest first, filtered by status through the
+//! query string (a plain GET form, so it works without JavaScript), fifty
+//! to a page; and the bulk replay of failed and skipped deliveries.
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::{last_response, log_href};
+use crate::api::webhooks::ReplayFailed;
+use crate::model::webhooks::{DeliveryFilter, DeliveryOut, DeliveryPage, DeliveryStatus};
+use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
+
+#[component]
+pub(super) fn DeliveryLog(
+    endpoint_id: Uuid,
+    page: DeliveryPage,
+    filter: DeliveryFilter,
+) -> impl IntoView {
+    let status = filter.status.clone().unwrap_or_default();
+    let next = page
+        .next
+        .as_deref()
+        .map(|cursor| log_href(endpoint_id, filter.status.as_deref(), Some(cursor)));
+    let first = filter
+        .before
+        .is_some()
+        .then(|| log_href(endpoint_id, filter.status.as_deref(), None));
+    view! {
+        <section aria-labelledby="deliveries-heading">
+            <h2 id="deliveries-heading">"Deliveries"</h2>
+            <form method="get" action=format!("/webhooks/{endpoint_id}") class="toolbar" role="search">
+                <div class="field">
+                    <label for="delivery-status">"Status"</label>
+                    <select id="delivery-status" name="status">
+                        <option value="" selected=status.is_empty()>"All"</option>
+                        {DeliveryStatus::ALL
+                            .into_iter()
+                            .map(|s| {
+                                view! { <option value=s.as_str() selected=status == s.as_str()>{s.label()}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <button type="submit">"Filter"</button>
+            </form>
+            <DeliveryTable items=page.items/>
+            <nav aria-label="Delivery pages" class="pager">
+                {first.map(|href| view! { <a href=href>"Newest"</a> })}
+                {next.map(|href| view! { <a href=href rel="next">"Older deliveries"</a> })}
+            </nav>
+        </section>
+    }
+}
+
+#[component]
+fn DeliveryTable(items: Vec<DeliveryOut>) -> impl IntoView {
+    if items.is_empty() {
+        return view! { <p class="notice" role="status">"No deliveries."</p> }.into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table class="table deliveries" data-testid="deliveries">
+                <caption class="visually-hidden">"Deliveries, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Event"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Attempts"</th>
+                        <th scope="col">"Last response"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Next attempt"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {items.into_iter().map(|delivery| view! { <DeliveryRow delivery/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn DeliveryRow(delivery: DeliveryOut) -> impl IntoView {
+    let href = format!(
+        "/webhooks/{}/deliveries/{}",
+        delivery.endpoint_id, delivery.id
+    );
+    let response = last_response(&delivery);
+    view! {
+        <tr data-status=delivery.status.as_str()>
+            <th scope="row">
+                <a href=href>{delivery.event_type.clone()}</a>
+                <span class="muted mono">" " {delivery.message_id.clone()}</span>
+            </th>
+            <td><StatusBadge status=delivery.status/></td>
+            <td>{delivery.attempts}</td>
+            <td>{response}</td>
+            <td><DateTime at=delivery.created_at/></td>
+            <td>{delivery.next_attempt_at.map(|at| view! { <DateTime at/> })}</td>
+        </tr>
+    }
+}
+
+/// A delivery's status in words.
+#[component]
+pub(super) fn StatusBadge(status: DeliveryStatus) -> impl IntoView {
+    let class = match status {
+        DeliveryStatus::Succeeded => "badge",
+        DeliveryStatus::Dead => "badge danger",
+        _ => "badge inactive",
+    };
+    view! { <span class=class>{status.label()}</span> }
+}
+
+/// Sends again every failed or skipped delivery whose event happened in a
+/// time range (the browser's local fields are read as UTC, and say so).
+#[component]
+pub(super) fn ReplayFailedForm(
+    endpoint_id: Uuid,
+    action: ServerAction<ReplayFailed>,
+) -> impl IntoView {
+    let error = action_error(action);
+    let queued = move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|out| match out.queued {
+                0 => "Nothing to replay in that range.".to_owned(),
+                1 => "1 delivery queued again.".to_owned(),
+                n => format!("{n} deliveries queued again."),
+            })
+    };
+    view! {
+        <section aria-labelledby="replay-heading" class="panel">
+            <h2 id="replay-heading">"Replay failed deliveries"</h2>
+            <p class="field-hint">
+                "Sends again every failed or skipped delivery whose event happened in the range (times in UTC)."
+            </p>
+            <ActionForm action attr:class="stack">
+                <FormError error/>
+                <input type="hidden" name="endpoint_id" value=endpoint_id.to_string()/>
+                <div class="field">
+                    <label for="replay-since">"From (UTC)"</label>
+                    <input id="replay-since" name="since" type="datetime-local" required/>
+                </div>
+                <div class="field">
+                    <label for="replay-until">"Until (UTC)"</label>
+                    <input id="replay-until" name="until" type="datetime-local" required/>
+                </div>
+                <SubmitButton label="Replay failed deliveries" pending_label="Queuing…" pending=action.pending()/>
+                <p class="notice" role="status">{queued}</p>
+            </ActionForm>
+        </section>
+    }
+}
