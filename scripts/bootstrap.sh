@@ -73,12 +73,25 @@ ensure_playwright() {
   fi
 }
 
+ensure_standardwebhooks() {
+  # The webhook tests verify deliveries with the Standard Webhooks reference
+  # library, as a customer's receiver would; a venv keeps it off the system.
+  if ! "$TOOLS_DIR/python/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+    say "installing the Python standardwebhooks package into $TOOLS_DIR/python"
+    mkdir -p "$TOOLS_DIR"
+    python3 -m venv "$TOOLS_DIR/python" >&2 ||
+      { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2 &&
+        python3 -m venv "$TOOLS_DIR/python" >&2; }
+    "$TOOLS_DIR/python/bin/pip" install -q --disable-pip-version-check standardwebhooks >&2
+  fi
+}
+
 ensure_wasm_target
 ensure_cargo_leptos
 ensure_wasm_bindgen
 case "$what" in
   build) ;;
   run) ensure_wasm_opt; ensure_postgres_binaries ;;
-  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright ;;
+  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright; ensure_standardwebhooks ;;
   *) echo "usage: $0 build|run|test" >&2; exit 2 ;;
 esac

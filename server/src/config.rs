@@ -7,6 +7,9 @@ use anyhow::Context as _;
 use app::backend::mail::{Mailer, SmtpSettings};
 use app::backend::request::TrustedProxies;
 use app::backend::state::Mode;
+use app::backend::webhooks::secrets::SecretKey;
+use app::backend::webhooks::ssrf::{AllowedNetworks, Guard};
+use app::backend::webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +54,18 @@ pub struct Settings {
     /// Comma-separated IPs and CIDR ranges of reverse proxies whose
     /// `X-Forwarded-For` names the client. Empty: the TCP peer is the client.
     pub trusted_proxies: String,
+    /// Comma-separated IPs and CIDR ranges webhooks may be sent to although
+    /// they are not public addresses (an internal relay, say). Development
+    /// adds loopback (127.0.0.0/8, ::1) to it.
+    pub webhook_allowed_networks: String,
+    /// Whether webhook URLs may be plain `http://`. Development always may.
+    pub webhook_allow_http: bool,
+    /// The bearer token scrapers send to `GET /metrics`. Empty: open in
+    /// development, closed in production.
+    pub metrics_token: String,
+    /// Whether `serve` delivers webhooks itself. Off: only `server worker`
+    /// processes do (and tests that drive deliveries with their own clock).
+    pub webhook_worker: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +91,10 @@ impl Default for Settings {
             mail_outbox_dir: PathBuf::from(".data/mail"),
             platform_admins: String::new(),
             trusted_proxies: String::new(),
+            webhook_allowed_networks: String::new(),
+            webhook_allow_http: false,
+            metrics_token: String::new(),
+            webhook_worker: true,
         }
     }
 }
@@ -157,6 +176,52 @@ impl Settings {
     pub fn trusted_proxies(&self) -> anyhow::Result<TrustedProxies> {
         TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("Invalid `trusted-proxies` setting: {e}"))
+    }
+
+    /// Where webhooks may go: public HTTPS addresses, plus what the
+    /// settings allow; development adds loopback over plain HTTP, so a
+    /// receiver on the same machine works out of the box.
+    pub fn webhook_guard(&self) -> anyhow::Result<Guard> {
+        let mut networks = self.webhook_allowed_networks.clone();
+        let mut allow_http = self.webhook_allow_http;
+        if self.mode == Mode::Development {
+            networks.push_str(",127.0.0.0/8,::1");
+            allow_http = true;
+        }
+        let allowed = AllowedNetworks::parse(&networks)
+            .map_err(|e| anyhow::anyhow!("Invalid `webhook-allowed-networks` setting: {e}"))?;
+        Ok(Guard::new(allowed, allow_http))
+    }
+
+    /// The key that seals webhook secrets: `CODEBOOK_WEBHOOK_KEY` (base64 of
+    /// 32 random bytes), which production requires; development makes one
+    /// in the data folder the first time.
+    pub fn webhook_key(&self) -> anyhow::Result<SecretKey> {
+        match std::env::var("CODEBOOK_WEBHOOK_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+        {
+            Some(key) => SecretKey::from_base64(&key).context("Invalid CODEBOOK_WEBHOOK_KEY"),
+            None if self.mode == Mode::Production => bail!(
+                "Refusing to start: production needs CODEBOOK_WEBHOOK_KEY, the key that seals \
+                 webhook secrets (base64 of 32 random bytes: `openssl rand -base64 32`)"
+            ),
+            None => SecretKey::load_or_create(&self.data_dir.join("webhook.key")),
+        }
+    }
+
+    /// Webhook sending as these settings configure it.
+    pub fn webhooks(&self) -> anyhow::Result<Webhooks> {
+        Webhooks::new(self.webhook_key()?, self.webhook_guard()?)
+    }
+
+    /// The token `GET /metrics` asks for: none in development when unset;
+    /// in production an unset token locks the endpoint.
+    pub fn metrics_token(&self) -> Option<String> {
+        match (self.mode, self.metrics_token.trim()) {
+            (Mode::Development, "") => None,
+            (_, token) => Some(token.to_owned()),
+        }
     }
 
     /// The `platform-admins` emails, normalised.

@@ -5,6 +5,7 @@ pub mod body_limit;
 pub mod cli;
 pub mod config;
 pub mod embedded_pg;
+pub mod metrics;
 pub mod rest;
 pub mod security;
 pub mod startup;

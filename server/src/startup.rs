@@ -21,7 +21,8 @@ use tower_http::trace::TraceLayer;
 use crate::config::{check_production_database, DatabaseUrls, Settings};
 use crate::embedded_pg::EmbeddedPostgres;
 use crate::security::Edge;
-use crate::{body_limit, security, telemetry};
+use crate::{body_limit, metrics, security, telemetry};
+use app::backend::webhooks::worker::{Deliverer, Worker as WebhookWorker};
 
 /// The database the embedded cluster serves the application from.
 const EMBEDDED_DATABASE: &str = "codebook";
@@ -100,6 +101,8 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
 pub struct ServerState {
     pub leptos_options: LeptosOptions,
     pub app: AppState,
+    /// What `GET /metrics` asks scrapers for (`Settings::metrics_token`).
+    pub metrics_token: Option<String>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -112,9 +115,15 @@ pub fn router(state: ServerState) -> Router {
     };
     let options = state.leptos_options.clone();
     let request_id = HeaderName::from_static(app::api_request_id_header());
+    let pool = state.app.pool.clone();
+    let metrics_route = metrics::route(
+        move || queue_depths(pool.clone()),
+        state.metrics_token.clone(),
+    );
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", metrics_route)
         .merge(crate::rest::router())
         .merge(app::backend::codes::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -126,6 +135,8 @@ pub fn router(state: ServerState) -> Router {
             _,
         >(context, shell))
         .with_state(state)
+        // Inside the router, so each request is counted under its route.
+        .layer(middleware::from_fn(metrics::track_requests))
         // Layers run bottom to top on the way in: the request id and its
         // span first, the body last.
         .layer(CompressionLayer::new())
@@ -159,6 +170,19 @@ fn use_csp_nonce() {
     }
 }
 
+/// The queues' depths for `/metrics`: what waits in the outbox, the
+/// deliveries due and waiting to retry, the jobs due.
+async fn queue_depths(pool: PgPool) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select queue, depth from webhook_queue_depths(now())")
+            .fetch_all(&pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(queue, depth)| metrics::queue_name(&queue).map(|name| (name, depth)))
+        .collect())
+}
+
 /// Ready when the database answers.
 async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) {
     match sqlx::query("select 1").execute(&state.app.pool).await {
@@ -175,6 +199,7 @@ pub struct Application {
     router: Router,
     database: Database,
     jobs: app::backend::jobs::Worker,
+    webhooks: Option<WebhookWorker>,
 }
 
 impl Application {
@@ -200,20 +225,27 @@ impl Application {
             public_url,
             jwt,
         )
-        .with_trusted_proxies(settings.trusted_proxies()?);
+        .with_trusted_proxies(settings.trusted_proxies()?)
+        .with_webhooks(settings.webhooks()?);
         if settings.mode == Mode::Development {
             app = app.with_platform_admins(settings.platform_admin_emails());
         }
+        metrics::describe();
         let state = ServerState {
             leptos_options,
             app,
+            metrics_token: settings.metrics_token(),
         };
         let jobs = start_job_worker(&state.app);
+        let webhooks = settings
+            .webhook_worker
+            .then(|| start_webhook_worker(&state.app));
         Ok(Self {
             listener,
             router: router(state),
             database,
             jobs,
+            webhooks,
         })
     }
 
@@ -232,6 +264,7 @@ impl Application {
             router,
             database,
             jobs,
+            webhooks,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(
@@ -240,6 +273,10 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+        // The requests under way finish and are recorded, then both stop.
+        if let Some(webhooks) = webhooks {
+            webhooks.stop().await;
+        }
         jobs.stop().await;
         database.app_pool.close().await;
         database.owner_pool.close().await;
@@ -252,6 +289,12 @@ impl Application {
 /// whole deployment; `server worker` runs more of them alone.
 fn start_job_worker(state: &AppState) -> app::backend::jobs::Worker {
     app::backend::jobs::Worker::start(app::backend::jobs::Runner::from_state(state))
+}
+
+/// Webhook deliveries run inside the server too (unless `webhook-worker`
+/// is off); `server worker` runs more of them alone.
+pub fn start_webhook_worker(state: &AppState) -> WebhookWorker {
+    WebhookWorker::start(Deliverer::new(state.pool.clone(), state.webhooks.clone()))
 }
 
 /// The JWT key from `JWT_SECRET`. Production refuses to start without a

@@ -68,6 +68,8 @@ pub struct TestApp {
     pub app_pool: PgPool,
     /// Where the app sends mail, for running its jobs from the test.
     pub mailer: app::backend::mail::Mailer,
+    /// The app's webhook key and guard, for delivering from the test.
+    pub webhooks: app::backend::webhooks::Webhooks,
 }
 
 pub fn test_settings(mode: Mode) -> Settings {
@@ -103,7 +105,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
     settings.mail_outbox_dir = mail_dir.clone();
+    // The development webhook key is made here, not in the source tree.
+    settings.data_dir = mail_dir.join("data");
     let mailer = settings.mailer().expect("valid mail settings");
+    let webhooks = settings.webhooks().expect("valid webhook settings");
     let options = LeptosOptions::builder()
         .output_name("codebook")
         .site_root("target/site")
@@ -121,7 +126,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         app_pool,
         mailer,
+        webhooks,
     }
+}
+
+/// An app that delivers no webhooks by itself: the test drives deliveries
+/// with its own clock (`TestApp::deliver_webhooks_at`).
+pub async fn spawn_app_without_webhook_worker() -> TestApp {
+    spawn_app_with(|s| s.webhook_worker = false).await
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -397,6 +409,20 @@ impl TestApp {
     /// Runs every job due at `now` (a test clock), until none is left: the
     /// server's own worker may hold some, so this waits for it to say it
     /// finished one (`jobs_done`) before looking again; no sleeping.
+    /// A delivery worker of this app's database, as `serve` runs one.
+    pub fn deliverer(&self) -> app::backend::webhooks::worker::Deliverer {
+        app::backend::webhooks::worker::Deliverer::new(self.app_pool.clone(), self.webhooks.clone())
+    }
+
+    /// Sends every webhook delivery due at `now` once, and records the
+    /// attempts; returns how many were sent.
+    pub async fn deliver_webhooks_at(&self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        self.deliverer()
+            .deliver_due(now)
+            .await
+            .expect("deliveries run")
+    }
+
     pub async fn run_jobs_at(&self, now: chrono::DateTime<chrono::Utc>) {
         use app::backend::jobs::{Runner, DONE_CHANNEL};
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.db.superuser)
@@ -429,6 +455,11 @@ impl TestApp {
 /// URL, and an SMTP server (nothing listens there; tests that need mail run
 /// in development, with the outbox).
 pub fn production_defaults(settings: &mut Settings) {
+    // Each test runs in its own process (nextest), so this is local to it.
+    std::env::set_var(
+        "CODEBOOK_WEBHOOK_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    );
     if settings.public_url.is_empty() {
         settings.public_url = "https://codebook.test".into();
     }

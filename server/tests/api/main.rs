@@ -14,3 +14,4 @@ mod rest;
 mod security;
 mod startup;
 mod tenancy;
+mod webhooks;

@@ -80,7 +80,7 @@ async fn visible(pool: &PgPool, table: &str, org: Option<Uuid>, of: Uuid) -> (i6
 
 #[tokio::test]
 async fn an_organization_sees_none_of_another_organizations_rows() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_without_webhook_worker().await;
     let (a, a_client) = app.signed_up_user().await;
     let (b, b_client) = app.signed_up_user().await;
     // Give every tenant table rows of both organizations.
@@ -88,6 +88,13 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
         (&a_client, "for-a@example.com"),
         (&b_client, "for-b@example.com"),
     ] {
+        // Nothing listens there: each delivery's attempt fails, and is kept.
+        app.create_endpoint(
+            client,
+            &format!("http://127.0.0.1:{}/hook", closed_port()),
+            &[],
+        )
+        .await;
         assert!(app
             .invite(client, email, "member")
             .await
@@ -107,6 +114,7 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
             .await;
         assert!(comment.status().is_success());
     }
+    assert!(app.deliver_webhooks_at(chrono::Utc::now()).await > 0);
     let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);
 
     for table in tenant_tables(&app.db.superuser).await {
@@ -373,4 +381,13 @@ async fn definer_functions_check_their_callers_right() {
         error.to_string().contains("no user is signed in"),
         "{error}"
     );
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
