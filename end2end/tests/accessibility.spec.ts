@@ -60,6 +60,7 @@ const pages: PageToCheck[] = [
   { path: () => '/codes', as: 'owner', heading: 'Codes' },
   { path: () => '/codes/new', as: 'owner', heading: 'New code' },
   { path: () => '/codes/import', as: 'owner', heading: 'Import codes' },
+  { path: () => '/webhooks', as: 'owner', heading: 'Webhooks' },
   { path: () => '/platform/organizations', as: 'platform admin', heading: 'Organizations', lists: 'organizations' },
 ];
 

@@ -1186,3 +1186,75 @@ async fn a_url_allowed_at_creation_is_checked_again_at_send_time() {
             .unwrap();
     assert!(error.is_some_and(|e| !e.is_empty()));
 }
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn metrics_show_requests_queues_and_deliveries() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let mut receiver = Receiver::start().await;
+    app.create_endpoint(&client, &receiver.url, &["code.created"])
+        .await;
+    app.an_event(&client).await;
+    receiver.next().await;
+
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "http_requests_total{",
+        "route=\"/api/webhooks/create\"",
+        "http_request_duration_seconds_bucket{",
+        "queue_depth{queue=\"webhook_deliveries_due\"}",
+        "queue_depth{queue=\"outbox\"}",
+        "queue_depth{queue=\"jobs_due\"}",
+        "webhook_attempt_duration_seconds_bucket{",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    // The attempt is counted once recorded, just after the receiver answered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("{}/metrics", app.address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("webhook_deliveries_total{result=\"succeeded\"} 1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn production_metrics_need_the_token() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.mode = app::backend::state::Mode::Production;
+        s.metrics_token = "a-scrape-token".into();
+    })
+    .await;
+    let url = format!("{}/metrics", app.address);
+    let client = Client::new();
+    assert_eq!(
+        client.get(&url).send().await.unwrap().status().as_u16(),
+        401
+    );
+    let wrong = client.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = client
+        .get(&url)
+        .bearer_auth("a-scrape-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 200);
+}
