@@ -419,7 +419,7 @@ impl CodeFilter {
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters kept).
-fn encode_query_value(value: &str) -> String {
+pub fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {

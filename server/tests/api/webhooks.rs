@@ -17,6 +17,31 @@ use crate::helpers::{
 };
 use receiver::{Receiver, Reply};
 
+/// What most tests start from: an app whose deliveries the test drives
+/// (`deliver_webhooks_at`), an owner, a receiver, and an endpoint of the
+/// owner's organization taking `code.created` there.
+struct Scene {
+    app: TestApp,
+    client: Client,
+    receiver: Receiver,
+    endpoint: Created,
+}
+
+async fn scene() -> Scene {
+    let app = spawn_app_without_webhook_worker().await;
+    let (_, client) = app.signed_up_user().await;
+    let receiver = Receiver::start().await;
+    let endpoint = app
+        .create_endpoint(&client, &receiver.url, &["code.created"])
+        .await;
+    Scene {
+        app,
+        client,
+        receiver,
+        endpoint,
+    }
+}
+
 /// An endpoint as created: its id and its secret (shown this once).
 pub struct Created {
     pub id: Uuid,
@@ -484,13 +509,13 @@ async fn only_subscribed_events_are_delivered() {
 
 #[tokio::test]
 async fn failures_are_retried_on_the_schedule_then_dead_lettered() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let mut receiver = Receiver::start().await;
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.otherwise(Reply::status(500));
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
     set_max_retries(&app, created.id, 3).await;
     app.an_event(&client).await;
     let start = Utc::now();
@@ -552,13 +577,13 @@ async fn set_max_retries(app: &TestApp, endpoint: Uuid, n: i32) {
 
 #[tokio::test]
 async fn the_later_retry_pauses_follow_the_schedule() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.otherwise(Reply::status(503));
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
     set_max_retries(&app, created.id, 10).await;
     app.an_event(&client).await;
     let hours = [
@@ -593,12 +618,12 @@ async fn the_later_retry_pauses_follow_the_schedule() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_within_bounds() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.then([
         Reply::status(429).with_header("retry-after", "120"),
         Reply::status(503).with_header("retry-after", "999999999"),
@@ -774,13 +799,13 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_admins_are_told() {
 
 #[tokio::test]
 async fn a_success_ends_the_failing_streak() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.then([Reply::status(500)]);
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
     app.an_event(&client).await;
     let start = Utc::now();
     app.deliver_webhooks_at(start).await;
@@ -796,12 +821,12 @@ async fn a_success_ends_the_failing_streak() {
 
 #[tokio::test]
 async fn one_delivery_is_replayed_with_its_webhook_id() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let mut receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
     set_max_retries(&app, created.id, 0).await;
     receiver.then([Reply::status(400)]);
     app.an_event(&client).await;
@@ -862,12 +887,12 @@ async fn one_delivery_is_replayed_with_its_webhook_id() {
 
 #[tokio::test]
 async fn the_log_filters_by_status_and_pages_by_cursor() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        receiver: _,
+        endpoint: created,
+    } = scene().await;
     for _ in 0..55 {
         app.an_event(&client).await;
     }
@@ -909,13 +934,13 @@ async fn the_log_filters_by_status_and_pages_by_cursor() {
 
 #[tokio::test]
 async fn a_test_send_shows_the_request_and_the_answer() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let mut receiver = Receiver::start().await;
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.then([Reply::status(202)]);
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
 
     let response = app
         .call(&client, "webhooks/test", &[("id", created.id.to_string())])
@@ -956,12 +981,12 @@ async fn a_test_send_shows_the_request_and_the_answer() {
 
 #[tokio::test]
 async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let mut receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
     let response = app
         .call(
             &client,
@@ -998,13 +1023,13 @@ async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
 
 #[tokio::test]
 async fn an_attempt_reported_after_its_lease_ran_out_is_not_recorded() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
     receiver.otherwise(Reply::status(500));
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
     app.an_event(&client).await;
     let now = Utc::now();
     let slow = app.deliverer();
@@ -1055,12 +1080,12 @@ async fn an_attempt_reported_after_its_lease_ran_out_is_not_recorded() {
 
 #[tokio::test]
 async fn history_past_the_retention_is_pruned() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        receiver: _,
+        endpoint: created,
+    } = scene().await;
     app.an_event(&client).await;
     app.deliver_webhooks_at(Utc::now()).await;
     assert_eq!(app.count("webhook_attempts").await, 1);
@@ -1163,12 +1188,12 @@ async fn a_redirect_to_a_private_address_is_not_followed() {
 
 #[tokio::test]
 async fn a_url_allowed_at_creation_is_checked_again_at_send_time() {
-    let app = spawn_app_without_webhook_worker().await;
-    let (_, client) = app.signed_up_user().await;
-    let receiver = Receiver::start().await;
-    let created = app
-        .create_endpoint(&client, &receiver.url, &["code.created"])
-        .await;
+    let Scene {
+        app,
+        client,
+        receiver: _,
+        endpoint: created,
+    } = scene().await;
     app.an_event(&client).await;
     // A worker whose instance allows no internal address.
     let strict = app::backend::webhooks::Webhooks::new(

@@ -18,6 +18,7 @@ pub use list::WebhooksPage;
 use leptos::prelude::*;
 use uuid::Uuid;
 
+use crate::model::codes::encode_query_value;
 use crate::model::webhooks::{DeliveryOut, EndpointHealth, EndpointOut};
 use crate::model::{AppError, ErrorCode};
 
@@ -73,7 +74,7 @@ pub(crate) fn log_href(endpoint_id: Uuid, status: Option<&str>, before: Option<&
         .filter_map(|(name, value)| {
             value
                 .filter(|v| !v.is_empty())
-                .map(|v| format!("{name}={}", query_value(v)))
+                .map(|v| format!("{name}={}", encode_query_value(v)))
         })
         .collect();
     if pairs.is_empty() {
@@ -81,21 +82,6 @@ pub(crate) fn log_href(endpoint_id: Uuid, status: Option<&str>, before: Option<&
     } else {
         format!("/webhooks/{endpoint_id}?{}", pairs.join("&"))
     }
-}
-
-/// Percent-encodes a query value (cursors carry `_`, statuses are plain,
-/// but a hand-edited URL may carry anything).
-fn query_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// The headers of a request as sent, one per line.
