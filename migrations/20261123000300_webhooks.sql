@@ -201,7 +201,7 @@ begin
         where b.endpoint_id is not null
     ),
     candidates as (
-        select c.organization_id, c.id, c.rank, c.next_attempt_at
+        select c.organization_id, c.id, c.rank, c.next_attempt_at, ep.timeout_seconds
         from busy b
         join webhook_endpoints ep on ep.id = b.endpoint_id and ep.enabled
         cross join lateral (
@@ -223,7 +223,7 @@ begin
           and not (b.endpoint_id = any (coalesce(p_saturated, '{}')))
     ),
     chosen as (
-        select c.organization_id, c.id from candidates c
+        select c.organization_id, c.id, c.timeout_seconds from candidates c
         order by c.rank, c.next_attempt_at
         limit p_limit
     ),
@@ -232,11 +232,13 @@ begin
            set lease = d.lease + 1,
                attempts = d.attempts + 1,
                tries = d.tries + 1,
-               locked_until = p_now + make_interval(secs => ep.timeout_seconds + 10),
+               locked_until = p_now + make_interval(secs => c.timeout_seconds + 10),
                updated_at = p_now
-          from chosen c, webhook_endpoints ep
+          -- By primary key only: joining the endpoints here let the planner,
+          -- on statistics lagging a fast-growing table, look deliveries up
+          -- by organization (225 ms for 32 rows in the benchmark).
+          from chosen c
          where d.organization_id = c.organization_id and d.id = c.id
-           and ep.organization_id = d.organization_id and ep.id = d.endpoint_id
         returning d.organization_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.lease,
                   d.attempts, d.tries
     )

@@ -1,24 +1,42 @@
-//! `server bench codes`: a benchmark program, not a test. On the database
-//! of DATABASE_URL (a fresh `codebook_bench` database is made on that
-//! cluster, so nothing else is touched) it imports the FY2024 ICD-10-CM
-//! release into an empty organization, then the April 2026 release over it
-//! with delete-missing, and prints both times and the versions written;
-//! then, with more than 1,000,000 codes in other organizations, it prints
-//! p50/p99 of a list page, a code-prefix search and a word search in that
-//! organization, through the same service and row-level security as a
-//! request.
+//! Benchmark programs, not tests.
+//!
+//! `server bench codes`: on the database of DATABASE_URL (a fresh
+//! `codebook_bench` database is made on that cluster, so nothing else is
+//! touched) it imports the FY2024 ICD-10-CM release into an empty
+//! organization, then the April 2026 release over it with delete-missing,
+//! and prints both times and the versions written; then, with more than
+//! 1,000,000 codes in other organizations, it prints p50/p99 of a list page,
+//! a code-prefix search and a word search in that organization, through the
+//! same service and row-level security as a request.
+//!
+//! `server bench webhooks`: on a fresh `codebook_bench_webhooks` database,
+//! one organization with one endpoint on a local receiver, and one delivery
+//! worker; 10,000 events are written to the outbox as the application role
+//! and it prints deliveries per second and event-to-delivery latency
+//! (commit of the event's transaction to the receiver reading the request).
 use anyhow::{bail, Context as _};
 use app::backend::codes::{self, import::ImportOptions};
+use app::backend::webhooks::secrets::SecretKey;
+use app::backend::webhooks::ssrf::{AllowedNetworks, Guard};
+use app::backend::webhooks::{worker, Deliverer, Webhooks};
 use app::backend::{jwt::JwtKeys, tokens, AppState, OrgContext};
 use app::model::codes::CodeFilter;
 use app::model::orgs::OrgSlug;
+use app::model::webhooks::{message_id, EndpointInput};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::config::{DatabaseUrls, Settings};
 use crate::startup::Database;
 
 const DATABASE: &str = "codebook_bench";
+const WEBHOOKS_DATABASE: &str = "codebook_bench_webhooks";
 /// Other organizations, each holding a copy of the 2026 release.
 const OTHER_ORGS: usize = 14;
 const SAMPLES: usize = 200;
@@ -27,7 +45,7 @@ pub async fn codes(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
     let owner_url = std::env::var("DATABASE_URL").context(
         "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
     )?;
-    let bench_url = recreate_database(&owner_url).await?;
+    let bench_url = recreate_database(&owner_url, DATABASE).await?;
     let urls = DatabaseUrls {
         owner: Some(bench_url),
         app: None,
@@ -164,19 +182,314 @@ async fn timed_import(
     Ok(())
 }
 
-/// A fresh benchmark database on the cluster of `owner_url`.
-async fn recreate_database(owner_url: &str) -> anyhow::Result<String> {
+const EVENTS: usize = 10_000;
+const EVENTS_PER_TRANSACTION: usize = 100;
+/// The bench fails if not every event has arrived by then.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How the webhooks bench offers its events, and worker settings to
+/// explore (`None` keeps the worker's default).
+#[derive(Debug, Clone, Default)]
+pub struct WebhooksOptions {
+    /// Events per second written to the outbox; `None`: as fast as one
+    /// connection commits them.
+    pub rate: Option<u32>,
+    pub max_in_flight: Option<usize>,
+    pub per_endpoint: Option<usize>,
+    pub batch: Option<usize>,
+}
+
+/// A `webhook-id` and when the receiver had read the whole request.
+type Received = (String, Instant);
+
+pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::Result<()> {
+    let owner_url = std::env::var("DATABASE_URL").context(
+        "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
+    )?;
+    let bench_url = recreate_database(&owner_url, WEBHOOKS_DATABASE).await?;
+    let urls = DatabaseUrls {
+        owner: Some(bench_url),
+        app: None,
+    };
+    let db = Database::open(settings, &urls, true).await?;
+    // Plain HTTP to loopback: the receiver is on this machine.
+    let hooks = Webhooks::new(
+        SecretKey::ephemeral(),
+        Guard::new(
+            AllowedNetworks::parse("127.0.0.0/8").map_err(|e| anyhow::anyhow!(e))?,
+            true,
+        ),
+    )?;
+    let state = AppState::new(
+        db.app_pool.clone(),
+        settings.mode,
+        settings.mailer()?,
+        String::new(),
+        JwtKeys::new(tokens::generate().as_bytes()),
+    )
+    .with_webhooks(hooks.clone());
+    let org = create_org(&db, "bench").await?;
+    let ctx = OrgContext::operator(&db.app_pool, &org)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // The receiver: answers 204 at once and reports each request.
+    let (sink, mut received) = mpsc::unbounded_channel::<Received>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let receiver = tokio::spawn(async move {
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(sink);
+        axum::serve(listener, app).await
+    });
+    app::backend::webhooks::create(
+        &ctx,
+        &state,
+        EndpointInput {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            description: String::new(),
+            event_types: vec![],
+            timeout_seconds: None,
+            max_retries: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let defaults = worker::Settings::default();
+    let worker_settings = worker::Settings {
+        max_in_flight: options.max_in_flight.unwrap_or(defaults.max_in_flight),
+        per_endpoint: options.per_endpoint.unwrap_or(defaults.per_endpoint),
+        batch: options.batch.unwrap_or(defaults.batch),
+        ..defaults
+    };
+    println!("== webhooks: {EVENTS} events, 1 endpoint, 1 worker");
+    println!(
+        "   worker: {} in flight at most, {} per endpoint, claims of {}; {} application connections",
+        worker_settings.max_in_flight,
+        worker_settings.per_endpoint,
+        worker_settings.batch,
+        settings.max_connections
+    );
+    let worker = worker::Worker::start(
+        Deliverer::new(db.app_pool.clone(), hooks.clone()).with_settings(worker_settings),
+    );
+
+    match options.rate {
+        Some(rate) => println!("   events offered at {rate}/s, {EVENTS_PER_TRANSACTION} a transaction"),
+        None => println!(
+            "   events offered as fast as one connection commits them, {EVENTS_PER_TRANSACTION} a transaction"
+        ),
+    }
+    let enqueue = tokio::spawn(enqueue_events(
+        db.app_pool.clone(),
+        ctx.clone(),
+        options.rate,
+    ));
+    tokio::pin!(enqueue);
+    let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+    // The first arrival of every message, ours or not: the endpoint's
+    // creation wrote an `audit.logged` event in its transaction, which is
+    // delivered too.
+    let mut first: HashMap<String, Instant> = HashMap::with_capacity(EVENTS + 1);
+    let mut duplicates = 0usize;
+    let mut committed: Option<Vec<(Uuid, Instant)>> = None;
+    // Our events not yet received, once they are all committed.
+    let mut waiting: Option<HashSet<String>> = None;
+    while waiting.as_ref().is_none_or(|w| !w.is_empty()) {
+        tokio::select! {
+            done = &mut enqueue, if committed.is_none() => {
+                let (events, took) = done??;
+                println!(
+                    "   enqueued {} events in {} transactions in {:.2} s",
+                    events.len(),
+                    EVENTS / EVENTS_PER_TRANSACTION,
+                    took.as_secs_f64()
+                );
+                waiting = Some(
+                    events
+                        .iter()
+                        .map(|(id, _)| message_id(*id))
+                        .filter(|id| !first.contains_key(id))
+                        .collect(),
+                );
+                committed = Some(events);
+            }
+            message = received.recv() => {
+                let Some((id, at)) = message else {
+                    bail!("the receiver stopped");
+                };
+                if let Some(waiting) = &mut waiting {
+                    waiting.remove(&id);
+                }
+                note(&mut first, &mut duplicates, id, at);
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                bail!(
+                    "{} of {EVENTS} events not delivered after {} s",
+                    waiting.map_or(EVENTS, |w| w.len()),
+                    DELIVERY_TIMEOUT.as_secs()
+                );
+            }
+        }
+    }
+    let events = committed.expect("the loop ends once enqueued");
+    // Each of our events' commit and arrival.
+    let timeline: Vec<(Instant, Instant)> = events
+        .iter()
+        .map(|(id, committed_at)| (*committed_at, first[&message_id(*id)]))
+        .collect();
+    let started = timeline.iter().map(|(c, _)| *c).min().expect("events");
+    let finished = timeline.iter().map(|(_, r)| *r).max().expect("events");
+    let took = finished.saturating_duration_since(started);
+    let mut latencies: Vec<Duration> = timeline
+        .iter()
+        .map(|(c, r)| r.saturating_duration_since(*c))
+        .collect();
+    let (p50, p99) = percentiles(&mut latencies);
+    println!(
+        "delivered {} in {:.2} s: {:.0} deliveries/s",
+        events.len(),
+        took.as_secs_f64(),
+        events.len() as f64 / took.as_secs_f64()
+    );
+    println!(
+        "event-to-delivery latency: p50 {:.0} ms, p99 {:.0} ms (max {:.0} ms)",
+        ms(p50),
+        ms(p99),
+        ms(*latencies.last().expect("sorted latencies"))
+    );
+
+    // The requests under way finish and are recorded; whatever arrived
+    // meanwhile is in the channel by then.
+    worker.stop().await;
+    while let Ok((id, at)) = received.try_recv() {
+        note(&mut first, &mut duplicates, id, at);
+    }
+    println!("duplicate deliveries: {duplicates}");
+    println!(
+        "   ({} other deliveries: events the setup wrote)",
+        first.len() - EVENTS
+    );
+    receiver.abort();
+
+    let mut tx = ctx
+        .begin(&db.app_pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (succeeded, deliveries): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'succeeded'), count(*) from webhook_deliveries",
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let attempts: i64 = sqlx::query_scalar("select count(*) from webhook_attempts")
+        .fetch_one(tx.conn())
+        .await?;
+    tx.commit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("   recorded: {succeeded} of {deliveries} deliveries succeeded, {attempts} attempts");
+
+    db.app_pool.close().await;
+    db.owner_pool.close().await;
+    Ok(())
+}
+
+/// Keeps the first arrival of each message; counts the others.
+fn note(first: &mut HashMap<String, Instant>, duplicates: &mut usize, id: String, at: Instant) {
+    match first.entry(id) {
+        Entry::Occupied(_) => *duplicates += 1,
+        Entry::Vacant(slot) => {
+            slot.insert(at);
+        }
+    }
+}
+
+async fn receive(
+    State(sink): State<mpsc::UnboundedSender<Received>>,
+    headers: HeaderMap,
+    _body: axum::body::Bytes,
+) -> StatusCode {
+    let at = Instant::now();
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let _ = sink.send((id, at));
+    StatusCode::NO_CONTENT
+}
+
+/// Writes the events as the application does: the restricted role, in
+/// transactions bound to the organization (row-level security checks every
+/// row), `EVENTS_PER_TRANSACTION` `code.created` events in each, with the
+/// body `outbox::enqueue` gives them, at `rate` events a second if given. The outbox trigger fans each
+/// statement out to deliveries and notifies the worker at commit. Returns
+/// each event's id with the instant its transaction had committed, and the
+/// time it all took.
+async fn enqueue_events(
+    pool: sqlx::PgPool,
+    ctx: OrgContext,
+    rate: Option<u32>,
+) -> anyhow::Result<(Vec<(Uuid, Instant)>, Duration)> {
+    let started = Instant::now();
+    // A transaction is begun on each tick: the load offered, not a wait
+    // for anything.
+    let mut ticks = rate.map(|rate| {
+        let period =
+            Duration::from_secs_f64(EVENTS_PER_TRANSACTION as f64 / f64::from(rate.max(1)));
+        tokio::time::interval(period)
+    });
+    let mut committed = Vec::with_capacity(EVENTS);
+    for batch in 0..EVENTS / EVENTS_PER_TRANSACTION {
+        if let Some(ticks) = &mut ticks {
+            ticks.tick().await;
+        }
+        let from = (batch * EVENTS_PER_TRANSACTION) as i32;
+        let to = from + EVENTS_PER_TRANSACTION as i32 - 1;
+        let mut tx = ctx.begin(&pool).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "insert into outbox (organization_id, id, event_type, payload)
+             select $1, gen_random_uuid(), 'code.created',
+                    jsonb_build_object(
+                        'type', 'code.created',
+                        'timestamp', now(),
+                        'data', jsonb_build_object(
+                            'id', gen_random_uuid(),
+                            'version', 1,
+                            'code', jsonb_build_object(
+                                'code', 'Z' || lpad(n::text, 5, '0'),
+                                'description', 'Benchmark code ' || n,
+                                'category', 'Benchmark',
+                                'severity', 'medium',
+                                'active', true)))
+             from generate_series($2::integer, $3::integer) as n
+             returning id",
+        )
+        .bind(tx.org_id())
+        .bind(from)
+        .bind(to)
+        .fetch_all(tx.conn())
+        .await?;
+        tx.commit().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let at = Instant::now();
+        committed.extend(ids.into_iter().map(|id| (id, at)));
+    }
+    Ok((committed, started.elapsed()))
+}
+
+/// A fresh benchmark database `name` on the cluster of `owner_url`.
+async fn recreate_database(owner_url: &str, name: &str) -> anyhow::Result<String> {
     let admin = sqlx::PgPool::connect(owner_url).await?;
-    // A constant name, not input: identifiers cannot be bound.
-    sqlx::query(&format!("drop database if exists {DATABASE} with (force)"))
+    // One of our constants, not input: identifiers cannot be bound.
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
         .execute(&admin)
         .await?;
-    sqlx::query(&format!("create database {DATABASE}"))
+    sqlx::query(&format!("create database {name}"))
         .execute(&admin)
         .await?;
     admin.close().await;
     let mut url = url::Url::parse(owner_url)?;
-    url.set_path(&format!("/{DATABASE}"));
+    url.set_path(&format!("/{name}"));
     Ok(url.to_string())
 }
 

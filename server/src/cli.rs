@@ -68,8 +68,8 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
-    /// Run background jobs (mail) until stopped, without serving HTTP;
-    /// `serve` runs the same worker inside the server.
+    /// Run background jobs (mail) and webhook deliveries until stopped,
+    /// without serving HTTP; `serve` runs the same workers inside it.
     Worker,
     /// Platform administration.
     Admin {
@@ -105,6 +105,26 @@ pub enum BenchCommand {
         /// The folder holding icd10cm-2024.csv.gz and icd10cm-2026.csv.gz.
         #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
         data_dir: PathBuf,
+    },
+    /// Deliver 10,000 events to a local receiver through one endpoint and
+    /// one worker, and print deliveries per second and event-to-delivery
+    /// latency p50/p99 (DATABASE_URL's cluster; a fresh
+    /// `codebook_bench_webhooks` database). The worker options override
+    /// its defaults, to explore.
+    Webhooks {
+        /// Events per second to write (default: as fast as they commit);
+        /// latency at a load below the throughput, not behind a backlog.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Requests the worker keeps going at once.
+        #[arg(long)]
+        max_in_flight: Option<usize>,
+        /// Requests the worker keeps going to one endpoint at once.
+        #[arg(long)]
+        per_endpoint: Option<usize>,
+        /// Deliveries claimed per round trip.
+        #[arg(long)]
+        batch: Option<usize>,
     },
 }
 
@@ -183,6 +203,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::Codes { data_dir },
         } => crate::bench::codes(&settings, &data_dir).await,
+        Command::Bench {
+            command:
+                BenchCommand::Webhooks {
+                    rate,
+                    max_in_flight,
+                    per_endpoint,
+                    batch,
+                },
+        } => {
+            let options = crate::bench::WebhooksOptions {
+                rate,
+                max_in_flight,
+                per_endpoint,
+                batch,
+            };
+            crate::bench::webhooks(&settings, options).await
+        }
         Command::Worker => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             let runner = jobs::Runner::new(
@@ -191,8 +228,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &settings.public_url,
             );
             let worker = jobs::Worker::start(runner);
-            // The job under way finishes, then the worker stops.
+            let deliverer = app::backend::webhooks::worker::Deliverer::new(
+                db.app_pool.clone(),
+                settings.webhooks()?,
+            );
+            let webhooks = app::backend::webhooks::worker::Worker::start(deliverer);
+            // The requests and the job under way finish, then the workers stop.
             startup::shutdown_signal().await;
+            webhooks.stop().await;
             worker.stop().await;
             Ok(())
         }

@@ -63,6 +63,8 @@ pub struct TestApp {
     pub address: String,
     /// Where this test's mail goes (the outbox; no SMTP in tests).
     pub mail_dir: std::path::PathBuf,
+    /// The server's data folder (its development webhook key).
+    pub data_dir: std::path::PathBuf,
     pub db: TestDb,
     /// The application's own pool: the restricted role.
     pub app_pool: PgPool,
@@ -106,7 +108,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
     settings.mail_outbox_dir = mail_dir.clone();
     // The development webhook key is made here, not in the source tree.
-    settings.data_dir = mail_dir.join("data");
+    let data_dir = std::env::temp_dir().join(format!("codebook-data-{}", Uuid::new_v4().simple()));
+    settings.data_dir = data_dir.clone();
     let mailer = settings.mailer().expect("valid mail settings");
     let webhooks = settings.webhooks().expect("valid webhook settings");
     let options = LeptosOptions::builder()
@@ -123,6 +126,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address,
         mail_dir,
+        data_dir,
         db,
         app_pool,
         mailer,

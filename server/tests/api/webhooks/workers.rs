@@ -38,7 +38,7 @@ impl TestApp {
             .env("DATABASE_URL", &self.db.url)
             .env_remove("APP_DATABASE_URL")
             .env("CODEBOOK_CONFIG", "/nonexistent/Leptos.toml")
-            .env("CODEBOOK_DATA_DIR", self.mail_dir.join("data"))
+            .env("CODEBOOK_DATA_DIR", &self.data_dir)
             .env("CODEBOOK_MAIL_OUTBOX_DIR", &self.mail_dir)
             .env("CODEBOOK_MIGRATE_ON_START", "false")
             .env("CODEBOOK_MAX_CONNECTIONS", "5")
