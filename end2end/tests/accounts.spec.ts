@@ -83,3 +83,22 @@ test('signed out, every signed-in page sends the visitor to log in', async ({ pa
     await expect(page.getByRole('heading', { level: 1, name: 'Log in' })).toBeVisible();
   }
 });
+
+test('the last owner of an organization is told to hand it over before deleting their account', async ({ page }) => {
+  const account = newAccount('Barbara');
+  await signUp(page, account);
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await open(page, '/account');
+  await page.getByText('Delete account…').click();
+  await page.getByLabel('Your password, to confirm').fill('not my password at all');
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page.getByLabel('Your password, to confirm')).toHaveAttribute('aria-invalid', 'true');
+
+  // The refusal keeps the form open.
+  await page.getByLabel('Your password, to confirm').fill(account.password);
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: `You are the last owner of ${account.organization}` })).toBeVisible();
+  // Still signed in, account intact.
+  await open(page, '/dashboard');
+  await expect(page.getByRole('heading', { level: 1, name: account.organization })).toBeVisible();
+});

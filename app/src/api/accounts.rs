@@ -136,6 +136,23 @@ pub async fn change_password(
     .await
 }
 
+/// Deletes the signed-in user's account after their password, signs them
+/// out, and sends them to the sign-up page. Refused, naming the
+/// organizations, while they are the last owner of one.
+#[server(endpoint = "accounts/delete_account")]
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    use super::server::{request_meta, set_cookie, state};
+    use crate::backend::{accounts::security, sessions};
+    let meta = request_meta();
+    super::server::as_user(async |user, state| {
+        security::delete_account(state, user, &password, &meta).await
+    })
+    .await?;
+    set_cookie(&sessions::clear_cookie(state()?.secure_cookies()));
+    leptos_axum::redirect("/signup");
+    Ok(())
+}
+
 /// Always answers the same, whether or not the address has an account.
 #[server(endpoint = "accounts/forgot_password")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {

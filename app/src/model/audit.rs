@@ -37,6 +37,7 @@ audit_actions! {
     UserPasswordChanged => "user.password_changed",
     UserPasswordResetRequested => "user.password_reset_requested",
     UserPasswordReset => "user.password_reset",
+    UserDeleted => "user.deleted",
     OrganizationCreated => "organization.created",
     OrganizationUpdated => "organization.updated",
     OrganizationActivated => "organization.activated",

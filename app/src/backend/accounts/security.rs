@@ -8,6 +8,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::backend::audit::{self, AuditEvent};
+use crate::backend::error::ResultExt as _;
 use crate::backend::jobs::{self, Job, PasswordResetJob, Runner};
 use crate::backend::mail::Mail;
 use crate::backend::sessions::SessionUser;
@@ -172,6 +173,102 @@ pub async fn change_password(
     revoke_all_sessions(&mut tx, user.user_id, Some(user.session_id)).await?;
     let event = AuditEvent::new(AuditAction::UserPasswordChanged, "user", user.user_id);
     commit_with_audit_in_user_orgs(tx, user.user_id, Actor::User(user.user_id), meta, event).await
+}
+
+/// Deletes the signed-in user's account once their password is confirmed;
+/// refused, naming the organizations, while they are the last owner of
+/// one. Each of their organizations records it in its audit chain, in the
+/// transaction that deletes.
+pub async fn delete_account(
+    state: &AppState,
+    user: &SessionUser,
+    password: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
+    let account_key = throttle::account_key(user.user_id);
+    if let Slot::Locked { until } =
+        throttle::take_slot(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?
+    {
+        return Err(super::locked(until));
+    }
+    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(user.user_id)
+        .fetch_one(&state.pool)
+        .await?;
+    if !state.passwords.verify(password, Some(&hash)).await? {
+        let mut refusal = wrong_current_password(state, user, &account_key, meta).await?;
+        if let Error::Validation { field, .. } = &mut refusal {
+            *field = Some("password".into());
+        }
+        return Err(refusal);
+    }
+    throttle::clear(&state.pool, &account_key).await?;
+    let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
+    let org_ids: Vec<Uuid> =
+        sqlx::query_scalar("select organization_id from memberships where user_id = $1")
+            .bind(user.user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let event = AuditEvent::new(AuditAction::UserDeleted, "user", user.user_id);
+    let actor = Actor::User(user.user_id);
+    let mut tx = match org_ids.split_first() {
+        None => DeletionTx::Plain(tx),
+        Some((&first, rest)) => {
+            let mut tx = OrgTx::bind(tx, first, actor, meta.clone()).await?;
+            audit::record(&mut tx, event.clone()).await?;
+            for &org_id in rest {
+                tx.rebind(org_id).await?;
+                audit::record(&mut tx, event.clone()).await?;
+            }
+            DeletionTx::Audited(tx)
+        }
+    };
+    let last_owner_of: Vec<String> = sqlx::query_scalar("select * from delete_own_account()")
+        .fetch_all(tx.conn())
+        .await
+        .on_constraint("memberships_last_owner", || last_owner_of_error(&[]))?;
+    if !last_owner_of.is_empty() {
+        return Err(last_owner_of_error(&last_owner_of));
+    }
+    tx.commit().await
+}
+
+/// The transaction of an account deletion: with its audit entries, or
+/// plain for a user in no organization.
+enum DeletionTx {
+    Plain(Transaction<'static, Postgres>),
+    Audited(OrgTx),
+}
+
+impl DeletionTx {
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            DeletionTx::Plain(tx) => tx,
+            DeletionTx::Audited(tx) => tx.conn(),
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        match self {
+            DeletionTx::Plain(tx) => Ok(tx.commit().await?),
+            DeletionTx::Audited(tx) => tx.commit().await,
+        }
+    }
+}
+
+fn last_owner_of_error(names: &[String]) -> Error {
+    let which = if names.is_empty() {
+        "an organization".to_owned()
+    } else {
+        names.join(", ")
+    };
+    Error::Conflict {
+        field: None,
+        message: format!(
+            "You are the last owner of {which}. Make someone else owner there, or delete the \
+             organization, before you delete your account."
+        ),
+    }
 }
 
 /// Counts the failure, audits it, and says why the change was refused.

@@ -2,7 +2,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::accounts::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
+use crate::api::accounts::{
+    list_sessions, ChangePassword, DeleteAccount, RevokeOtherSessions, RevokeSession,
+};
 use crate::model::accounts::SessionOut;
 use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
@@ -68,7 +70,41 @@ pub fn AccountPage() -> impl IntoView {
                     </Show>
                 </ActionForm>
             </section>
+            <DeleteAccountForm/>
         </main>
+    }
+}
+
+/// Deleting the account, behind a disclosure and the password. The server
+/// refuses while the user is the last owner of an organization and names
+/// it; on success it signs out and sends to the sign-up page.
+#[component]
+fn DeleteAccountForm() -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    let error = action_error(delete);
+    view! {
+        <section class="danger-zone" aria-labelledby="delete-account-heading">
+            <h2 id="delete-account-heading">"Delete your account"</h2>
+            <p>
+                "Your memberships and sessions end. What you wrote stays in your organizations, "
+                "no longer linked to an account. An organization you are the last owner of needs "
+                "another owner first."
+            </p>
+            <details open=move || error.get().is_some()>
+                <summary>"Delete account…"</summary>
+                <ActionForm action=delete attr:class="stack" attr:novalidate=true>
+                    <FormError error/>
+                    <TextField
+                        label="Your password, to confirm"
+                        name="password"
+                        kind="password"
+                        autocomplete="current-password"
+                        error=field_error(error, "password")
+                    />
+                    <button type="submit" class="danger">"Delete my account"</button>
+                </ActionForm>
+            </details>
+        </section>
     }
 }
 
