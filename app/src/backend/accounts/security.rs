@@ -204,11 +204,15 @@ pub async fn delete_account(
     }
     throttle::clear(&state.pool, &account_key).await?;
     let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
-    let org_ids: Vec<Uuid> =
-        sqlx::query_scalar("select organization_id from memberships where user_id = $1")
-            .bind(user.user_id)
-            .fetch_all(&mut *tx)
-            .await?;
+    // In id order: each audit entry locks its organization's row (the
+    // chain's head), and `delete_own_account` locks in that order too, so
+    // two co-owners deleting at once queue instead of deadlocking.
+    let org_ids: Vec<Uuid> = sqlx::query_scalar(
+        "select organization_id from memberships where user_id = $1 order by organization_id",
+    )
+    .bind(user.user_id)
+    .fetch_all(&mut *tx)
+    .await?;
     let event = AuditEvent::new(AuditAction::UserDeleted, "user", user.user_id);
     let actor = Actor::User(user.user_id);
     let mut tx = match org_ids.split_first() {

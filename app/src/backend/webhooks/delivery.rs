@@ -181,7 +181,9 @@ fn printable(text: &str) -> String {
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<i64>() {
-        return Some(Duration::seconds(seconds.max(0)));
+        // Clamped first: `Duration::seconds` panics past ±2^63 ms, and a
+        // receiver chooses this number. A year is far beyond any cap.
+        return Some(Duration::seconds(seconds.clamp(0, 365 * 86_400)));
     }
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
@@ -273,6 +275,18 @@ impl Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_retry_after_is_clamped_not_a_panic() {
+        let now = Utc::now();
+        for value in ["9223372036854775807", "99999999999999999", "-5"] {
+            let pause = parse_retry_after(value, now).unwrap();
+            assert!(
+                pause >= Duration::zero() && pause <= Duration::days(365),
+                "{value}"
+            );
+        }
+    }
 
     fn answered(status: u16, retry_after: Option<Duration>) -> Sent {
         Sent {
