@@ -23,27 +23,43 @@ pub const RESET_TTL: Duration = Duration::hours(1);
 /// audit entry of it are kept together or not at all. Account events
 /// concern every organization that trusts the account.
 pub async fn commit_with_audit_in_user_orgs(
-    mut tx: Transaction<'static, Postgres>,
+    tx: Transaction<'static, Postgres>,
     user_id: Uuid,
     actor: Actor,
     meta: &RequestMeta,
     event: AuditEvent,
 ) -> Result<()> {
+    audit_in_user_orgs_within(tx, user_id, actor, meta, event)
+        .await?
+        .commit()
+        .await
+}
+
+/// Records `event` in each of the user's organizations inside `tx`, and
+/// hands the transaction back for the change that goes with it.
+/// Organizations are taken in id order: each entry locks its
+/// organization's row (the chain's head), so two transactions touching
+/// the same organizations queue instead of deadlocking.
+async fn audit_in_user_orgs_within(
+    mut tx: Transaction<'static, Postgres>,
+    user_id: Uuid,
+    actor: Actor,
+    meta: &RequestMeta,
+    event: AuditEvent,
+) -> Result<UserOrgsTx> {
     // Reading the user's memberships across organizations needs app.user_id.
     sqlx::query("select set_config('app.user_id', $1, true)")
         .bind(user_id.to_string())
         .execute(&mut *tx)
         .await?;
     let org_ids: Vec<Uuid> = sqlx::query_scalar(
-        "select organization_id from memberships where user_id = $1
-         order by created_at, organization_id",
+        "select organization_id from memberships where user_id = $1 order by organization_id",
     )
     .bind(user_id)
     .fetch_all(&mut *tx)
     .await?;
     let Some((&first, rest)) = org_ids.split_first() else {
-        tx.commit().await?;
-        return Ok(());
+        return Ok(UserOrgsTx::Plain(tx));
     };
     let mut tx = OrgTx::bind(tx, first, actor, meta.clone()).await?;
     audit::record(&mut tx, event.clone()).await?;
@@ -51,7 +67,30 @@ pub async fn commit_with_audit_in_user_orgs(
         tx.rebind(org_id).await?;
         audit::record(&mut tx, event.clone()).await?;
     }
-    tx.commit().await
+    Ok(UserOrgsTx::Audited(tx))
+}
+
+/// A transaction with a user's audit entries in it, or a plain one for a
+/// user in no organization.
+enum UserOrgsTx {
+    Plain(Transaction<'static, Postgres>),
+    Audited(OrgTx),
+}
+
+impl UserOrgsTx {
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            UserOrgsTx::Plain(tx) => tx,
+            UserOrgsTx::Audited(tx) => tx.conn(),
+        }
+    }
+
+    async fn commit(self) -> Result<()> {
+        match self {
+            UserOrgsTx::Plain(tx) => Ok(tx.commit().await?),
+            UserOrgsTx::Audited(tx) => tx.commit().await,
+        }
+    }
 }
 
 /// Records `event` in each of the user's organizations, in a transaction
@@ -148,20 +187,7 @@ pub async fn change_password(
         field: Some("new_password".into()),
         message: e.message,
     })?;
-    let account_key = throttle::account_key(user.user_id);
-    if let Slot::Locked { until } =
-        throttle::take_slot(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?
-    {
-        return Err(super::locked(until));
-    }
-    let hash: String = sqlx::query_scalar("select password_hash from users where id = $1")
-        .bind(user.user_id)
-        .fetch_one(&state.pool)
-        .await?;
-    if !state.passwords.verify(current, Some(&hash)).await? {
-        return Err(wrong_current_password(state, user, &account_key, meta).await?);
-    }
-    throttle::clear(&state.pool, &account_key).await?;
+    confirm_password(state, user, current, "current_password", meta).await?;
     let new_hash = state.passwords.hash(&new).await?;
     let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
     // The role cannot update password hashes itself; this function sets
@@ -185,6 +211,31 @@ pub async fn delete_account(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
+    confirm_password(state, user, password, "password", meta).await?;
+    let tx = db::begin_as_user(&state.pool, user.user_id).await?;
+    let event = AuditEvent::new(AuditAction::UserDeleted, "user", user.user_id);
+    let actor = Actor::User(user.user_id);
+    // `delete_own_account` locks the organizations in id order too.
+    let mut tx = audit_in_user_orgs_within(tx, user.user_id, actor, meta, event).await?;
+    let last_owner_of: Vec<String> = sqlx::query_scalar("select * from delete_own_account()")
+        .fetch_all(tx.conn())
+        .await
+        .on_constraint("memberships_last_owner", || last_owner_of_error(&[]))?;
+    if !last_owner_of.is_empty() {
+        return Err(last_owner_of_error(&last_owner_of));
+    }
+    tx.commit().await
+}
+
+/// Checks the signed-in user's password (throttled per account); a wrong
+/// one is counted, audited, and refused on `field`.
+async fn confirm_password(
+    state: &AppState,
+    user: &SessionUser,
+    password: &str,
+    field: &str,
+    meta: &RequestMeta,
+) -> Result<()> {
     let account_key = throttle::account_key(user.user_id);
     if let Slot::Locked { until } =
         throttle::take_slot(&state.pool, &account_key, throttle::ACCOUNT_LIMIT).await?
@@ -196,68 +247,9 @@ pub async fn delete_account(
         .fetch_one(&state.pool)
         .await?;
     if !state.passwords.verify(password, Some(&hash)).await? {
-        let mut refusal = wrong_current_password(state, user, &account_key, meta).await?;
-        if let Error::Validation { field, .. } = &mut refusal {
-            *field = Some("password".into());
-        }
-        return Err(refusal);
+        return Err(wrong_password(state, user, &account_key, field, meta).await?);
     }
-    throttle::clear(&state.pool, &account_key).await?;
-    let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
-    // In id order: each audit entry locks its organization's row (the
-    // chain's head), and `delete_own_account` locks in that order too, so
-    // two co-owners deleting at once queue instead of deadlocking.
-    let org_ids: Vec<Uuid> = sqlx::query_scalar(
-        "select organization_id from memberships where user_id = $1 order by organization_id",
-    )
-    .bind(user.user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let event = AuditEvent::new(AuditAction::UserDeleted, "user", user.user_id);
-    let actor = Actor::User(user.user_id);
-    let mut tx = match org_ids.split_first() {
-        None => DeletionTx::Plain(tx),
-        Some((&first, rest)) => {
-            let mut tx = OrgTx::bind(tx, first, actor, meta.clone()).await?;
-            audit::record(&mut tx, event.clone()).await?;
-            for &org_id in rest {
-                tx.rebind(org_id).await?;
-                audit::record(&mut tx, event.clone()).await?;
-            }
-            DeletionTx::Audited(tx)
-        }
-    };
-    let last_owner_of: Vec<String> = sqlx::query_scalar("select * from delete_own_account()")
-        .fetch_all(tx.conn())
-        .await
-        .on_constraint("memberships_last_owner", || last_owner_of_error(&[]))?;
-    if !last_owner_of.is_empty() {
-        return Err(last_owner_of_error(&last_owner_of));
-    }
-    tx.commit().await
-}
-
-/// The transaction of an account deletion: with its audit entries, or
-/// plain for a user in no organization.
-enum DeletionTx {
-    Plain(Transaction<'static, Postgres>),
-    Audited(OrgTx),
-}
-
-impl DeletionTx {
-    fn conn(&mut self) -> &mut sqlx::PgConnection {
-        match self {
-            DeletionTx::Plain(tx) => tx,
-            DeletionTx::Audited(tx) => tx.conn(),
-        }
-    }
-
-    async fn commit(self) -> Result<()> {
-        match self {
-            DeletionTx::Plain(tx) => Ok(tx.commit().await?),
-            DeletionTx::Audited(tx) => tx.commit().await,
-        }
-    }
+    throttle::clear(&state.pool, &account_key).await
 }
 
 fn last_owner_of_error(names: &[String]) -> Error {
@@ -276,10 +268,11 @@ fn last_owner_of_error(names: &[String]) -> Error {
 }
 
 /// Counts the failure, audits it, and says why the change was refused.
-async fn wrong_current_password(
+async fn wrong_password(
     state: &AppState,
     user: &SessionUser,
     account_key: &str,
+    field: &str,
     meta: &RequestMeta,
 ) -> Result<Error> {
     let locked_until =
@@ -300,7 +293,7 @@ async fn wrong_current_password(
     Ok(match locked_until {
         Some(until) => super::locked(until),
         None => Error::Validation {
-            field: Some("current_password".into()),
+            field: Some(field.into()),
             message: "That is not your current password.".into(),
         },
     })
