@@ -150,41 +150,58 @@ pub(super) fn EndpointFields(
             </div>
             <FieldError error field="event_types" id=id("events-error")/>
         </fieldset>
+        <NumberField
+            id=id("timeout")
+            label="Timeout (seconds)"
+            name="timeout_seconds"
+            min=1
+            max=MAX_TIMEOUT_SECONDS
+            value=timeout_seconds
+            hint=format!("How long to wait for an answer: 1 to {MAX_TIMEOUT_SECONDS}.")
+            error
+        />
+        <NumberField
+            id=id("retries")
+            label="Max retries"
+            name="max_retries"
+            min=0
+            max=MAX_RETRIES
+            value=max_retries
+            hint=format!("How often a failed delivery is tried again, at growing intervals: 0 to {MAX_RETRIES}.")
+            error
+        />
+    }
+}
+
+/// A whole number in a range, with its hint and its error.
+#[component]
+fn NumberField(
+    id: String,
+    label: &'static str,
+    name: &'static str,
+    min: i32,
+    max: i32,
+    value: String,
+    hint: String,
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let (hint_id, error_id) = (format!("{id}-hint"), format!("{id}-error"));
+    view! {
         <div class="field">
-            <label for=id("timeout")>"Timeout (seconds)"</label>
+            <label for=id.clone()>{label}</label>
             <input
-                id=id("timeout")
-                name="timeout_seconds"
+                id=id
+                name=name
                 type="number"
                 inputmode="numeric"
-                min="1"
-                max=MAX_TIMEOUT_SECONDS.to_string()
-                value=timeout_seconds
-                aria-invalid=invalid(error, "timeout_seconds")
-                aria-describedby=described_by(error, "timeout_seconds", id("timeout-error"), Some(id("timeout-hint")))
+                min=min.to_string()
+                max=max.to_string()
+                value=value
+                aria-invalid=invalid(error, name)
+                aria-describedby=described_by(error, name, error_id.clone(), Some(hint_id.clone()))
             />
-            <p class="field-hint" id=id("timeout-hint")>
-                {format!("How long to wait for an answer: 1 to {MAX_TIMEOUT_SECONDS}.")}
-            </p>
-            <FieldError error field="timeout_seconds" id=id("timeout-error")/>
-        </div>
-        <div class="field">
-            <label for=id("retries")>"Max retries"</label>
-            <input
-                id=id("retries")
-                name="max_retries"
-                type="number"
-                inputmode="numeric"
-                min="0"
-                max=MAX_RETRIES.to_string()
-                value=max_retries
-                aria-invalid=invalid(error, "max_retries")
-                aria-describedby=described_by(error, "max_retries", id("retries-error"), Some(id("retries-hint")))
-            />
-            <p class="field-hint" id=id("retries-hint")>
-                {format!("How often a failed delivery is tried again, at growing intervals: 0 to {MAX_RETRIES}.")}
-            </p>
-            <FieldError error field="max_retries" id=id("retries-error")/>
+            <p class="field-hint" id=hint_id>{hint}</p>
+            <FieldError error field=name id=error_id/>
         </div>
     }
 }
