@@ -5,13 +5,15 @@
 #
 #   scripts/bootstrap.sh build   Rust target, cargo-leptos, wasm-bindgen-cli
 #   scripts/bootstrap.sh run     + wasm-opt (binaryen) for release builds
-#   scripts/bootstrap.sh test    + Chromium and the Playwright packages
+#   scripts/bootstrap.sh test    + Chromium, the Playwright packages, and a Python venv
+#                                with standardwebhooks and schemathesis
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what=${1:-build}
 CARGO_LEPTOS_VERSION=0.3.4
 BINARYEN_VERSION=132.0.0
+SCHEMATHESIS_VERSION=4.32.5
 TOOLS_DIR=${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -86,12 +88,21 @@ ensure_standardwebhooks() {
   fi
 }
 
+ensure_schemathesis() {
+  # The REST API is checked against its own OpenAPI document by
+  # schemathesis (server/tests/api/rest_schema.rs), in the same venv.
+  if [ "$("$TOOLS_DIR/python/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_DIR/python"
+    "$TOOLS_DIR/python/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+}
+
 ensure_wasm_target
 ensure_cargo_leptos
 ensure_wasm_bindgen
 case "$what" in
   build) ;;
   run) ensure_wasm_opt; ensure_postgres_binaries ;;
-  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright; ensure_standardwebhooks ;;
+  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright; ensure_standardwebhooks; ensure_schemathesis ;;
   *) echo "usage: $0 build|run|test" >&2; exit 2 ;;
 esac

@@ -11,7 +11,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 started=$(date +%s)
 
 scripts/bootstrap.sh test
-# The Python with `standardwebhooks`, for the webhook verification test.
+# The Python with `standardwebhooks` and `schemathesis`, for the webhook
+# verification test and the REST API schema test.
 export CODEBOOK_PYTHON=${CODEBOOK_PYTHON:-${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}/python/bin/python}
 
 say "formatting"

@@ -61,7 +61,12 @@ const pages: PageToCheck[] = [
   { path: () => '/codes/new', as: 'owner', heading: 'New code' },
   { path: () => '/codes/import', as: 'owner', heading: 'Import codes' },
   { path: () => '/webhooks', as: 'owner', heading: 'Webhooks' },
+  { path: () => '/audit', as: 'owner', heading: 'Audit log', lists: 'audit-entries' },
+  { path: () => '/audit/1', as: 'owner', heading: /^Entry 1: / },
+  { path: () => '/audit/verify', as: 'owner', heading: 'Verify the audit log' },
+  { path: () => '/api-keys', as: 'owner', heading: 'API keys' },
   { path: () => '/platform/organizations', as: 'platform admin', heading: 'Organizations', lists: 'organizations' },
+  { path: () => '/platform/security', as: 'platform admin', heading: 'Security events' },
 ];
 
 /** The narrowest screen every page must fit without scrolling sideways. */

@@ -21,7 +21,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub const UPLOAD_BODY_BYTES: usize = app::backend::codes::import::MAX_UPLOAD_BYTES;
 
 /// Paths that take `UPLOAD_BODY_BYTES`; nothing else belongs here.
-const UPLOAD_ROUTES: &[&str] = &["/codes/import"];
+const UPLOAD_ROUTES: &[&str] = &["/codes/import", "/api/v1/codes/import"];
 
 /// The limit for a request to `path`.
 pub fn body_limit(path: &str) -> usize {
@@ -161,6 +161,7 @@ mod tests {
     fn every_route_but_an_upload_has_the_small_limit() {
         assert_eq!(body_limit("/api/accounts/log_in"), MAX_BODY_BYTES);
         assert_eq!(body_limit("/api/v1/auth/token"), MAX_BODY_BYTES);
+        assert_eq!(body_limit("/api/v1/codes/import"), UPLOAD_BODY_BYTES);
         const { assert!(MAX_BODY_BYTES >= 64 * 1024 && MAX_BODY_BYTES <= 1024 * 1024) };
         const { assert!(UPLOAD_BODY_BYTES > MAX_BODY_BYTES) };
     }

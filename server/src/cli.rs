@@ -126,6 +126,14 @@ pub enum BenchCommand {
         #[arg(long)]
         batch: Option<usize>,
     },
+    /// Export an organization's audit log of 1,000 and of `--entries`
+    /// entries as CSV and NDJSON over HTTP, and print bytes, seconds and
+    /// the process's peak memory (DATABASE_URL's cluster; a fresh
+    /// `codebook_bench_audit` database).
+    AuditExport {
+        #[arg(long, default_value_t = 100_000)]
+        entries: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +228,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::bench::webhooks(&settings, options).await
         }
+        Command::Bench {
+            command: BenchCommand::AuditExport { entries },
+        } => crate::bench::audit_export(&settings, entries).await,
         Command::Worker => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             let runner = jobs::Runner::new(

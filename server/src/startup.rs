@@ -124,8 +124,9 @@ pub fn router(state: ServerState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", metrics_route)
-        .merge(crate::rest::router())
+        .merge(crate::rest::router(&state.app))
         .merge(app::backend::codes::routes())
+        .merge(app::backend::audit::export::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())

@@ -80,11 +80,13 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     let organization = OrgContext::resolve(&state.pool, user.clone(), request_meta())
         .await
         .ok()
-        .map(|ctx| CurrentOrganization {
-            id: ctx.org_id,
-            name: ctx.org_name,
-            slug: ctx.org_slug,
-            role: ctx.role,
+        .and_then(|ctx| {
+            Some(CurrentOrganization {
+                role: ctx.member_role().ok()?,
+                id: ctx.org_id,
+                name: ctx.org_name,
+                slug: ctx.org_slug,
+            })
         });
     Ok(Some(CurrentUser {
         id: user.user_id,

@@ -1,6 +1,8 @@
 //! Server functions, one file per area. Each is thin: find the caller,
 //! check what they may do, call a backend service, map its error.
 pub mod accounts;
+pub mod api_keys;
+pub mod audit;
 pub mod codes;
 pub mod dev;
 pub mod invitations;

@@ -24,6 +24,17 @@ pub async fn platform_organizations(q: String, page: u32) -> Result<OrgAdminPage
     platform_admin(async |admin| admin.list(&q, page).await).await
 }
 
+/// Security events that belong to no organization (log-ins with unknown
+/// emails), newest first, older than `before` (an id).
+#[server(endpoint = "platform/security_events")]
+pub async fn platform_security_events(
+    #[server(default)] before: Option<i64>,
+) -> Result<crate::model::audit::SecurityEventPage, AppError> {
+    use crate::backend::audit::security;
+    use crate::model::audit::SECURITY_PAGE_SIZE;
+    platform_admin(async |admin| security::list(admin, before, SECURITY_PAGE_SIZE).await).await
+}
+
 #[server(endpoint = "platform/set_active")]
 pub async fn set_organization_active(organization_id: Uuid, active: bool) -> Result<(), AppError> {
     platform_admin(async |admin| admin.set_active(organization_id, active).await).await

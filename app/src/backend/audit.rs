@@ -8,7 +8,15 @@
 //! database trigger as entries are added, so removing the newest entries is
 //! reported too. Events that must outlive an organization (its deletion)
 //! go to the platform log in `platform`.
+//!
+//! Reading it: `query` (the filtered, paged list, one entry, the verify
+//! report), `export` (CSV and NDJSON streamed straight from PostgreSQL),
+//! and `security` (the platform's security events, which belong to no
+//! organization).
+pub mod export;
 pub mod platform;
+pub mod query;
+pub mod security;
 
 use crate::model::audit::AuditAction;
 use chrono::{DateTime, SubsecRound, Utc};

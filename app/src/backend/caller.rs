@@ -2,11 +2,15 @@
 //! for server functions and REST handlers alike: a bearer token
 //! (`Authorization: Bearer <jwt>`) if the request has one, else the session
 //! cookie. Tenant work then goes through `OrgContext`, resolved from the
-//! caller with membership and role read fresh from the database.
+//! caller with membership and role read fresh from the database, or from
+//! an API key (`Authorization: Bearer cb_live_…`) that the REST API's key
+//! layer authenticated and counted (`api_keys::AuthenticatedKey` in the
+//! request's extensions). Keys work on `/api/v1` only.
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use std::net::SocketAddr;
 
+use super::api_keys::{self, AuthenticatedKey};
 use super::sessions::{SessionToken, SessionUser};
 use super::{AppState, Error, OrgContext, RequestMeta};
 
@@ -33,7 +37,7 @@ where
 }
 
 /// The bearer token of a request, if it names one.
-fn bearer_token(parts: &Parts) -> Option<&str> {
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(http::header::AUTHORIZATION)?
@@ -47,6 +51,10 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
 /// is refused rather than ignored, so a client learns its token is bad.
 async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, Error> {
     if let Some(token) = bearer_token(parts) {
+        if api_keys::looks_like_key(token) {
+            // A key acts for its organization, never as a person.
+            return Err(Error::Unauthenticated);
+        }
         return state.jwt.authenticate(&state.pool, token).await.map(Some);
     }
     let cookie = super::sessions::cookie_name(state.secure_cookies());
@@ -94,6 +102,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
+        if let Some(key) = parts.extensions.get::<AuthenticatedKey>() {
+            return Ok(OrgContext::api_key(
+                &state.pool,
+                key,
+                request_meta(parts, &state),
+            ));
+        }
         let user = session_user_of(parts, &state)
             .await?
             .ok_or(Error::Unauthenticated)?;

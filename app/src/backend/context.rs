@@ -4,22 +4,74 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::audit::{self, AuditEvent};
 use super::sessions::SessionUser;
 use super::{db, Actor, Error, OrgTx, RequestMeta, Result};
+use crate::model::api_keys::Scopes;
+use crate::model::audit::AuditAction;
 use crate::model::orgs::OrgSlug;
 use crate::model::{Permission, Role};
+
+/// What the actor may do: a member what their role allows, an API key what
+/// its scopes grant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grant {
+    Role(Role),
+    Scopes(Scopes),
+}
+
+impl Grant {
+    pub fn can(&self, permission: Permission) -> bool {
+        match self {
+            Grant::Role(role) => role.can(permission),
+            Grant::Scopes(scopes) => scopes.grants(permission),
+        }
+    }
+
+    /// Whether the actor may change the role of, or remove, a member with
+    /// `target`. Only people manage people.
+    pub fn can_manage(&self, target: Role) -> bool {
+        match self {
+            Grant::Role(role) => role.can_manage(target),
+            Grant::Scopes(_) => false,
+        }
+    }
+
+    /// Whether the actor may give `role` to someone by invitation: a key
+    /// that may invite, roles below admin only (no scope grants admin).
+    pub fn can_assign(&self, role: Role) -> bool {
+        match self {
+            Grant::Role(mine) => mine.can_assign(role),
+            Grant::Scopes(scopes) => {
+                scopes.grants(Permission::InviteMembers) && role.rank() < Role::Admin.rank()
+            }
+        }
+    }
+
+    /// How the grant is named in a refusal.
+    pub fn label(&self) -> String {
+        match self {
+            Grant::Role(role) => format!("Your role ({})", role.label()),
+            Grant::Scopes(scopes) => {
+                format!("This API key's scopes ({})", scopes.names().join(", "))
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct OrgContext {
     pub org_id: Uuid,
     pub org_name: String,
     pub org_slug: OrgSlug,
-    pub role: Role,
-    /// Who acts: a member now; an API key of the organization later.
+    pub grant: Grant,
+    /// Who acts: a member, or one of the organization's API keys.
     pub actor: Actor,
     /// How the actor is named to people (in mail, say).
     pub actor_name: String,
     pub meta: RequestMeta,
+    /// Where refusals are recorded.
+    pool: PgPool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -57,10 +109,11 @@ impl OrgContext {
             org_id: row.organization_id,
             org_name: row.name,
             org_slug: row.slug,
-            role: row.role,
+            grant: Grant::Role(row.role),
             actor: Actor::User(user.user_id),
             actor_name: user.name,
             meta,
+            pool: pool.clone(),
         })
     }
 
@@ -78,11 +131,40 @@ impl OrgContext {
             org_id,
             org_name: name,
             org_slug: slug.clone(),
-            role: Role::Owner,
+            grant: Grant::Role(Role::Owner),
             actor: Actor::System,
             actor_name: "Codebook operator".into(),
             meta: RequestMeta::default(),
+            pool: pool.clone(),
         })
+    }
+
+    /// One of the organization's API keys, acting with its scopes.
+    pub fn api_key(
+        pool: &PgPool,
+        key: &super::api_keys::AuthenticatedKey,
+        meta: RequestMeta,
+    ) -> Self {
+        Self {
+            org_id: key.organization_id,
+            org_name: key.organization_name.clone(),
+            org_slug: key.organization_slug.clone(),
+            grant: Grant::Scopes(key.scopes.clone()),
+            actor: Actor::ApiKey(key.id),
+            actor_name: format!("API key “{}”", key.name),
+            meta,
+            pool: pool.clone(),
+        }
+    }
+
+    /// The member's role, for what only people do (the pages of the app).
+    pub fn member_role(&self) -> Result<Role> {
+        match &self.grant {
+            Grant::Role(role) => Ok(*role),
+            Grant::Scopes(_) => Err(Error::Forbidden(
+                "API keys cannot do this; sign in as a member.".into(),
+            )),
+        }
     }
 
     /// The member acting, when a person acts (not a key).
@@ -95,15 +177,48 @@ impl OrgContext {
         self.user_id() == Some(user_id)
     }
 
-    /// Refuses what the member's role does not allow.
-    pub fn require(&self, permission: Permission) -> Result<()> {
-        if self.role.can(permission) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "Your role ({}) does not allow this.",
-                self.role.label()
-            )))
+    /// Refuses what the actor's grant does not allow, and records the
+    /// refusal in the organization's audit log (in its own transaction: the
+    /// request's work, if any, never happens).
+    pub async fn require(&self, permission: Permission) -> Result<()> {
+        if self.grant.can(permission) {
+            return Ok(());
+        }
+        self.record_refusal(permission).await;
+        Err(Error::Forbidden(format!(
+            "{} does not allow this.",
+            self.grant.label()
+        )))
+    }
+
+    async fn record_refusal(&self, permission: Permission) {
+        let grant = match &self.grant {
+            Grant::Role(role) => serde_json::json!({"role": role}),
+            Grant::Scopes(scopes) => serde_json::json!({"scopes": scopes.names()}),
+        };
+        let event = AuditEvent::new(
+            AuditAction::PermissionDenied,
+            "permission",
+            format!("{permission:?}"),
+        )
+        .after(grant);
+        self.record_failure(event).await;
+    }
+
+    /// Records a refused attempt (a permission, a rate limit) as a failure
+    /// in a transaction of its own. The caller must have ended any
+    /// transaction of the request first, or its locks could block this
+    /// one. A refusal that cannot be recorded (the database is down, say)
+    /// is logged; the caller is refused either way.
+    pub async fn record_failure(&self, event: AuditEvent) {
+        let action = event.action.clone();
+        let recorded = async {
+            let mut tx = self.begin(&self.pool).await?;
+            audit::record(&mut tx, event.failed()).await?;
+            tx.commit().await
+        };
+        if let Err(error) = recorded.await {
+            tracing::error!(%error, %action, "could not record a refused attempt");
         }
     }
 

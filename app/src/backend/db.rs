@@ -165,6 +165,14 @@ impl OrgTx {
         self.tx.commit().await?;
         Ok(())
     }
+
+    /// Ends the transaction now, releasing its locks before the caller
+    /// goes on (dropping it would only roll back when its connection is
+    /// next used).
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
 }
 
 /// A transaction for a signed-in user outside any one organization: it can

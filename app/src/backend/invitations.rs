@@ -42,7 +42,7 @@ async fn get_open(tx: &mut OrgTx, id: Uuid) -> Result<InvitationOut> {
 
 /// Open invitations of the organization, newest first.
 pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<InvitationOut>> {
-    ctx.require(Permission::ReadMembers)?;
+    ctx.require(Permission::ReadMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let rows = sqlx::query_as(&format!(
         "{SELECT_OUT} where i.organization_id = $1 and i.accepted_at is null and i.revoked_at is null
@@ -55,12 +55,12 @@ pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<InvitationOu
     Ok(rows)
 }
 
-fn may_invite(ctx: &OrgContext, role: Role) -> Result<()> {
-    ctx.require(Permission::InviteMembers)?;
-    if !ctx.role.can_assign(role) {
+async fn may_invite(ctx: &OrgContext, role: Role) -> Result<()> {
+    ctx.require(Permission::InviteMembers).await?;
+    if !ctx.grant.can_assign(role) {
         return Err(Error::Forbidden(format!(
-            "Your role ({}) cannot invite someone as {}.",
-            ctx.role.label(),
+            "{} cannot invite someone as {}.",
+            ctx.grant.label(),
             role.label()
         )));
     }
@@ -74,11 +74,13 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> Result<InvitationOut> {
-    may_invite(ctx, role)?;
+    may_invite(ctx, role).await?;
     let email = Email::parse(email)?;
     let mut tx = ctx.begin(&state.pool).await?;
     limits::ensure_seat_available(&mut tx).await?;
-    count_sending(&mut tx, state, &email).await?;
+    if let Err(error) = count_sending(&mut tx, state, &email).await {
+        return Err(refused_sending(ctx, tx, &email, error).await);
+    }
     let already_member: bool = sqlx::query_scalar(
         "select exists (select 1 from memberships m join users u on u.id = m.user_id
                         where m.organization_id = $1 and u.email = $2)",
@@ -134,11 +136,14 @@ pub async fn invite(
 /// A new link (the old one stops working) and a new 7 days.
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
 pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<InvitationOut> {
-    ctx.require(Permission::InviteMembers)?;
+    ctx.require(Permission::InviteMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let invitation = get_open(&mut tx, id).await?;
-    may_invite(ctx, invitation.role)?;
-    count_sending(&mut tx, state, &Email::parse(&invitation.email)?).await?;
+    may_invite(ctx, invitation.role).await?;
+    let email = Email::parse(&invitation.email)?;
+    if let Err(error) = count_sending(&mut tx, state, &email).await {
+        return Err(refused_sending(ctx, tx, &email, error).await);
+    }
     let token = tokens::generate();
     sqlx::query(
         "update invitations set token_hash = $3, expires_at = now() + $4::interval, mail_error = null
@@ -163,10 +168,10 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
 
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
 pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
-    ctx.require(Permission::InviteMembers)?;
+    ctx.require(Permission::InviteMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let invitation = get_open(&mut tx, id).await?;
-    may_invite(ctx, invitation.role)?;
+    may_invite(ctx, invitation.role).await?;
     sqlx::query("update invitations set revoked_at = now() where organization_id = $1 and id = $2")
         .bind(tx.org_id())
         .bind(id)
@@ -194,6 +199,20 @@ async fn count_sending(tx: &mut OrgTx, state: &AppState, email: &Email) -> Resul
     )
     .await?;
     throttle::hit(tx.conn(), throttle::INVITE_PER_EMAIL, email.as_str()).await
+}
+
+/// Ends the invitation's transaction after `count_sending` refused it, and
+/// records a refusal by a rate limit in the audit log.
+async fn refused_sending(ctx: &OrgContext, tx: OrgTx, email: &Email, error: Error) -> Error {
+    if let Err(rollback) = tx.rollback().await {
+        return rollback;
+    }
+    if let Error::RateLimited(message) = &error {
+        let event = AuditEvent::new(AuditAction::RateLimitExceeded, "invitation", email.as_str())
+            .after(json!({"message": message}));
+        ctx.record_failure(event).await;
+    }
+    error
 }
 
 /// Queues the invitation mail in the invitation's transaction; the job

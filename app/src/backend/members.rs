@@ -31,13 +31,14 @@ pub async fn add(tx: &mut OrgTx, user_id: Uuid, role: Role) -> Result<()> {
 
 /// The members page: everyone, and who is looking.
 pub async fn page(ctx: &OrgContext, state: &AppState) -> Result<MembersPage> {
-    ctx.require(Permission::ReadMembers)?;
+    ctx.require(Permission::ReadMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let members = list(&mut tx).await?;
     tx.commit().await?;
     Ok(MembersPage {
         members,
-        my_role: ctx.role,
+        // An API key reading the list sees it as the least role would.
+        my_role: ctx.member_role().unwrap_or(Role::Viewer),
         my_user_id: ctx.user_id(),
     })
 }
@@ -97,13 +98,13 @@ pub async fn change_role(
     user_id: Uuid,
     new_role: Role,
 ) -> Result<MemberOut> {
-    ctx.require(Permission::ManageMembers)?;
+    ctx.require(Permission::ManageMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let old_role = role_of(&mut tx, user_id).await?;
-    if !ctx.role.can_manage(old_role) || !ctx.role.can_assign(new_role) {
+    if !ctx.grant.can_manage(old_role) || !ctx.grant.can_assign(new_role) {
         return Err(Error::Forbidden(format!(
-            "Your role ({}) cannot change a {} into a {}.",
-            ctx.role.label(),
+            "{} cannot change a {} into a {}.",
+            ctx.grant.label(),
             old_role.label(),
             new_role.label()
         )));
@@ -144,14 +145,14 @@ pub async fn leave(ctx: &OrgContext, state: &AppState) -> Result<()> {
 pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: Uuid) -> Result<()> {
     let leaving = ctx.is_user(user_id);
     if !leaving {
-        ctx.require(Permission::ManageMembers)?;
+        ctx.require(Permission::ManageMembers).await?;
     }
     let mut tx = ctx.begin(&state.pool).await?;
     let role = role_of(&mut tx, user_id).await?;
-    if !leaving && !ctx.role.can_manage(role) {
+    if !leaving && !ctx.grant.can_manage(role) {
         return Err(Error::Forbidden(format!(
-            "Your role ({}) cannot remove a {}.",
-            ctx.role.label(),
+            "{} cannot remove a {}.",
+            ctx.grant.label(),
             role.label()
         )));
     }

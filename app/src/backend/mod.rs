@@ -3,6 +3,7 @@
 //! these; nothing here knows about HTTP beyond `RequestMeta`.
 pub mod accounts;
 pub mod actor;
+pub mod api_keys;
 pub mod audit;
 pub mod caller;
 pub mod codes;
@@ -27,7 +28,7 @@ pub mod tokens;
 pub mod webhooks;
 
 pub use actor::{Actor, RequestMeta};
-pub use context::OrgContext;
+pub use context::{Grant, OrgContext};
 pub use db::OrgTx;
 pub use error::{Error, Result};
 pub use state::AppState;

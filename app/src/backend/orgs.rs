@@ -138,7 +138,7 @@ pub async fn create_for_user(
 
 /// The dashboard: the organization, its members and its usage.
 pub async fn dashboard(ctx: &OrgContext, state: &AppState) -> Result<Dashboard> {
-    ctx.require(Permission::ReadMembers)?;
+    ctx.require(Permission::ReadMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let organization = get(&mut tx).await?;
     let members = super::members::list(&mut tx).await?;
@@ -147,7 +147,7 @@ pub async fn dashboard(ctx: &OrgContext, state: &AppState) -> Result<Dashboard> 
     tx.commit().await?;
     Ok(Dashboard {
         organization,
-        role: ctx.role,
+        role: ctx.member_role()?,
         members,
         usage,
         recent_changes,
@@ -156,7 +156,7 @@ pub async fn dashboard(ctx: &OrgContext, state: &AppState) -> Result<Dashboard> 
 
 /// Renames the organization and/or changes its slug.
 pub async fn update(ctx: &OrgContext, state: &AppState, name: &str, slug: &str) -> Result<OrgOut> {
-    ctx.require(Permission::ManageSettings)?;
+    ctx.require(Permission::ManageSettings).await?;
     let name = DisplayName::parse("name", name)?;
     let slug = OrgSlug::parse(slug)?;
     let mut tx = ctx.begin(&state.pool).await?;
@@ -187,7 +187,7 @@ pub async fn update(ctx: &OrgContext, state: &AppState, name: &str, slug: &str) 
 /// Deletes the organization and all its data (owners only). The caller
 /// types the slug to confirm.
 pub async fn delete(ctx: &OrgContext, state: &AppState, confirmation: &str) -> Result<()> {
-    ctx.require(Permission::DeleteOrganization)?;
+    ctx.require(Permission::DeleteOrganization).await?;
     if confirmation.trim() != ctx.org_slug.as_str() {
         return Err(Error::Validation {
             field: Some("confirmation".into()),
@@ -217,12 +217,16 @@ pub async fn usage(tx: &mut OrgTx) -> Result<Usage> {
         .bind(tx.org_id())
         .fetch_one(tx.conn())
         .await?;
+    let webhooks: i64 =
+        sqlx::query_scalar("select count(*) from webhook_endpoints where organization_id = $1")
+            .bind(tx.org_id())
+            .fetch_one(tx.conn())
+            .await?;
     Ok(Usage {
         seats,
         codes: i64::from(codes),
-        // Webhooks and API keys arrive with their areas.
-        webhooks: 0,
-        api_keys: 0,
+        webhooks,
+        api_keys: super::api_keys::live_count(tx).await?,
         limits,
     })
 }

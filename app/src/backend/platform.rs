@@ -53,6 +53,15 @@ impl<'a> PlatformAdmin<'a> {
         Ok(Self { pool, user, meta })
     }
 
+    /// For platform-level reads elsewhere (the security events).
+    pub fn pool(&self) -> &'a PgPool {
+        self.pool
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.user.user_id
+    }
+
     pub async fn list(&self, search: &str, page: u32) -> Result<OrgAdminPage> {
         let offset = page_offset(page)?;
         let page = page.max(1);

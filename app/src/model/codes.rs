@@ -25,6 +25,7 @@ pub const PAGE_SIZE: i64 = 50;
     sqlx(type_name = "code_severity", rename_all = "lowercase")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Severity {
     Low,
     #[default]
@@ -88,6 +89,7 @@ impl FromStr for Severity {
     sqlx(type_name = "code_change", rename_all = "lowercase")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ChangeType {
     Create,
     Update,
@@ -110,6 +112,7 @@ impl ChangeType {
 /// Compared without regard to case (`s72.0` and `S72.0` are one code).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CodeValue(String);
 
 impl CodeValue {
@@ -193,6 +196,7 @@ fn is_hidden_char(c: char) -> bool {
 
 /// The content of a code: what each version snapshots and diffs compare.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CodeContent {
     pub code: CodeValue,
     pub description: String,
@@ -249,6 +253,7 @@ impl CodeContent {
 
 /// One field's change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldChange {
     pub old: serde_json::Value,
     pub new: serde_json::Value,
@@ -259,6 +264,7 @@ pub type Diff = BTreeMap<String, FieldChange>;
 
 /// A code as the list and the detail page show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CodeOut {
     pub id: Uuid,
     #[serde(flatten)]
@@ -273,6 +279,7 @@ pub struct CodeOut {
 
 /// Who made a change, as people read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ActorOut {
     /// `user`, `api_key`, `system` or `anonymous`.
     pub kind: String,
@@ -281,12 +288,14 @@ pub struct ActorOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionOut {
     pub version: i32,
     pub change: ChangeType,
     pub snapshot: CodeContent,
     /// Whether the code was deleted after this change.
     pub deleted: bool,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<BTreeMap<String, FieldChange>>))]
     pub diff: Option<Diff>,
     pub comment: Option<String>,
     pub actor: ActorOut,
@@ -294,6 +303,7 @@ pub struct VersionOut {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommentOut {
     pub id: Uuid,
     pub version: i32,
@@ -326,6 +336,7 @@ pub struct RecentChange {
 /// The order of the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SortOrder {
     /// By code (A00 before A00.0 before A01).
     #[default]
@@ -473,6 +484,7 @@ impl SearchTerms {
 
 /// What an import did, or would do (dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImportSummary {
     pub dry_run: bool,
     pub rows: u64,
@@ -521,6 +533,7 @@ pub enum ImportUpdate {
 
 /// A row of an import file that cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RowError {
     /// 1-based line of the file (the header is line 1).
     pub line: u64,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     /// The request itself is malformed: a missing or undecodable argument,
     /// a broken JSON body, a NUL byte. Well-formed but invalid values are
@@ -27,6 +28,14 @@ pub enum ErrorCode {
     RateLimited,
     AccountLocked,
     OrganizationInactive,
+    /// REST: the route exists, but not with this method.
+    MethodNotAllowed,
+    /// REST: the `If-Match` of a change names a version that is not the
+    /// current one any more; nothing was changed.
+    PreconditionFailed,
+    /// REST: a change that must name the version it is based on
+    /// (`If-Match`) did not.
+    PreconditionRequired,
     Internal,
 }
 
@@ -42,6 +51,9 @@ impl ErrorCode {
             ErrorCode::Conflict | ErrorCode::LimitReached => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::AccountLocked => 423,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PreconditionFailed => 412,
+            ErrorCode::PreconditionRequired => 428,
             ErrorCode::Internal => 500,
         }
     }
@@ -59,6 +71,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::AccountLocked => "account_locked",
             ErrorCode::OrganizationInactive => "organization_inactive",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PreconditionFailed => "precondition_failed",
+            ErrorCode::PreconditionRequired => "precondition_required",
             ErrorCode::Internal => "internal",
         }
     }
@@ -164,6 +179,9 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::AccountLocked,
             ErrorCode::OrganizationInactive,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::PreconditionFailed,
+            ErrorCode::PreconditionRequired,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberOut {
     pub user_id: Uuid,
     pub name: String,
@@ -26,6 +27,7 @@ pub struct MembersPage {
 /// An open invitation, as admins see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvitationOut {
     pub id: Uuid,
     pub email: String,

@@ -1,5 +1,6 @@
 //! Plain types shared by the browser and the server.
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod codes;
 pub mod error;

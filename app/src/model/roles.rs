@@ -12,6 +12,7 @@ use std::str::FromStr;
     sqlx(type_name = "member_role", rename_all = "lowercase")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     Owner,
     Admin,

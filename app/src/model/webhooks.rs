@@ -41,6 +41,7 @@ pub const EVENT_TYPES: [&str; 11] = [
     sqlx(type_name = "webhook_delivery_status", rename_all = "lowercase")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     /// Not tried yet.
     Pending,
@@ -187,6 +188,7 @@ fn bounded(
 
 /// An endpoint as the list and its page show it; never its secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointOut {
     pub id: Uuid,
     pub url: String,
@@ -209,6 +211,7 @@ pub struct EndpointOut {
 
 /// Attempts of the last 24 hours, for health at a glance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointHealth {
     pub succeeded: i64,
     pub failed: i64,
@@ -227,12 +230,14 @@ impl EndpointHealth {
 
 /// A new endpoint and its secret, which is shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointWithSecret {
     pub endpoint: EndpointOut,
     pub secret: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryOut {
     pub id: Uuid,
     pub endpoint_id: Uuid,
@@ -267,6 +272,7 @@ pub struct DeliveryPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AttemptOut {
     pub attempt: i32,
     pub started_at: DateTime<Utc>,
@@ -274,12 +280,15 @@ pub struct AttemptOut {
     pub status_code: Option<i32>,
     pub response_body: Option<String>,
     pub error: Option<String>,
+    /// `[name, value]` pairs, in the order sent.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<String>>))]
     pub request_headers: Vec<(String, String)>,
     pub succeeded: bool,
 }
 
 /// One delivery with the event it carries and every attempt, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryDetail {
     pub delivery: DeliveryOut,
     pub endpoint_url: String,
@@ -290,8 +299,11 @@ pub struct DeliveryDetail {
 
 /// What a test send sent and got back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestSendOut {
     pub delivery_id: Uuid,
+    /// `[name, value]` pairs, in the order sent.
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<String>>))]
     pub request_headers: Vec<(String, String)>,
     pub request_body: String,
     pub status_code: Option<i32>,
@@ -303,6 +315,7 @@ pub struct TestSendOut {
 
 /// How many deliveries a bulk replay queued again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplayOut {
     pub queued: i64,
 }

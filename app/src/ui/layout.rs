@@ -71,6 +71,14 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     let org_name = user.organization.as_ref().map(|o| o.name.clone());
     let current = user.organization.as_ref().map(|o| o.id);
+    let can_read_audit = user
+        .organization
+        .as_ref()
+        .is_some_and(|o| o.role.can(crate::model::Permission::ReadAudit));
+    let can_manage_keys = user
+        .organization
+        .as_ref()
+        .is_some_and(|o| o.role.can(crate::model::Permission::ManageApiKeys));
     view! {
         <header class="top">
             <A href="/dashboard" attr:class="brand">"Codebook"</A>
@@ -81,11 +89,18 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
                 <A href="/codes">"Codes"</A>
                 <A href="/members">"Members"</A>
                 <A href="/webhooks">"Webhooks"</A>
+                {can_read_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}
+                {can_manage_keys.then(|| view! { <A href="/api-keys">"API keys"</A> })}
                 <A href="/settings">"Settings"</A>
                 <A href="/organizations/new">"New organization"</A>
-                {user.is_platform_admin.then(|| view! { <A href="/platform/organizations">"Organizations"</A> })}
+                {user.is_platform_admin.then(|| view! {
+                    <A href="/platform/organizations">"Organizations"</A>
+                    <A href="/platform/security">"Security events"</A>
+                })}
             </nav>
             <nav aria-label="Account" class="account">
+                // A server page, not a route of the app: a plain link.
+                <a href="/docs/api" rel="external">"API reference"</a>
                 <A href="/account" attr:class="user">{user.name}</A>
                 <ActionForm action=log_out attr:class="inline">
                     <button type="submit" class="link">"Log out"</button>

@@ -1,5 +1,7 @@
 //! Components and pages, one folder per area.
 pub mod accounts;
+pub mod api_keys;
+pub mod audit;
 pub mod codes;
 pub mod components;
 pub mod dev;
@@ -8,6 +10,7 @@ pub mod layout;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod secret;
 pub mod webhooks;
 
 use leptos::prelude::*;
@@ -18,6 +21,8 @@ use leptos_router::{
 };
 
 use accounts::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage};
+use api_keys::ApiKeysPage;
+use audit::{AuditEntryPage, AuditLogPage, AuditVerifyPage};
 use codes::{CodePage, CodesPage, ImportCodesPage, NewCodePage};
 use components::PageErrorBoundary;
 use dev::DevMailPage;
@@ -25,7 +30,7 @@ use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
 use members::MembersPage;
 use orgs::{DashboardPage, NewOrganizationPage, SettingsPage};
-use platform::PlatformOrganizationsPage;
+use platform::{PlatformOrganizationsPage, PlatformSecurityPage};
 use webhooks::{WebhookDeliveryPage, WebhookPage, WebhooksPage};
 
 /// The HTML document the server renders around the app.
@@ -76,12 +81,16 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/codes/:id") view=CodePage ssr=SsrMode::Async/>
                         <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
                         <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                        <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
                         <Route
                             path=path!("/webhooks/:id/deliveries/:delivery_id")
                             view=WebhookDeliveryPage
                             ssr=SsrMode::Async
                         />
+                        <Route path=path!("/audit") view=AuditLogPage ssr=SsrMode::Async/>
+                        <Route path=path!("/audit/verify") view=AuditVerifyPage ssr=SsrMode::Async/>
+                        <Route path=path!("/audit/:seq") view=AuditEntryPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                         <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                         <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
@@ -90,6 +99,7 @@ pub fn App() -> impl IntoView {
                             view=PlatformOrganizationsPage
                             ssr=SsrMode::Async
                         />
+                        <Route path=path!("/platform/security") view=PlatformSecurityPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </PageErrorBoundary>

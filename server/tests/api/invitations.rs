@@ -470,6 +470,14 @@ async fn invitations_to_one_address_are_rate_limited() {
 
     assert_eq!(response.status().as_u16(), 429);
     assert_eq!(error_of(response).await["code"], "rate_limited");
+    // The refusal is in the audit log, as a failure.
+    let recorded: (String, String) = sqlx::query_as(
+        "select resource_id, outcome::text from audit_log where action = 'rate_limit.exceeded'",
+    )
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(recorded, (email.clone(), "failure".to_owned()));
     // Another organization cannot flood the same inbox either.
     let (_, stranger) = app.signed_up_user().await;
     assert_eq!(

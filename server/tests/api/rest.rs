@@ -103,3 +103,107 @@ async fn forged_or_missing_tokens_are_refused() {
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 }
+
+/// The credential a REST client of these tests presents: an access token
+/// from `POST /api/v1/auth/token` (one place to change for API keys).
+pub async fn api_credential(
+    app: &crate::helpers::TestApp,
+    user: &crate::helpers::NewUser,
+) -> String {
+    let response = token_for(app, &user.email, &user.password).await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "a token for {}",
+        user.email
+    );
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A REST client of one organization: a new owner's credential.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    pub user: crate::helpers::NewUser,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// Signs a new owner (and organization) up and gets them a credential.
+    pub async fn owner(app: &crate::helpers::TestApp) -> Self {
+        let (user, _) = app.signed_up_user().await;
+        let token = api_credential(app, &user).await;
+        Self {
+            base: app.address.clone(),
+            token,
+            user,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a code and returns its JSON.
+    pub async fn create_code(&self, code: &str, description: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/codes",
+                json!({"code": code, "description": description, "category": "Injury", "severity": "high"}),
+            )
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+}
+
+/// The status and the uniform error body of a refused request.
+pub async fn api_error(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    assert!(
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
+        "{status} is not JSON"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["code"].is_string(), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(
+        body["error"].as_object().unwrap().contains_key("details"),
+        "{body}"
+    );
+    (status, body)
+}

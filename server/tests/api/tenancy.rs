@@ -100,6 +100,7 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
             .await
             .status()
             .is_success());
+        app.create_api_key(client, "tenancy", &["codes:read"]).await;
         let code = app.create_code(client, "S72.0", "Fracture of femur").await;
         let comment = app
             .call(

@@ -127,8 +127,8 @@ struct Credentials {
 
 /// Checks email and password and opens a session in the user's first
 /// organization. A wrong password is audited in each of the user's
-/// organizations; an unknown email only in the server log, as no
-/// organization is concerned.
+/// organizations; an unknown email, which concerns no organization, in the
+/// platform's security events.
 #[tracing::instrument(skip_all)]
 pub async fn log_in(
     state: &AppState,
@@ -160,6 +160,7 @@ pub async fn log_in(
             )));
         }
     }
+    let typed_email = email;
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials);
     let user: Option<Credentials> = match &email {
         Ok(email) => {
@@ -189,6 +190,7 @@ pub async fn log_in(
     }
     let Some(user) = user else {
         tracing::warn!(ip = ?meta.ip, "log-in with an unknown email");
+        audit::security::record_unknown_email_login(&state.pool, typed_email, &meta).await?;
         return Err(Error::InvalidCredentials);
     };
     let account_key = account_key.expect("set for a known user");

@@ -76,7 +76,7 @@ pub async fn add(
     version: i32,
     text: &str,
 ) -> Result<CommentOut> {
-    ctx.require(Permission::Comment)?;
+    ctx.require(Permission::Comment).await?;
     let text = body(text)?;
     let author = ctx.user_id().ok_or_else(|| {
         Error::Forbidden("Comments are written by members, not by API keys.".into())
@@ -121,7 +121,7 @@ pub async fn add(
 
 /// Changes the text of one's own comment.
 pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> Result<CommentOut> {
-    ctx.require(Permission::Comment)?;
+    ctx.require(Permission::Comment).await?;
     let text = body(text)?;
     let mut tx = ctx.begin(&state.pool).await?;
     let comment = find(&mut tx, id).await?;
@@ -152,12 +152,12 @@ pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> R
 
 /// Deletes a comment: one's own, or anyone's for admins.
 pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
-    ctx.require(Permission::ReadCodes)?;
+    ctx.require(Permission::ReadCodes).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let comment = find(&mut tx, id).await?;
     let own = comment.author_id.is_some() && comment.author_id == ctx.user_id();
     if !own {
-        ctx.require(Permission::ModerateComments)?;
+        ctx.require(Permission::ModerateComments).await?;
     }
     sqlx::query("delete from code_comments where organization_id = $1 and id = $2")
         .bind(tx.org_id())

@@ -19,8 +19,8 @@ use crate::model::Permission;
 /// Codes read from the database per round trip.
 const CHUNK: i64 = 1000;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
     Csv,
     Json,
 }
@@ -40,7 +40,8 @@ async fn export_csv(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    export(ctx, state, params, Format::Csv).await
+    let filter = CodeFilter::from_params(|k| params.get(k).cloned());
+    export(ctx, state, filter, Format::Csv).await
 }
 
 async fn export_json(
@@ -48,7 +49,8 @@ async fn export_json(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    export(ctx, state, params, Format::Json).await
+    let filter = CodeFilter::from_params(|k| params.get(k).cloned());
+    export(ctx, state, filter, Format::Json).await
 }
 
 /// Where the stream is: the open transaction and the last code sent.
@@ -60,14 +62,15 @@ struct Progress {
     started: bool,
 }
 
-async fn export(
+/// The codes `filter` selects (every page of them, in code order) as a
+/// streamed file: the browser's links and the REST API's export.
+pub async fn export(
     ctx: OrgContext,
     state: AppState,
-    params: HashMap<String, String>,
+    mut filter: CodeFilter,
     format: Format,
 ) -> Result<Response> {
-    ctx.require(Permission::BulkImportExport)?;
-    let mut filter = CodeFilter::from_params(|k| params.get(k).cloned());
+    ctx.require(Permission::BulkImportExport).await?;
     filter.sort = SortOrder::Code;
     filter.after = None;
     let tx = ctx.begin(&state.pool).await?;
@@ -78,7 +81,10 @@ async fn export(
         format,
         started: false,
     };
-    let stream = futures_util::stream::unfold(progress, next_chunk);
+    // Fused: a body reader may poll once more after the end (the gzip
+    // encoder of the compression layer does), which an unfused `unfold`
+    // answers with a panic.
+    let stream = futures_util::StreamExt::fuse(futures_util::stream::unfold(progress, next_chunk));
     let (content_type, name) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "codes.csv"),
         Format::Json => ("application/json", "codes.json"),

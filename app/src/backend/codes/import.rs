@@ -345,7 +345,7 @@ pub async fn import_with_progress(
     options: ImportOptions,
     progress: Progress<'_>,
 ) -> Result<ImportReport> {
-    ctx.require(Permission::BulkImportExport)?;
+    ctx.require(Permission::BulkImportExport).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let default_severity = super::default_severity(&mut tx).await?;
     let rows = match parse_with_progress(bytes, default_severity, progress) {
@@ -669,7 +669,7 @@ pub(super) async fn upload(
     body: axum::body::Bytes,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse as _;
-    ctx.require(Permission::BulkImportExport)?;
+    ctx.require(Permission::BulkImportExport).await?;
     let flag = |name: &str| {
         params
             .get(name)
@@ -718,6 +718,8 @@ fn streamed(
         };
         let _ = sender.send(last);
     });
+    // Fused, as the compression layer's gzip encoder may poll once more
+    // after the end, which an unfused `unfold` answers with a panic.
     let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let update = receiver.recv().await?;
         let mut line = serde_json::to_vec(&update).unwrap_or_default();
@@ -727,6 +729,7 @@ fn streamed(
             receiver,
         ))
     });
+    let lines = futures_util::StreamExt::fuse(lines);
     let mut response = axum::body::Body::from_stream(lines).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -81,7 +81,7 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 pub async fn list(ctx: &OrgContext, state: &AppState, filter: CodeFilter) -> Result<CodePage> {
-    ctx.require(Permission::ReadCodes)?;
+    ctx.require(Permission::ReadCodes).await?;
     let cursor = filter
         .after
         .as_deref()

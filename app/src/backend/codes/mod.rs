@@ -160,13 +160,19 @@ fn stale(current: i32, based_on: i32) -> Error {
     }
 }
 
+/// Whether `error` refuses an edit based on a version the code has moved
+/// on from (`stale`): REST answers it with 412 instead of 409.
+pub fn is_stale(error: &Error) -> bool {
+    matches!(error, Error::Conflict { field: Some(field), .. } if field == "version")
+}
+
 /// The event and audit payload of a code.
 fn code_data(id: Uuid, version: i32, content: &CodeContent) -> serde_json::Value {
     json!({"id": id, "version": version, "code": content})
 }
 
 pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut> {
-    ctx.require(Permission::ReadCodes)?;
+    ctx.require(Permission::ReadCodes).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let row = fetch(&mut tx, id).await?;
     tx.commit().await?;
@@ -175,7 +181,7 @@ pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut
 
 /// A code with its versions (newest first) and the comments on them.
 pub async fn history(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeHistory> {
-    ctx.require(Permission::ReadCodes)?;
+    ctx.require(Permission::ReadCodes).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let code = fetch(&mut tx, id).await?.into();
     let versions = versions::list(&mut tx, id).await?;
@@ -201,9 +207,11 @@ pub async fn recent_changes(tx: &mut OrgTx, limit: i64) -> Result<Vec<RecentChan
     }
     let rows: Vec<Row> = sqlx::query_as(
         "select v.code_id, v.snapshot->>'code' as code, v.version, v.change,
-                u.name as actor, v.created_at
+                coalesce(u.name, 'API key ' || k.name) as actor, v.created_at
          from code_versions v
          left join users u on u.id = v.actor_id and v.actor_kind = 'user'
+         left join api_keys k on k.organization_id = v.organization_id
+                             and k.id = v.actor_id and v.actor_kind = 'api_key'
          where v.organization_id = $1
          order by v.created_at desc, v.code_id, v.version desc
          limit $2",
@@ -227,7 +235,7 @@ pub async fn recent_changes(tx: &mut OrgTx, limit: i64) -> Result<Vec<RecentChan
 
 #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id))]
 pub async fn create(ctx: &OrgContext, state: &AppState, input: CodeInput) -> Result<CodeOut> {
-    ctx.require(Permission::WriteCodes)?;
+    ctx.require(Permission::WriteCodes).await?;
     let comment = change_comment(input.comment.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;
     let content = CodeContent::parse(
@@ -294,7 +302,7 @@ pub async fn update(
     based_on: i32,
     input: CodeInput,
 ) -> Result<CodeOut> {
-    ctx.require(Permission::WriteCodes)?;
+    ctx.require(Permission::WriteCodes).await?;
     let comment = change_comment(input.comment.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;
     let current = lock(&mut tx, id).await?;
@@ -416,7 +424,7 @@ pub async fn delete(
     based_on: Option<i32>,
     comment: Option<String>,
 ) -> Result<CodeOut> {
-    ctx.require(Permission::DeleteCodes)?;
+    ctx.require(Permission::DeleteCodes).await?;
     let comment = change_comment(comment.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;
     let current = lock(&mut tx, id).await?;
@@ -479,7 +487,7 @@ pub async fn restore(
     to_version: i32,
     comment: Option<String>,
 ) -> Result<CodeOut> {
-    ctx.require(Permission::RestoreCodes)?;
+    ctx.require(Permission::RestoreCodes).await?;
     let comment = change_comment(comment.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;
     let current = lock(&mut tx, id).await?;

@@ -95,9 +95,11 @@ impl TryFrom<VersionRow> for VersionOut {
 pub(super) async fn list(tx: &mut OrgTx, code_id: Uuid) -> Result<Vec<VersionOut>> {
     let rows: Vec<VersionRow> = sqlx::query_as(
         "select v.version, v.change, v.snapshot, v.diff, v.comment, v.actor_kind, v.actor_id,
-                u.name as actor_name, v.created_at
+                coalesce(u.name, 'API key ' || k.name) as actor_name, v.created_at
          from code_versions v
          left join users u on u.id = v.actor_id and v.actor_kind = 'user'
+         left join api_keys k on k.organization_id = v.organization_id
+                             and k.id = v.actor_id and v.actor_kind = 'api_key'
          where v.organization_id = $1 and v.code_id = $2
          order by v.version desc",
     )

@@ -136,7 +136,7 @@ const SELECT_ENDPOINTS: &str = "
     where e.organization_id = $1";
 
 pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<EndpointOut>> {
-    ctx.require(Permission::ReadWebhooks)?;
+    ctx.require(Permission::ReadWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let rows: Vec<EndpointRow> =
         sqlx::query_as(&format!("{SELECT_ENDPOINTS} order by e.created_at, e.id"))
@@ -148,7 +148,7 @@ pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<EndpointOut>
 }
 
 pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<EndpointOut> {
-    ctx.require(Permission::ReadWebhooks)?;
+    ctx.require(Permission::ReadWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let endpoint = find(&mut tx, id).await?;
     tx.commit().await?;
@@ -185,7 +185,7 @@ pub async fn create(
     state: &AppState,
     input: EndpointInput,
 ) -> Result<EndpointWithSecret> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let draft = check(state, &input).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     ensure_endpoint_allowed(&mut tx).await?;
@@ -255,7 +255,7 @@ pub async fn update(
     id: Uuid,
     input: EndpointInput,
 ) -> Result<EndpointOut> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let draft = check(state, &input).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let before = find(&mut tx, id).await?;
@@ -287,7 +287,7 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let before = find(&mut tx, id).await?;
     sqlx::query("delete from webhook_endpoints where organization_id = $1 and id = $2")
@@ -309,7 +309,7 @@ pub async fn set_enabled(
     id: Uuid,
     enabled: bool,
 ) -> Result<EndpointOut> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     find(&mut tx, id).await?;
     switch(&mut tx, id, enabled, None).await?;
@@ -430,7 +430,7 @@ pub async fn rotate_secret(
     state: &AppState,
     id: Uuid,
 ) -> Result<EndpointWithSecret> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     find(&mut tx, id).await?;
     let secret = SigningSecret::generate();
@@ -462,7 +462,7 @@ pub async fn rotate_secret(
 /// Sends a `webhook.test` event to the endpoint now, from this request,
 /// and records it as a delivery like any other (it is not retried).
 pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<TestSendOut> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let endpoint = find(&mut tx, id).await?;
     let event_id = outbox::enqueue(
@@ -611,7 +611,7 @@ pub async fn deliveries(
     endpoint_id: Uuid,
     filter: DeliveryFilter,
 ) -> Result<DeliveryPage> {
-    ctx.require(Permission::ReadWebhooks)?;
+    ctx.require(Permission::ReadWebhooks).await?;
     let status = match filter.status.as_deref().map(str::trim) {
         None | Some("") | Some("all") => None,
         Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| Error::Validation {
@@ -686,7 +686,7 @@ pub async fn delivery(
     endpoint_id: Uuid,
     id: Uuid,
 ) -> Result<DeliveryDetail> {
-    ctx.require(Permission::ReadWebhooks)?;
+    ctx.require(Permission::ReadWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let endpoint = find(&mut tx, endpoint_id).await?;
     let row = find_delivery(&mut tx, endpoint_id, id).await?;
@@ -758,7 +758,7 @@ pub async fn replay(
     endpoint_id: Uuid,
     id: Uuid,
 ) -> Result<DeliveryOut> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     ensure_enabled(&mut tx, endpoint_id).await?;
     let row = find_delivery(&mut tx, endpoint_id, id).await?;
@@ -789,7 +789,7 @@ pub async fn replay_failed(
     since: &str,
     until: &str,
 ) -> Result<ReplayOut> {
-    ctx.require(Permission::ManageWebhooks)?;
+    ctx.require(Permission::ManageWebhooks).await?;
     let since = parse_instant("since", since)?;
     let until = parse_instant("until", until)?;
     if since >= until {

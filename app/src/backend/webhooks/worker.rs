@@ -310,7 +310,8 @@ impl Deliverer {
     }
 
     /// Removes history past each organization's retention, a batch at a
-    /// time, and old finished jobs; returns the events removed.
+    /// time, old finished jobs and old security events; returns the
+    /// webhook events removed.
     pub async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
         let mut removed = 0u64;
         loop {
@@ -331,6 +332,8 @@ impl Deliverer {
         .bind(now - JOB_RETENTION)
         .execute(&self.pool)
         .await?;
+        // The platform's security events are kept 90 days.
+        crate::backend::audit::security::prune(&self.pool).await?;
         Ok(removed)
     }
 }

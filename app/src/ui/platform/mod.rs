@@ -1,4 +1,9 @@
-//! `/platform/organizations`: every organization, for platform admins.
+//! `/platform/organizations`: every organization, for platform admins; and
+//! `/platform/security` (`security.rs`), the platform's security events.
+mod security;
+
+pub use security::PlatformSecurityPage;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{

@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use super::fields::{EndpointFields, Settings};
 use super::log::{DeliveryLog, ReplayFailedForm};
-use super::secret::SecretDialog;
+use crate::ui::secret::SecretDialog;
+
+const ROTATED_NOTE: &str =
+    "The previous secret keeps signing for 24 hours, so receivers can switch over.";
 use super::{health_text, load_error, parse_id, EnabledBadge, RequestHeaders};
 use crate::api::webhooks::{
     get_webhook, list_deliveries, DeleteWebhook, ReplayFailed, RotateWebhookSecret,
@@ -198,7 +201,7 @@ fn EndpointHeader(
         </dl>
         {viewer.can(Permission::ManageWebhooks).then(|| view! {
             <Controls endpoint=endpoint.clone() actions/>
-            <SecretDialog secret rotated=true/>
+            <SecretDialog secret title="Signing secret" note=ROTATED_NOTE/>
             <TestResult endpoint_id=endpoint.id test=actions.test/>
         })}
     }

@@ -175,7 +175,7 @@ pub(super) fn EndpointFields(
 
 /// A whole number in a range, with its hint and its error.
 #[component]
-fn NumberField(
+pub(crate) fn NumberField(
     id: String,
     label: &'static str,
     name: &'static str,

@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::fields::{EndpointFields, Settings};
-use super::secret::SecretDialog;
+use crate::ui::secret::SecretDialog;
+
+const NEW_NOTE: &str = "Receivers check the webhook-signature header of each request with it.";
 use super::{health_text, EnabledBadge};
 use crate::api::webhooks::{list_webhooks, CreateWebhook};
 use crate::model::webhooks::EndpointOut;
@@ -37,7 +39,7 @@ pub fn WebhooksPage() -> impl IntoView {
                     <EndpointTable list/>
                 </Loaded>
             </section>
-            <SecretDialog secret rotated=false/>
+            <SecretDialog secret title="Signing secret" note=NEW_NOTE/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let viewer = Viewer::load().await;

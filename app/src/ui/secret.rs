@@ -1,6 +1,6 @@
-//! The signing secret, shown once: after an endpoint is created and after
-//! its secret is rotated. The server keeps only a sealed copy and never
-//! shows it again, so the dialog says so and offers to copy it.
+//! A secret shown once: a webhook's signing secret after it is made or
+//! rotated, a new API key. The server never shows it again (it keeps a
+//! hash or a sealed copy), so the dialog says so and offers to copy it.
 use leptos::html::Input;
 use leptos::prelude::*;
 
@@ -12,20 +12,27 @@ const SELECTED_ONLY: &str = "The secret is selected: press Ctrl+C (⌘C on a Mac
 /// the browser fills it, so the server always renders nothing here (and
 /// hydration finds nothing either).
 #[component]
-pub(super) fn SecretDialog(
+pub fn SecretDialog(
     secret: RwSignal<Option<String>>,
-    /// After a rotation: say that the previous secret still signs.
-    rotated: bool,
+    /// The dialog's heading and the field's label ("Signing secret").
+    title: &'static str,
+    /// What the holder does with it, after "shown only once".
+    note: &'static str,
 ) -> impl IntoView {
     move || {
         secret
             .get()
-            .map(|value| view! { <SecretPanel value rotated secret/> })
+            .map(|value| view! { <SecretPanel value title note secret/> })
     }
 }
 
 #[component]
-fn SecretPanel(value: String, rotated: bool, secret: RwSignal<Option<String>>) -> impl IntoView {
+fn SecretPanel(
+    value: String,
+    title: &'static str,
+    note: &'static str,
+    secret: RwSignal<Option<String>>,
+) -> impl IntoView {
     let input = NodeRef::<Input>::new();
     let copied = RwSignal::new(None::<&'static str>);
     // Take the keyboard (and the screen reader) to the secret at once: it
@@ -35,11 +42,6 @@ fn SecretPanel(value: String, rotated: bool, secret: RwSignal<Option<String>>) -
             select_secret(input);
         }
     });
-    let note = if rotated {
-        "The previous secret keeps signing for 24 hours, so receivers can switch over."
-    } else {
-        "Receivers check the webhook-signature header of each request with it."
-    };
     view! {
         <section
             role="dialog"
@@ -48,13 +50,13 @@ fn SecretPanel(value: String, rotated: bool, secret: RwSignal<Option<String>>) -
             aria-describedby="secret-once"
             data-testid="secret-dialog"
         >
-            <h2 id="secret-heading">"Signing secret"</h2>
+            <h2 id="secret-heading">{title}</h2>
             <p id="secret-once">"This secret is shown only once. " {note}</p>
             <div class="field">
-                <label for="signing-secret">"Signing secret"</label>
+                <label for="one-time-secret">{title}</label>
                 <div class="secret-row">
                     <input
-                        id="signing-secret"
+                        id="one-time-secret"
                         type="text"
                         readonly
                         autocomplete="off"

@@ -1,0 +1,264 @@
+//! `/api-keys` (admins and owners): the organization's keys with their
+//! usage, "Create key", and per key "Rotate" and "Revoke". A new key shows
+//! once, in a dialog, with JavaScript on; without it the form still makes
+//! the key, and the page says to rotate it with JavaScript on to see one.
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::api_keys::{list_api_keys, CreateApiKey, RevokeApiKey, RotateApiKey};
+use crate::model::api_keys::{
+    ApiKeyView, Scope, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_ROTATION_GRACE_HOURS,
+    MAX_EXPIRY_DAYS, MAX_RATE_LIMIT_PER_MINUTE, MAX_ROTATION_GRACE_HOURS,
+};
+use crate::ui::codes::FieldError;
+use crate::ui::components::{action_error, DateTime, FormError, Loaded, SubmitButton};
+use crate::ui::secret::SecretDialog;
+use crate::ui::webhooks::NumberField;
+
+const KEY_NOTE: &str = "Programs send it as the header Authorization: Bearer <key>.";
+
+#[derive(Clone, Copy)]
+struct KeyActions {
+    rotate: ServerAction<RotateApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let actions = KeyActions {
+        rotate: ServerAction::new(),
+        revoke: ServerAction::new(),
+    };
+    let secret = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(made)) = create.value().get() {
+            secret.set(Some(made.secret));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(made)) = actions.rotate.value().get() {
+            secret.set(Some(made.secret));
+        }
+    });
+    let keys = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                actions.rotate.version().get(),
+                actions.revoke.version().get(),
+            )
+        },
+        |_| list_api_keys(),
+    );
+    view! {
+        <Title text="API keys · Codebook"/>
+        <main class="page">
+            <h1>"API keys"</h1>
+            <p class="lead">
+                "Keys let programs use the " <a href="/docs/api">"REST API"</a>
+                " for this organization. They belong to the organization, not to the person who made them."
+            </p>
+            <SecretDialog secret title="API key" note=KEY_NOTE/>
+            <section aria-labelledby="keys-heading">
+                <h2 id="keys-heading">"Keys"</h2>
+                <Loaded resource=keys let:list>
+                    <KeyTable list actions/>
+                </Loaded>
+            </section>
+            <CreateKey create/>
+        </main>
+    }
+}
+
+#[component]
+fn KeyTable(list: Vec<ApiKeyView>, actions: KeyActions) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="notice" role="status">"No API keys yet."</p> }.into_any();
+    }
+    let rotate_error = action_error(actions.rotate);
+    let revoke_error = action_error(actions.revoke);
+    view! {
+        <FormError error=rotate_error/>
+        <FormError error=revoke_error/>
+        <div class="table-scroll">
+            <table class="table api-keys" data-testid="api-keys">
+                <caption class="visually-hidden">"API keys"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Scopes"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Requests"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|key| view! { <KeyRow key actions/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn KeyRow(key: ApiKeyView, actions: KeyActions) -> impl IntoView {
+    let scopes = key
+        .scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let last_used = match (key.last_used_at, key.last_used_ip.clone()) {
+        (Some(at), ip) => view! {
+            <DateTime at/>
+            {ip.map(|ip| view! { <span class="muted">" from " {ip}</span> })}
+        }
+        .into_any(),
+        (None, _) => view! { <span class="muted">"Never"</span> }.into_any(),
+    };
+    let created_by = key
+        .created_by
+        .clone()
+        .unwrap_or_else(|| "a former member".into());
+    let manageable = key.live && key.replaced_by.is_none();
+    view! {
+        <tr data-key-name=key.name.clone() data-key-prefix=key.prefix.clone()>
+            <th scope="row">{key.name.clone()}</th>
+            <td><code>{key.prefix.clone()} "…"</code></td>
+            <td>{scopes}</td>
+            <td data-testid="key-status">{key.status()}</td>
+            <td data-testid="key-last-used">{last_used}</td>
+            <td data-testid="key-requests">{key.request_count}</td>
+            <td><DateTime at=key.created_at date_only=true/> <span class="muted">" by " {created_by}</span></td>
+            <td>
+                {manageable.then(|| view! {
+                    <RotateForm key=key.clone() rotate=actions.rotate/>
+                    <RevokeForm key=key.clone() revoke=actions.revoke/>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+/// Rotation behind a disclosure: how long the old key keeps working.
+#[component]
+fn RotateForm(key: ApiKeyView, rotate: ServerAction<RotateApiKey>) -> impl IntoView {
+    let error = action_error(rotate);
+    let id = key.id.to_string();
+    view! {
+        <details class="row-action">
+            <summary>"Rotate " <span class="visually-hidden">{key.name.clone()}</span> "…"</summary>
+            <ActionForm action=rotate attr:class="stack">
+                <input type="hidden" name="id" value=id.clone()/>
+                <NumberField
+                    id=format!("grace-{id}")
+                    label="Old key keeps working for (hours)"
+                    name="grace_hours"
+                    min=0
+                    max=MAX_ROTATION_GRACE_HOURS
+                    value=DEFAULT_ROTATION_GRACE_HOURS.to_string()
+                    hint=format!("0 stops it now; at most {MAX_ROTATION_GRACE_HOURS}.")
+                    error
+                />
+                <button type="submit">"Rotate key"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// Revocation behind a disclosure and a checkbox that must be ticked.
+#[component]
+fn RevokeForm(key: ApiKeyView, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    let id = key.id.to_string();
+    let confirm_id = format!("confirm-revoke-{id}");
+    view! {
+        <details class="row-action">
+            <summary>"Revoke " <span class="visually-hidden">{key.name.clone()}</span> "…"</summary>
+            <ActionForm action=revoke attr:class="stack">
+                <input type="hidden" name="id" value=id/>
+                <div class="field checkbox">
+                    <input id=confirm_id.clone() type="checkbox" required/>
+                    <label for=confirm_id>"Yes, stop this key now"</label>
+                </div>
+                <button type="submit" class="danger">"Revoke key"</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// A new key. The form is built once, so what the user typed stays after a
+/// refused save.
+#[component]
+fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
+    let error = action_error(create);
+    let made = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|made| format!("Created {}.", made.key.name))
+    };
+    view! {
+        <section aria-labelledby="create-key-heading" class="panel">
+            <h2 id="create-key-heading">"Create key"</h2>
+            <ActionForm action=create attr:class="stack">
+                <FormError error/>
+                <div class="field">
+                    <label for="key-name">"Name"</label>
+                    <input id="key-name" name="name" type="text" required maxlength="100" autocomplete="off"/>
+                    <FieldError error field="name" id="key-name-error".to_owned()/>
+                </div>
+                <fieldset class="scopes">
+                    <legend>"Scopes"</legend>
+                    {Scope::ALL
+                        .into_iter()
+                        .map(|scope| {
+                            let id = format!("scope-{}", scope.as_str().replace(':', "-"));
+                            view! {
+                                <div class="field checkbox">
+                                    <input id=id.clone() type="checkbox" name="scopes[]" value=scope.as_str()/>
+                                    <label for=id>
+                                        <code>{scope.as_str()}</code> " " <span class="muted">{scope.description()}</span>
+                                    </label>
+                                </div>
+                            }
+                        })
+                        .collect_view()}
+                    <FieldError error field="scopes" id="key-scopes-error".to_owned()/>
+                </fieldset>
+                <NumberField
+                    id="key-expiry".to_owned()
+                    label="Expires after (days)"
+                    name="expires_in_days"
+                    min=1
+                    max=MAX_EXPIRY_DAYS
+                    value=String::new()
+                    hint="Empty: never.".to_owned()
+                    error
+                />
+                <NumberField
+                    id="key-rate-limit".to_owned()
+                    label="Rate limit (requests per minute)"
+                    name="rate_limit_per_minute"
+                    min=1
+                    max=MAX_RATE_LIMIT_PER_MINUTE
+                    value=DEFAULT_RATE_LIMIT_PER_MINUTE.to_string()
+                    hint=format!("Requests past it get 429 until the minute is over; 1 to {MAX_RATE_LIMIT_PER_MINUTE}.")
+                    error
+                />
+                <SubmitButton label="Create key" pending_label="Creating…" pending=create.pending()/>
+                <p class="notice" role="status">{made}</p>
+            </ActionForm>
+            <noscript>
+                <p class="muted">
+                    "Without JavaScript a new key cannot be shown; rotate it with JavaScript on to get one."
+                </p>
+            </noscript>
+        </section>
+    }
+}
