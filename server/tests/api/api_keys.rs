@@ -703,3 +703,74 @@ async fn bad_key_settings_are_refused_next_to_their_field() {
     assert_eq!(error_of(response).await["field"], "name");
     assert_eq!(app.count("api_keys").await, 0);
 }
+
+#[tokio::test]
+async fn rotating_one_key_twice_at_once_makes_one_new_key() {
+    let app = spawn_app().await;
+    let (client, org_id, key) = owner_with_key(&app, &["codes:read"]).await;
+
+    let form = [("id", key.id.to_string()), ("grace_hours", "1".to_owned())];
+    let rotations = (0..4).map(|_| app.call(&client, "api_keys/rotate", &form));
+    let statuses: Vec<StatusCode> = futures::future::join_all(rotations)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+
+    assert_eq!(
+        statuses.iter().filter(|s| s.is_success()).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| s.is_success() || *s == StatusCode::CONFLICT));
+    let keys: i64 = sqlx::query_scalar("select count(*) from api_keys where organization_id = $1")
+        .bind(org_id)
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+    assert_eq!(keys, 2);
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_key_input_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (client, org_id, key) = owner_with_key(&app, &["codes:read"]).await;
+
+    let long_name = "n".repeat(10_000);
+    let many_scopes = vec!["codes:read"; 5_000];
+    let response = app
+        .try_create_api_key(&client, &long_name, &["codes:read"], &[])
+        .await;
+    assert_eq!(error_of(response).await["field"], "name");
+    // Repeats of a scope are one scope.
+    let response = app
+        .try_create_api_key(&client, "many", &many_scopes, &[])
+        .await;
+    let made: Value = response.json().await.unwrap();
+    assert_eq!(made["key"]["scopes"], json!(["codes:read"]));
+    for grace in ["-1", "169", "soon", "1e3"] {
+        let response = app
+            .call(
+                &client,
+                "api_keys/rotate",
+                &[("id", key.id.to_string()), ("grace_hours", grace.into())],
+            )
+            .await;
+        assert_eq!(error_of(response).await["field"], "grace_hours", "{grace}");
+    }
+    let response = app
+        .call(&client, "api_keys/revoke", &[("id", "not-a-uuid".into())])
+        .await;
+    assert!(response.status().is_client_error());
+    let live: i64 = sqlx::query_scalar(
+        "select count(*) from api_keys
+         where organization_id = $1 and revoked_at is null and replaced_by is null",
+    )
+    .bind(org_id)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(live, 2);
+}
