@@ -53,7 +53,11 @@ async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<Sessi
     if let Some(token) = bearer_token(parts) {
         if api_keys::looks_like_key(token) {
             // A key acts for its organization, never as a person.
-            return Err(Error::Unauthenticated);
+            return Err(Error::Forbidden(
+                "API keys act for their organization on the /api/v1 resources; this needs a \
+                 person's session or access token."
+                    .into(),
+            ));
         }
         return state.jwt.authenticate(&state.pool, token).await.map(Some);
     }

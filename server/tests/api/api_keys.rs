@@ -394,9 +394,17 @@ async fn a_key_cannot_call_server_functions_or_act_as_a_user() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = app.get_with_key(&key.secret, "/api/v1/me").await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let error = error_of(response).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API keys act for their organization"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
