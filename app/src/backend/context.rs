@@ -202,7 +202,33 @@ impl OrgContext {
             format!("{permission:?}"),
         )
         .after(grant);
+        if self.refusals_flooding().await {
+            tracing::warn!(actor = ?self.actor, ?permission, "refusal not audited: too many this minute");
+            return;
+        }
         self.record_failure(event).await;
+    }
+
+    /// Whether this actor has been refused so often this minute that
+    /// another audit entry would only flood the chain.
+    async fn refusals_flooding(&self) -> bool {
+        let subject = format!(
+            "{}:{}",
+            self.org_id,
+            self.actor
+                .id()
+                .map_or_else(|| "system".to_owned(), |id| id.to_string())
+        );
+        let counted = async {
+            let mut conn = self.pool.acquire().await?;
+            super::throttle::hit(
+                &mut conn,
+                super::throttle::AUDITED_REFUSALS_PER_ACTOR,
+                &subject,
+            )
+            .await
+        };
+        counted.await.is_err()
     }
 
     /// Records a refused attempt (a permission, a rate limit) as a failure

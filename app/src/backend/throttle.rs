@@ -108,6 +108,16 @@ pub struct RateLimit {
 
 const HOUR: Duration = Duration::hours(1);
 
+/// Refusals of one actor in one organization that go into its audit log
+/// per minute: enough to show a pattern, too few for a script to flood the
+/// chain (each entry takes the chain's lock). Past it they are only logged.
+pub const AUDITED_REFUSALS_PER_ACTOR: RateLimit = RateLimit {
+    name: "audited_refusals",
+    limit: 30,
+    window: Duration::minutes(1),
+    what: "refusals recorded",
+};
+
 pub const SIGN_UP_PER_ADDRESS: RateLimit = RateLimit {
     name: "sign_up:ip",
     limit: 10,

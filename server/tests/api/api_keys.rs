@@ -782,3 +782,27 @@ async fn oversized_and_malformed_key_input_is_refused_and_changes_nothing() {
     .unwrap();
     assert_eq!(live, 2);
 }
+
+#[tokio::test]
+async fn a_flood_of_refusals_is_audited_only_up_to_a_limit_per_minute() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let org_id = app.org_id_of(&user.email).await;
+    let (_, viewer, viewer_id) = app.member_of(org_id, "viewer").await;
+
+    for _ in 0..35 {
+        let response = app.call(&viewer, "api_keys/list", &[]).await;
+        assert_eq!(error_of(response).await["code"], "forbidden");
+    }
+
+    let recorded: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log
+         where organization_id = $1 and action = 'permission.denied' and actor_id = $2",
+    )
+    .bind(org_id)
+    .bind(viewer_id)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 30);
+}
