@@ -37,7 +37,7 @@ where
 }
 
 /// The bearer token of a request, if it names one.
-pub fn bearer_token(parts: &Parts) -> Option<&str> {
+fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts
         .headers
         .get(http::header::AUTHORIZATION)?
