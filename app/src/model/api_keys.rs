@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
-use super::codes::clean_text;
+use super::codes::{clean_text, optional_number};
 use super::{AppError, Permission};
 
 pub const MAX_NAME_LEN: usize = 100;
@@ -228,16 +228,14 @@ impl ApiKeyForm {
             return Err(AppError::validation("scopes", "Choose at least one scope."));
         }
         let expires_in_days = optional_number(
-            self.expires_in_days.as_deref(),
             "expires_in_days",
-            1,
-            MAX_EXPIRY_DAYS,
+            self.expires_in_days.as_deref(),
+            1..=MAX_EXPIRY_DAYS,
         )?;
         let rate_limit_per_minute = optional_number(
-            self.rate_limit_per_minute.as_deref(),
             "rate_limit_per_minute",
-            1,
-            MAX_RATE_LIMIT_PER_MINUTE,
+            self.rate_limit_per_minute.as_deref(),
+            1..=MAX_RATE_LIMIT_PER_MINUTE,
         )?
         .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE);
         Ok(ApiKeyDraft {
@@ -246,26 +244,6 @@ impl ApiKeyForm {
             expires_in_days,
             rate_limit_per_minute,
         })
-    }
-}
-
-/// A whole number between `min` and `max`, or nothing when left empty.
-pub fn optional_number(
-    value: Option<&str>,
-    field: &str,
-    min: i32,
-    max: i32,
-) -> Result<Option<i32>, AppError> {
-    let value = value.map(str::trim).unwrap_or_default();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    match value.parse::<i32>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(AppError::validation(
-            field,
-            format!("A whole number from {min} to {max}."),
-        )),
     }
 }
 

@@ -184,6 +184,29 @@ pub fn clean_text(field: &str, raw: &str, max: usize, required: bool) -> Result<
     Ok(text.to_owned())
 }
 
+/// A whole number someone typed, within `range`; nothing when left empty.
+pub fn optional_number(
+    field: &str,
+    raw: Option<&str>,
+    range: std::ops::RangeInclusive<i32>,
+) -> Result<Option<i32>, AppError> {
+    let raw = raw.map(str::trim).unwrap_or_default();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match raw.parse::<i32>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(AppError::validation(
+            field,
+            format!(
+                "Enter a whole number from {} to {}.",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
 /// Control characters (but tab), and the format characters that change how
 /// text reads without showing (bidi controls, zero-width, BOM, soft hyphen).
 fn is_hidden_char(c: char) -> bool {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::codes::clean_text;
+use super::codes::{clean_text, optional_number};
 use super::AppError;
 
 pub const MAX_URL_LEN: usize = 2048;
@@ -147,42 +147,19 @@ impl EndpointInput {
             url,
             description,
             event_types,
-            timeout_seconds: bounded(
+            timeout_seconds: optional_number(
                 "timeout_seconds",
                 self.timeout_seconds.as_deref(),
-                DEFAULT_TIMEOUT_SECONDS,
                 1..=MAX_TIMEOUT_SECONDS,
-            )?,
-            max_retries: bounded(
+            )?
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            max_retries: optional_number(
                 "max_retries",
                 self.max_retries.as_deref(),
-                DEFAULT_MAX_RETRIES,
                 0..=MAX_RETRIES,
-            )?,
+            )?
+            .unwrap_or(DEFAULT_MAX_RETRIES),
         })
-    }
-}
-
-fn bounded(
-    field: &str,
-    raw: Option<&str>,
-    default: i32,
-    range: std::ops::RangeInclusive<i32>,
-) -> Result<i32, AppError> {
-    let raw = raw.map(str::trim).unwrap_or_default();
-    if raw.is_empty() {
-        return Ok(default);
-    }
-    match raw.parse::<i32>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(AppError::validation(
-            field,
-            format!(
-                "Enter a whole number from {} to {}.",
-                range.start(),
-                range.end()
-            ),
-        )),
     }
 }
 
