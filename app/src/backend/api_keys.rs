@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
-use super::{limits, Actor, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
+use super::{limits, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::{
     ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scope, Scopes, MAX_ROTATION_GRACE_HOURS,
 };
@@ -175,22 +175,10 @@ pub async fn audit_rate_limit_hit(pool: &PgPool, key: &AuthenticatedKey, meta: &
         return;
     }
     let event = AuditEvent::new(AuditAction::RateLimitExceeded, "api_key", key.id)
-        .failed()
         .after(json!({"limit_per_minute": key.rate_limit.limit}));
-    let recorded = async {
-        let mut tx = OrgTx::begin(
-            pool,
-            key.organization_id,
-            Actor::ApiKey(key.id),
-            meta.clone(),
-        )
-        .await?;
-        audit::record(&mut tx, event).await?;
-        tx.commit().await
-    };
-    if let Err(error) = recorded.await {
-        tracing::error!(%error, key_id = %key.id, "could not record a rate-limit hit");
-    }
+    OrgContext::api_key(pool, key, meta.clone())
+        .record_failure(event)
+        .await;
 }
 
 #[derive(sqlx::FromRow)]

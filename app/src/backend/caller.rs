@@ -38,11 +38,13 @@ where
 
 /// The bearer token of a request, if it names one.
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    bearer_token_of(&parts.headers)
+}
+
+/// The bearer token in `headers`, if they name one (the API-key layer
+/// reads it before any extractor runs).
+pub fn bearer_token_of(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
