@@ -46,15 +46,7 @@ const OTHER_ORGS: usize = 14;
 const SAMPLES: usize = 200;
 
 pub async fn codes(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
-    let owner_url = std::env::var("DATABASE_URL").context(
-        "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
-    )?;
-    let bench_url = recreate_database(&owner_url, DATABASE).await?;
-    let urls = DatabaseUrls {
-        owner: Some(bench_url),
-        app: None,
-    };
-    let db = Database::open(settings, &urls, true).await?;
+    let db = fresh_database(settings, DATABASE).await?;
     let state = AppState::new(
         db.app_pool.clone(),
         settings.mode,
@@ -207,15 +199,7 @@ pub struct WebhooksOptions {
 type Received = (String, Instant);
 
 pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::Result<()> {
-    let owner_url = std::env::var("DATABASE_URL").context(
-        "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
-    )?;
-    let bench_url = recreate_database(&owner_url, WEBHOOKS_DATABASE).await?;
-    let urls = DatabaseUrls {
-        owner: Some(bench_url),
-        app: None,
-    };
-    let db = Database::open(settings, &urls, true).await?;
+    let db = fresh_database(settings, WEBHOOKS_DATABASE).await?;
     // Plain HTTP to loopback: the receiver is on this machine.
     let hooks = Webhooks::new(
         SecretKey::ephemeral(),
@@ -481,6 +465,19 @@ async fn enqueue_events(
     Ok((committed, started.elapsed()))
 }
 
+/// A benchmark's own database on the `DATABASE_URL` server, dropped and
+/// made anew, migrated and opened as the app would open it.
+async fn fresh_database(settings: &Settings, name: &str) -> anyhow::Result<Database> {
+    let owner_url = std::env::var("DATABASE_URL").context(
+        "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
+    )?;
+    let urls = DatabaseUrls {
+        owner: Some(recreate_database(&owner_url, name).await?),
+        app: None,
+    };
+    Database::open(settings, &urls, true).await
+}
+
 /// A fresh benchmark database `name` on the cluster of `owner_url`.
 async fn recreate_database(owner_url: &str, name: &str) -> anyhow::Result<String> {
     let admin = sqlx::PgPool::connect(owner_url).await?;
@@ -568,15 +565,7 @@ const AUDIT_DATABASE: &str = "codebook_bench_audit";
 /// prints the bytes, the time and this process's peak resident memory
 /// (VmHWM, reset before each download where /proc/self/clear_refs allows).
 pub async fn audit_export(settings: &Settings, entries: u64) -> anyhow::Result<()> {
-    let owner_url = std::env::var("DATABASE_URL").context(
-        "Set DATABASE_URL to a PostgreSQL server the benchmark may create a database on",
-    )?;
-    let bench_url = recreate_database(&owner_url, AUDIT_DATABASE).await?;
-    let urls = DatabaseUrls {
-        owner: Some(bench_url),
-        app: None,
-    };
-    let db = Database::open(settings, &urls, true).await?;
+    let db = fresh_database(settings, AUDIT_DATABASE).await?;
 
     let user_id = Uuid::new_v4();
     sqlx::query(

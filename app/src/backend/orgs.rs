@@ -217,15 +217,10 @@ pub async fn usage(tx: &mut OrgTx) -> Result<Usage> {
         .bind(tx.org_id())
         .fetch_one(tx.conn())
         .await?;
-    let webhooks: i64 =
-        sqlx::query_scalar("select count(*) from webhook_endpoints where organization_id = $1")
-            .bind(tx.org_id())
-            .fetch_one(tx.conn())
-            .await?;
     Ok(Usage {
         seats,
         codes: i64::from(codes),
-        webhooks,
+        webhooks: super::webhooks::endpoint_count(tx).await?,
         api_keys: super::api_keys::live_count(tx).await?,
         limits,
     })

@@ -219,18 +219,23 @@ pub async fn create(
     })
 }
 
+/// The organization's endpoints, as counted against the plan's limit.
+pub async fn endpoint_count(tx: &mut OrgTx) -> Result<i64> {
+    let count =
+        sqlx::query_scalar("select count(*) from webhook_endpoints where organization_id = $1")
+            .bind(tx.org_id())
+            .fetch_one(tx.conn())
+            .await?;
+    Ok(count)
+}
+
 /// Refuses one more endpoint at the plan's limit; the organization's row
 /// stays locked until the transaction ends, so parallel creations queue.
 async fn ensure_endpoint_allowed(tx: &mut OrgTx) -> Result<()> {
     let Some(max) = limits::lock(tx).await?.webhooks else {
         return Ok(());
     };
-    let count: i64 =
-        sqlx::query_scalar("select count(*) from webhook_endpoints where organization_id = $1")
-            .bind(tx.org_id())
-            .fetch_one(tx.conn())
-            .await?;
-    if count >= i64::from(max) {
+    if endpoint_count(tx).await? >= i64::from(max) {
         return Err(Error::LimitReached(format!(
             "Organization has reached its webhook endpoint limit ({max})."
         )));
