@@ -38,16 +38,10 @@ pub async fn rotate_api_key(
     #[server(default)] grace_hours: Option<String>,
 ) -> Result<NewApiKey, AppError> {
     use crate::backend::api_keys;
-    use crate::model::api_keys::{DEFAULT_ROTATION_GRACE_HOURS, MAX_ROTATION_GRACE_HOURS};
-    use crate::model::codes::optional_number;
-    let grace_hours = optional_number(
-        "grace_hours",
-        grace_hours.as_deref(),
-        0..=MAX_ROTATION_GRACE_HOURS,
-    )?
-    .unwrap_or(DEFAULT_ROTATION_GRACE_HOURS);
-    super::server::in_org(async |ctx, state| api_keys::rotate(ctx, state, id, grace_hours).await)
-        .await
+    super::server::in_org(async |ctx, state| {
+        api_keys::rotate(ctx, state, id, grace_hours.as_deref()).await
+    })
+    .await
 }
 
 #[server(endpoint = "api_keys/revoke")]

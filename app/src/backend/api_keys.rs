@@ -17,9 +17,11 @@ use uuid::Uuid;
 use super::audit::{self, AuditEvent};
 use super::{limits, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::{
-    ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scope, Scopes, MAX_ROTATION_GRACE_HOURS,
+    ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scope, Scopes, DEFAULT_ROTATION_GRACE_HOURS,
+    MAX_ROTATION_GRACE_HOURS,
 };
 use crate::model::audit::AuditAction;
+use crate::model::codes::optional_number;
 use crate::model::orgs::OrgSlug;
 use crate::model::Permission;
 
@@ -369,21 +371,17 @@ pub async fn create(ctx: &OrgContext, state: &AppState, form: ApiKeyForm) -> Res
 }
 
 /// A new key with the same settings; the old one keeps working for
-/// `grace_hours` (0: it stops now), so clients can switch without an
-/// outage.
+/// `grace_hours` as typed (0: it stops now; empty: the default), so
+/// clients can switch without an outage.
 pub async fn rotate(
     ctx: &OrgContext,
     state: &AppState,
     id: Uuid,
-    grace_hours: i32,
+    grace_hours: Option<&str>,
 ) -> Result<NewApiKey> {
     ctx.require(Permission::ManageApiKeys).await?;
-    if !(0..=MAX_ROTATION_GRACE_HOURS).contains(&grace_hours) {
-        return Err(Error::Validation {
-            field: Some("grace_hours".into()),
-            message: format!("A whole number of hours from 0 to {MAX_ROTATION_GRACE_HOURS}."),
-        });
-    }
+    let grace_hours = optional_number("grace_hours", grace_hours, 0..=MAX_ROTATION_GRACE_HOURS)?
+        .unwrap_or(DEFAULT_ROTATION_GRACE_HOURS);
     let mut tx = ctx.begin(&state.pool).await?;
     let old = lock(&mut tx, id).await?;
     if !old.live || old.replaced_by.is_some() {
