@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Installs what building and testing Codebook needs, skipping whatever is
-# already there. Offline-safe: everything comes from crates.io, npm or
-# Debian's packages (see README "Toolchain").
+# Installs what building, serving and testing Codebook needs, skipping
+# whatever is already there. Offline-safe: everything comes from crates.io,
+# npm or Debian's packages (see README "Toolchain"). Each group installs its
+# parts side by side; the scripts run the slow groups while cargo compiles.
 #
-#   scripts/bootstrap.sh build   Rust target, cargo-leptos, wasm-bindgen-cli
-#   scripts/bootstrap.sh run     + wasm-opt (binaryen) for release builds
-#   scripts/bootstrap.sh test    + Chromium, the Playwright packages, and a Python venv
-#                                with standardwebhooks and schemathesis
+#   scripts/bootstrap.sh build   the wasm32 target and binaryen's wasm-opt
+#                                (what `cargo xtask build` needs)
+#   scripts/bootstrap.sh serve   PostgreSQL's server binaries (the embedded
+#                                database of `make run`)
+#   scripts/bootstrap.sh test    + Chromium, the Playwright packages, and a
+#                                Python venv with standardwebhooks and
+#                                schemathesis
+#   scripts/bootstrap.sh dev     cargo-leptos and wasm-bindgen-cli, only for
+#                                `make dev` (about 17 minutes, once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-what=${1:-build}
+what=${1:?usage: $0 build|serve|test|dev}
 CARGO_LEPTOS_VERSION=0.3.4
 BINARYEN_VERSION=132.0.0
 SCHEMATHESIS_VERSION=4.32.5
@@ -53,17 +59,19 @@ ensure_wasm_opt() {
   fi
 }
 
-ensure_postgres_binaries() {
+# Debian's packages, in one apt-get (apt allows one at a time): PostgreSQL's
+# server binaries if there are none, and Chromium for the browser tests.
+ensure_debian_packages() {
+  local wanted=()
   if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    say "installing PostgreSQL server binaries"
-    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    wanted+=(postgresql)
   fi
-}
-
-ensure_chromium() {
-  if [ ! -x /usr/bin/chromium ]; then
-    say "installing Chromium from Debian"
-    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  if [ "${1:-}" = with-chromium ] && [ ! -x /usr/bin/chromium ]; then
+    wanted+=(chromium)
+  fi
+  if [ ${#wanted[@]} -gt 0 ]; then
+    say "installing ${wanted[*]} from Debian"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >&2
   fi
 }
 
@@ -97,12 +105,21 @@ ensure_schemathesis() {
   fi
 }
 
-ensure_wasm_target
-ensure_cargo_leptos
-ensure_wasm_bindgen
+# Runs the given installers side by side; fails if any of them failed.
+in_parallel() {
+  local pids=() failed=0
+  for step in "$@"; do $step & pids+=($!); done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return $failed
+}
+
+python_tools() { ensure_standardwebhooks && ensure_schemathesis; }
+dev_tools() { ensure_cargo_leptos && ensure_wasm_bindgen; }
+
 case "$what" in
-  build) ;;
-  run) ensure_wasm_opt; ensure_postgres_binaries ;;
-  test) ensure_postgres_binaries; ensure_chromium; ensure_playwright; ensure_standardwebhooks; ensure_schemathesis ;;
-  *) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+  build) in_parallel ensure_wasm_target ensure_wasm_opt ;;
+  serve) ensure_debian_packages ;;
+  test) in_parallel "ensure_debian_packages with-chromium" ensure_playwright python_tools ;;
+  dev) in_parallel ensure_wasm_target dev_tools ;;
+  *) echo "usage: $0 build|serve|test|dev" >&2; exit 2 ;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, unit and integration tests against a real
 # PostgreSQL, then Playwright against the real server in Chromium with
-# JavaScript on and off. Builds once into a target directory outside the
-# clone so later runs reuse it.
+# JavaScript on and off. Builds once, with `cargo xtask build` as `make run`
+# does, into a target directory outside the clone so later runs (and
+# `make run`) reuse it; Chromium and the test packages install meanwhile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codebook/target}
@@ -10,7 +11,10 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 started=$(date +%s)
 
-scripts/bootstrap.sh test
+test_tools_log=$(mktemp "${TMPDIR:-/tmp}/codebook-bootstrap.XXXXXX")
+scripts/bootstrap.sh test >"$test_tools_log" 2>&1 &
+test_tools=$!
+scripts/bootstrap.sh build
 # The Python with `standardwebhooks` and `schemathesis`, for the webhook
 # verification test and the REST API schema test.
 export CODEBOOK_PYTHON=${CODEBOOK_PYTHON:-${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}/python/bin/python}
@@ -18,12 +22,23 @@ export CODEBOOK_PYTHON=${CODEBOOK_PYTHON:-${CODEBOOK_TOOLS_DIR:-$HOME/.cache/cod
 say "formatting"
 cargo fmt --all -- --check
 
-say "building the app (server + hydrate wasm + css)"
-cargo leptos build
+say "building the app (server + hydrate wasm + css), as make run does"
+cargo xtask build
 
 say "lints"
 cargo clippy -p app -p server --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+# Alone: built with the server, its dependencies' features would unify with
+# the server's and the tests would compile a second server.
+cargo clippy -p xtask --all-targets -- -D warnings
+
+say "waiting for the test tools (Chromium, Playwright, Python packages)"
+if ! wait "$test_tools"; then
+  cat "$test_tools_log" >&2
+  echo "test: installing the test tools failed (above)" >&2
+  exit 1
+fi
+rm -f "$test_tools_log"
 
 # A cluster the integration tests may create databases in: DATABASE_URL if
 # given, else this machine's server on 127.0.0.1:5432, else an embedded one.
@@ -50,6 +65,7 @@ drop_test_databases() {
 drop_test_databases
 
 say "unit and integration tests"
+cargo nextest run -p xtask
 cargo nextest run -p app -p server --no-fail-fast
 drop_test_databases
 

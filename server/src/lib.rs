@@ -8,5 +8,6 @@ pub mod embedded_pg;
 pub mod metrics;
 pub mod rest;
 pub mod security;
+pub mod site;
 pub mod startup;
 pub mod telemetry;

@@ -127,6 +127,10 @@ pub fn router(state: ServerState) -> Router {
         .merge(crate::rest::router(&state.app))
         .merge(app::backend::codes::routes())
         .merge(app::backend::audit::export::routes())
+        .nest_service(
+            &format!("/{}", options.site_pkg_dir),
+            crate::site::pkg_service(&options),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -344,5 +348,7 @@ pub fn leptos_options(config_path: &std::path::Path) -> anyhow::Result<LeptosOpt
     let path: PathBuf = config_path.to_path_buf();
     let conf = get_configuration(Some(path.to_str().context("config path is not UTF-8")?))
         .with_context(|| format!("Failed to read Leptos settings from {}", path.display()))?;
-    Ok(conf.leptos_options)
+    let mut options = conf.leptos_options;
+    crate::site::use_hashed_names(&mut options)?;
+    Ok(options)
 }

@@ -2,19 +2,21 @@
 //! from the same OpenAPI document the API serves (nothing from a CDN, no
 //! script): operations grouped by tag, each with its parameters, body and
 //! responses, schema names linking to the schemas at the end.
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use leptos::prelude::LeptosOptions;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-pub async fn page() -> Response {
+pub async fn page(State(options): State<LeptosOptions>) -> Response {
     static PAGE: OnceLock<String> = OnceLock::new();
     let html = PAGE.get_or_init(|| {
         let doc = serde_json::to_value(super::openapi()).unwrap_or(Value::Null);
-        render(&doc)
+        render(&doc, &app::ui::stylesheet_href(&options))
     });
     (
         [(
@@ -294,20 +296,22 @@ fn render_schema(out: &mut String, name: &str, schema: &Value) {
     out.push_str("</article>");
 }
 
-pub fn render(doc: &Value) -> String {
+/// The page for `doc`, styled by the app's stylesheet at `stylesheet`.
+pub fn render(doc: &Value, stylesheet: &str) -> String {
     let title = doc["info"]["title"].as_str().unwrap_or("API");
     let mut out = String::new();
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{0} reference</title><link rel=\"stylesheet\" href=\"/pkg/codebook.css\"></head>\
+         <title>{0} reference</title><link rel=\"stylesheet\" href=\"{2}\"></head>\
          <body class=\"api-reference\"><main class=\"page\"><h1>{0}</h1>\
          <p class=\"muted\">Version {1}. The machine-readable OpenAPI 3.1 document: \
          <a href=\"/api/v1/openapi.json\"><code>/api/v1/openapi.json</code></a>. \
          <a href=\"/dashboard\">Back to Codebook</a></p>",
         esc(title),
         esc(doc["info"]["version"].as_str().unwrap_or("")),
+        esc(stylesheet),
     );
     out.push_str(&prose(doc["info"]["description"].as_str().unwrap_or("")));
     let tags: Vec<(String, String)> = doc["tags"]
@@ -391,8 +395,8 @@ mod tests {
     #[test]
     fn the_page_lists_every_operation_and_links_its_schemas() {
         let doc = serde_json::to_value(super::super::openapi()).unwrap();
-        let html = render(&doc);
-        assert!(html.contains("href=\"/pkg/codebook.css\""));
+        let html = render(&doc, "/pkg/codebook.0123456789abcdef.css");
+        assert!(html.contains("href=\"/pkg/codebook.0123456789abcdef.css\""));
         assert!(!html.contains("<script"));
         assert!(!html.contains("style="));
         for (_, item) in doc["paths"].as_object().unwrap() {

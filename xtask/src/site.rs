@@ -1,0 +1,251 @@
+//! From a compiled hydrate wasm to the files the server serves: the
+//! wasm-bindgen glue, a size-optimised wasm, the stylesheet and the public
+//! assets, each script, wasm and stylesheet named after a hash of its
+//! content (so browsers may cache them for a year) and stored gzipped too
+//! (so the server never compresses them per request).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use sha2::{Digest, Sha256};
+
+use crate::settings::Settings;
+
+/// The files of one build of the site, named as the server serves them.
+#[derive(Debug)]
+pub struct Hashed {
+    pub js: String,
+    pub wasm: String,
+    pub css: String,
+}
+
+impl Hashed {
+    /// `hash.txt` as leptos's `HydrationScripts` reads it (`js: <hash>`,
+    /// `wasm: <hash>`), and the stylesheet's for our own `<link>`.
+    fn hash_file(&self) -> String {
+        format!("js: {}\nwasm: {}\ncss: {}\n", self.js, self.wasm, self.css)
+    }
+}
+
+/// Generates the glue for `wasm` into `out_dir`: `<name>.js` and
+/// `<name>_bg.wasm`, plus `snippets/` if a crate inlines JavaScript.
+pub fn bindgen(wasm: &Path, name: &str, out_dir: &Path) -> anyhow::Result<()> {
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(wasm)
+        .out_name(name)
+        .web(true)?
+        .typescript(false)
+        .omit_default_module_path(false)
+        .generate(out_dir)
+        .context("wasm-bindgen failed")
+}
+
+/// Shrinks the wasm with binaryen's `wasm-opt -Oz`, in place.
+pub fn optimise(wasm: &Path) -> anyhow::Result<()> {
+    let optimised = wasm.with_extension("opt.wasm");
+    let status = Command::new("wasm-opt")
+        .arg("-Oz")
+        .arg(wasm)
+        .arg("-o")
+        .arg(&optimised)
+        .status()
+        .context(
+            "could not run wasm-opt: install binaryen (scripts/bootstrap.sh run puts it in \
+             ~/.cache/codebook/tools/node_modules/.bin, which the Makefile adds to PATH)",
+        )?;
+    if !status.success() {
+        bail!("wasm-opt failed ({status})");
+    }
+    fs::rename(&optimised, wasm)?;
+    Ok(())
+}
+
+/// Publishes the glue in `bindgen_dir`, the stylesheet and the assets into
+/// the site folder, then writes the hash file that names them. Files of
+/// earlier builds are removed from the package folder afterwards.
+pub fn publish(settings: &Settings, bindgen_dir: &Path) -> anyhow::Result<Hashed> {
+    let name = &settings.output_name;
+    let pkg = settings.pkg_dir();
+    fs::create_dir_all(&pkg).with_context(|| format!("creating {}", pkg.display()))?;
+    copy_dir(&settings.assets_dir, &settings.site_root)?;
+
+    let js = fs::read(bindgen_dir.join(format!("{name}.js")))?;
+    let wasm = fs::read(bindgen_dir.join(format!("{name}_bg.wasm")))?;
+    let css = fs::read(&settings.style_file)
+        .with_context(|| format!("reading {}", settings.style_file.display()))?;
+    let hashed = Hashed {
+        js: write_hashed(&pkg, name, "js", &js)?,
+        wasm: write_hashed(&pkg, name, "wasm", &wasm)?,
+        css: write_hashed(&pkg, name, "css", &css)?,
+    };
+    let snippets = bindgen_dir.join("snippets");
+    if snippets.is_dir() {
+        copy_dir(&snippets, &pkg.join("snippets"))?;
+    }
+    write_atomically(&settings.hash_file(), hashed.hash_file().as_bytes())?;
+    remove_stale(&pkg, name, &hashed)?;
+    Ok(hashed)
+}
+
+/// The first 16 hex digits of the content's SHA-256: enough that two
+/// builds never collide, short enough to read in a URL.
+pub fn content_hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `<name>.<hash>.<ext>` and its `.gz`; returns the hash.
+fn write_hashed(dir: &Path, name: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
+    let hash = content_hash(content);
+    let path = dir.join(format!("{name}.{hash}.{ext}"));
+    write_atomically(&path, content)?;
+    write_atomically(&gz_path(&path), &gzip(content)?)?;
+    Ok(hash)
+}
+
+fn gz_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+pub fn gzip(content: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(content)?;
+    Ok(encoder.finish()?)
+}
+
+/// A reader never sees half a file: the server may be serving the folder.
+fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    fs::write(&partial, content).with_context(|| format!("writing {}", path.display()))?;
+    fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Removes the package folder's files of earlier builds (other hashes,
+/// or the unhashed names cargo-leptos writes).
+fn remove_stale(pkg: &Path, name: &str, current: &Hashed) -> anyhow::Result<()> {
+    let keep = [
+        format!("{name}.{}.js", current.js),
+        format!("{name}.{}.wasm", current.wasm),
+        format!("{name}.{}.css", current.css),
+    ];
+    for entry in fs::read_dir(pkg)? {
+        let entry = entry?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let is_ours = file_name.starts_with(&format!("{name}."))
+            || file_name.starts_with(&format!("{name}_bg."));
+        let kept = keep
+            .iter()
+            .any(|k| file_name == k || file_name.strip_suffix(".gz") == Some(k.as_str()));
+        if is_ours && !kept && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the files under `from` into `to`, leaving out dotfiles
+/// (`public/.gitkeep`).
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_changes_with_the_content_and_only_with_it() {
+        assert_eq!(content_hash(b"a"), content_hash(b"a"));
+        assert_ne!(content_hash(b"a"), content_hash(b"b"));
+        assert_eq!(content_hash(b"a").len(), 16);
+    }
+
+    #[test]
+    fn publishing_names_files_after_their_content_and_drops_old_builds() {
+        let dir = std::env::temp_dir().join(format!("xtask-site-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let bindgen_dir = dir.join("bindgen");
+        let assets = dir.join("public");
+        fs::create_dir_all(&bindgen_dir).unwrap();
+        fs::create_dir_all(assets.join("img")).unwrap();
+        fs::write(assets.join("img/logo.svg"), "<svg/>").unwrap();
+        fs::write(assets.join(".gitkeep"), "").unwrap();
+        fs::write(dir.join("main.css"), "body{}").unwrap();
+        let settings = Settings {
+            output_name: "app".into(),
+            site_root: dir.join("site"),
+            site_pkg_dir: "pkg".into(),
+            style_file: dir.join("main.css"),
+            assets_dir: assets,
+            bin_package: "server".into(),
+            lib_package: "frontend".into(),
+            wasm_profile: "wasm-release".into(),
+        };
+        let build = |js: &str| {
+            fs::write(bindgen_dir.join("app.js"), js).unwrap();
+            fs::write(bindgen_dir.join("app_bg.wasm"), b"\0asm").unwrap();
+            publish(&settings, &bindgen_dir).unwrap()
+        };
+
+        let first = build("one");
+        let second = build("two");
+
+        assert_ne!(first.js, second.js);
+        assert_eq!(first.wasm, second.wasm);
+        let pkg = settings.pkg_dir();
+        let mut files: Vec<String> = fs::read_dir(&pkg)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let mut expected = vec![
+            format!("app.{}.css", second.css),
+            format!("app.{}.css.gz", second.css),
+            format!("app.{}.js", second.js),
+            format!("app.{}.js.gz", second.js),
+            format!("app.{}.wasm", second.wasm),
+            format!("app.{}.wasm.gz", second.wasm),
+        ];
+        expected.sort();
+        assert_eq!(files, expected);
+        let gz = fs::read(pkg.join(format!("app.{}.js.gz", second.js))).unwrap();
+        let mut unzipped = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, "two");
+        assert_eq!(
+            fs::read_to_string(settings.hash_file()).unwrap(),
+            format!(
+                "js: {}\nwasm: {}\ncss: {}\n",
+                second.js, second.wasm, second.css
+            )
+        );
+        assert!(settings.site_root.join("img/logo.svg").is_file());
+        assert!(!settings.site_root.join(".gitkeep").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
