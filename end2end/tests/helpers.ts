@@ -69,14 +69,19 @@ export function newAccount(firstName = 'Ada'): NewAccount {
 }
 
 /**
- * Opens a page. With JavaScript on it waits until the network is quiet, so
- * the wasm bundle has loaded and the page is hydrated before the test types
- * into it. With JavaScript off the `load` event is enough (the page still
- * preloads the wasm, which nothing will run, so waiting for it is wasted time).
+ * Opens a page. With JavaScript on it waits until the wasm has hydrated the
+ * page (the entry point marks `<html data-hydrated>` once it has; a page
+ * that fails to load or hydrate its wasm fails here), and the network is
+ * quiet, before the test types into it. With JavaScript off the `load`
+ * event is enough (the page still preloads the wasm, which nothing runs).
  */
 export async function open(page: Page, path: string) {
   const javaScriptEnabled = test.info().project.use.javaScriptEnabled !== false;
-  return page.goto(path, { waitUntil: javaScriptEnabled ? 'networkidle' : 'load' });
+  const response = await page.goto(path, { waitUntil: javaScriptEnabled ? 'networkidle' : 'load' });
+  if (javaScriptEnabled) {
+    await expect(page.locator('html'), `${path} hydrated`).toHaveAttribute('data-hydrated', '');
+  }
+  return response;
 }
 
 /** Fills in and submits the sign-up form. Does not check the outcome. */

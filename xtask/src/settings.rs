@@ -233,11 +233,22 @@ mod tests {
     fn resolved_features(edges: &str) -> std::collections::BTreeMap<String, String> {
         let output = std::process::Command::new(env!("CARGO"))
             .current_dir(workspace_root())
-            .args(["tree", "--offline", "--package", "server", "--prefix", "none"])
+            .args([
+                "tree",
+                "--offline",
+                "--package",
+                "server",
+                "--prefix",
+                "none",
+            ])
             .args(["--edges", edges, "--format", "{p}|{f}"])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout)
             .unwrap()
             .lines()
