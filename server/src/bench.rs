@@ -549,9 +549,9 @@ async fn copy_codes(db: &Database, from: &OrgSlug, to: &OrgSlug) -> anyhow::Resu
     Ok(())
 }
 
-/// `../shared/data` from the repository, where the releases live.
+/// The repository's `data/`, where the two ICD-10-CM releases live.
 pub fn default_data_dir() -> PathBuf {
-    PathBuf::from("../shared/data")
+    PathBuf::from("data")
 }
 
 const AUDIT_DATABASE: &str = "codebook_bench_audit";

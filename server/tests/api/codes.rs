@@ -663,7 +663,7 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
 
 fn shared_data(file: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../data")
         .join(file);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
