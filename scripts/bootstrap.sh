@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, serving and testing Codebook needs, skipping
 # whatever is already there. Offline-safe: everything comes from crates.io,
-# npm or Debian's packages (see README "Toolchain"). Each group installs its
+# npm or Debian's packages (see the README's set-up section). Each group installs its
 # parts side by side; the scripts run the slow groups while cargo compiles.
 #
 #   scripts/bootstrap.sh build   the wasm32 target and binaryen's wasm-opt

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codebook/target}
+# wasm-opt, which scripts/bootstrap.sh installs with npm.
+export PATH="${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}/node_modules/.bin:$PATH"
 
 log=$(mktemp "${TMPDIR:-/tmp}/codebook-bootstrap.XXXXXX")
 scripts/bootstrap.sh serve >"$log" 2>&1 &

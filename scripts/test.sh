@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codebook/target}
+# wasm-opt, which scripts/bootstrap.sh installs with npm.
+export PATH="${CODEBOOK_TOOLS_DIR:-$HOME/.cache/codebook/tools}/node_modules/.bin:$PATH"
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 started=$(date +%s)

@@ -128,6 +128,7 @@ mod tests {
         assert_eq!(zipped.headers()[header::CACHE_CONTROL], IMMUTABLE);
         assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
         assert_eq!(zipped.headers()[header::CONTENT_TYPE], "application/wasm");
+        assert_eq!(zipped.headers()[header::VARY], "accept-encoding");
         let body = zipped.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], &gzip(WASM)[..]);
 
