@@ -56,16 +56,23 @@ pub fn use_hashed_names(options: &mut LeptosOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves `<site-root>/<pkg>`, preferring the build's `.gz` copies.
-pub fn pkg_service(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
+/// What serves `/pkg`.
+pub type PkgService = SetResponseHeader<SetResponseHeader<ServeDir, HeaderValue>, HeaderValue>;
+
+/// Serves `<site-root>/<pkg>`, preferring the build's `.gz` copies. The
+/// answer depends on `Accept-Encoding`, which shared caches must be told.
+pub fn pkg_service(options: &LeptosOptions) -> PkgService {
     let dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let cache = if options.hash_files {
         IMMUTABLE
     } else {
         REVALIDATE
     };
-    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(cache))
-        .layer(ServeDir::new(dir).precompressed_gzip())
+    let files =
+        SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(cache))
+            .layer(ServeDir::new(dir).precompressed_gzip());
+    SetResponseHeaderLayer::overriding(header::VARY, HeaderValue::from_static("accept-encoding"))
+        .layer(files)
 }
 
 #[cfg(test)]
