@@ -8,6 +8,7 @@
 //! builds, so the binary the tests run is the binary people run.
 //! cargo-leptos (`make dev`) reads the same settings from Cargo.toml.
 
+mod budget;
 mod settings;
 mod site;
 
@@ -170,11 +171,13 @@ fn build_site(settings: &Settings, target_dir: &Path) -> anyhow::Result<()> {
     }
     let hashed = site::publish(settings, &bindgen_dir)?;
     eprintln!(
-        "xtask: site published in {} after {:.1} s: {}.{}.wasm",
+        "xtask: site published in {} after {:.1} s: {}.{}.wasm, {} bytes gzipped (budget {})",
         settings.site_root.display(),
         started.elapsed().as_secs_f64(),
         settings.output_name,
         hashed.wasm,
+        budget::published_wasm_gzip_size(settings)?,
+        budget::WASM_GZIP_BUDGET,
     );
     Ok(())
 }
