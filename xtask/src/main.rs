@@ -176,7 +176,7 @@ fn build_site(settings: &Settings, target_dir: &Path) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         settings.output_name,
         hashed.wasm,
-        budget::published_wasm_gzip_size(settings)?,
+        budget::wasm_gzip_size(settings, &hashed)?,
         budget::WASM_GZIP_BUDGET,
     );
     Ok(())

@@ -28,6 +28,38 @@ impl Hashed {
     fn hash_file(&self) -> String {
         format!("js: {}\nwasm: {}\ncss: {}\n", self.js, self.wasm, self.css)
     }
+
+    /// The hashes of the site's last build, from its hash file (the
+    /// budget test checks what the test command's build published).
+    #[cfg(test)]
+    pub fn read(settings: &Settings) -> anyhow::Result<Hashed> {
+        let path = settings.hash_file();
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: build the site with `cargo xtask build`",
+                path.display()
+            )
+        })?;
+        let hash = |kind: &str| -> anyhow::Result<String> {
+            text.lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(file, _)| file.trim() == kind)
+                .map(|(_, hash)| hash.trim().to_owned())
+                .with_context(|| format!("{} names no {kind}", path.display()))
+        };
+        Ok(Hashed {
+            js: hash("js")?,
+            wasm: hash("wasm")?,
+            css: hash("css")?,
+        })
+    }
+
+    /// Where the gzipped wasm of these hashes is published.
+    pub fn wasm_gz(&self, settings: &Settings) -> PathBuf {
+        settings
+            .pkg_dir()
+            .join(format!("{}.{}.wasm.gz", settings.output_name, self.wasm))
+    }
 }
 
 /// Generates the glue for `wasm` into `out_dir`: `<name>.js` and
