@@ -65,6 +65,38 @@ pub fn LoadError(
     .into_any()
 }
 
+/// What an item's page says when the item is not there.
+pub struct NotFound {
+    /// The page's `h1`, where the loaded view would have carried it.
+    pub heading: Option<&'static str>,
+    /// Why, ending with a space before the way back.
+    pub message: &'static str,
+    /// The way back to the item's list: its address and the link's text.
+    pub back: (&'static str, &'static str),
+}
+
+/// An error loading an item's page: what `LoadError` shows, except that a
+/// missing item gets a real 404 status and a way back to its list.
+pub fn item_load_error(
+    error: AppError,
+    not_found: NotFound,
+    heading: Option<&'static str>,
+) -> AnyView {
+    if error.code != ErrorCode::NotFound {
+        return view! { <LoadError error heading/> }.into_any();
+    }
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    let (href, label) = not_found.back;
+    view! {
+        {not_found.heading.map(|heading| view! { <h1>{heading}</h1> })}
+        <div class="form-error" role="alert">{not_found.message}<a href=href>{label}</a></div>
+    }
+    .into_any()
+}
+
 /// A moment in time, written the same way on every page: `2026-11-23 08:52
 /// UTC`, or with `date_only` the day alone (the full time then shows on
 /// hover). Always UTC and never relative ("3 minutes ago"): the server and

@@ -15,7 +15,8 @@ pub use verify::AuditVerifyPage;
 use leptos::prelude::*;
 
 use crate::model::audit::{AuditActorOut, AuditFilter};
-use crate::model::{AppError, ErrorCode};
+use crate::model::AppError;
+use crate::ui::components::{item_load_error, NotFound};
 
 /// The link to the list with `filter`, continuing at `before`.
 pub(crate) fn list_href(filter: &AuditFilter, before: Option<i64>) -> String {
@@ -66,24 +67,12 @@ pub(crate) fn OutcomeBadge(outcome: String) -> impl IntoView {
 /// to log in, a real 404 with a way back, or the message (a refusal says
 /// which role would be needed).
 pub(crate) fn load_error(error: AppError) -> AnyView {
-    use leptos_router::components::Redirect;
-    match error.code {
-        ErrorCode::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
-        ErrorCode::NotFound => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::NOT_FOUND);
-            }
-            view! {
-                <div class="form-error" role="alert">
-                    "There is no such entry in this organization's audit log. "
-                    <a href="/audit">"Back to the audit log"</a>
-                </div>
-            }
-            .into_any()
-        }
-        _ => view! { <div class="form-error" role="alert">{error.message}</div> }.into_any(),
-    }
+    let not_found = NotFound {
+        heading: None,
+        message: "There is no such entry in this organization's audit log. ",
+        back: ("/audit", "Back to the audit log"),
+    };
+    item_load_error(error, not_found, None)
 }
 
 #[cfg(test)]

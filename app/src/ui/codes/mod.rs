@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::model::codes::{CodeContent, Severity};
-use crate::model::{AppError, ErrorCode, Permission};
+use crate::model::{AppError, Permission};
+use crate::ui::components::{item_load_error, NotFound};
 use crate::ui::layout::current_user;
 
 /// What the viewer is and may do here, from the layout's current user.
@@ -315,26 +316,14 @@ pub(crate) fn FieldError(
 }
 
 /// An error loading a page's data, as the page shows it: a redirect to log
-/// in, or the message.
+/// in, a real 404 with a way back, or the message.
 pub(crate) fn load_error(e: AppError) -> AnyView {
-    use leptos_router::components::Redirect;
-    match e.code {
-        ErrorCode::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
-        ErrorCode::NotFound => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::NOT_FOUND);
-            }
-            view! {
-                <div class="form-error" role="alert">
-                    "There is no such code in this organization. "
-                    <a href="/codes">"Back to the codes"</a>
-                </div>
-            }
-            .into_any()
-        }
-        _ => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
-    }
+    let not_found = NotFound {
+        heading: None,
+        message: "There is no such code in this organization. ",
+        back: ("/codes", "Back to the codes"),
+    };
+    item_load_error(e, not_found, None)
 }
 
 #[cfg(test)]

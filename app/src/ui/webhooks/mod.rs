@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::model::codes::encode_query_value;
 use crate::model::webhooks::{DeliveryOut, EndpointHealth, EndpointOut};
 use crate::model::{AppError, ErrorCode};
+use crate::ui::components::{item_load_error, NotFound};
 
 /// Health at a glance: the share of the last day's attempts that
 /// succeeded, in words.
@@ -108,29 +109,12 @@ pub(crate) fn parse_id(raw: Option<String>) -> Result<Uuid, AppError> {
 /// An error loading a webhook page's data, as the page shows it: a
 /// redirect to log in, a real 404 with a way back, or the message.
 pub(crate) fn load_error(error: AppError) -> AnyView {
-    use leptos_router::components::Redirect;
-    match error.code {
-        ErrorCode::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
-        ErrorCode::NotFound => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::NOT_FOUND);
-            }
-            view! {
-                <h1>"Not found"</h1>
-                <div class="form-error" role="alert">
-                    "There is no such webhook endpoint or delivery in this organization. "
-                    <a href="/webhooks">"Back to the webhooks"</a>
-                </div>
-            }
-            .into_any()
-        }
-        _ => view! {
-            <h1>"Webhooks"</h1>
-            <div class="form-error" role="alert">{error.message}</div>
-        }
-        .into_any(),
-    }
+    let not_found = NotFound {
+        heading: Some("Not found"),
+        message: "There is no such webhook endpoint or delivery in this organization. ",
+        back: ("/webhooks", "Back to the webhooks"),
+    };
+    item_load_error(error, not_found, Some("Webhooks"))
 }
 
 #[cfg(test)]
