@@ -47,13 +47,7 @@ const SAMPLES: usize = 200;
 
 pub async fn codes(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
     let db = fresh_database(settings, DATABASE).await?;
-    let state = AppState::new(
-        db.app_pool.clone(),
-        settings.mode,
-        settings.mailer()?,
-        String::new(),
-        JwtKeys::new(tokens::generate().as_bytes()),
-    );
+    let state = app_state(settings, &db)?;
     let org = create_org(&db, "bench").await?;
     let ctx = OrgContext::operator(&db.app_pool, &org)
         .await
@@ -208,14 +202,7 @@ pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::
             true,
         ),
     )?;
-    let state = AppState::new(
-        db.app_pool.clone(),
-        settings.mode,
-        settings.mailer()?,
-        String::new(),
-        JwtKeys::new(tokens::generate().as_bytes()),
-    )
-    .with_webhooks(hooks.clone());
+    let state = app_state(settings, &db)?.with_webhooks(hooks.clone());
     let org = create_org(&db, "bench").await?;
     let ctx = OrgContext::operator(&db.app_pool, &org)
         .await
@@ -465,6 +452,18 @@ async fn enqueue_events(
     Ok((committed, started.elapsed()))
 }
 
+/// The application's state on a benchmark's database, with a throw-away
+/// JWT key and no public URL.
+fn app_state(settings: &Settings, db: &Database) -> anyhow::Result<AppState> {
+    Ok(AppState::new(
+        db.app_pool.clone(),
+        settings.mode,
+        settings.mailer()?,
+        String::new(),
+        JwtKeys::new(tokens::generate().as_bytes()),
+    ))
+}
+
 /// A benchmark's own database on the `DATABASE_URL` server, dropped and
 /// made anew, migrated and opened as the app would open it.
 async fn fresh_database(settings: &Settings, name: &str) -> anyhow::Result<Database> {
@@ -601,13 +600,7 @@ pub async fn audit_export(settings: &Settings, entries: u64) -> anyhow::Result<(
         .await?;
 
     // The app, served in this process on a free loopback port.
-    let state = AppState::new(
-        db.app_pool.clone(),
-        settings.mode,
-        settings.mailer()?,
-        String::new(),
-        JwtKeys::new(tokens::generate().as_bytes()),
-    );
+    let state = app_state(settings, &db)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let router = crate::startup::router(crate::startup::ServerState {
