@@ -134,6 +134,31 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         entries: u64,
     },
+    /// Seed (once) `--orgs` organizations × the 2026 release into a
+    /// `codebook_load` database on DATABASE_URL's cluster, start this
+    /// binary as the server on it, drive it at `--connections` for
+    /// `--seconds` per scenario, and print requests/s, p50/p99/max, errors,
+    /// memory, and pgbench's figures for the same SQL beside the API's.
+    Load {
+        #[arg(long, default_value_t = 100)]
+        orgs: usize,
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// People logging in at once during the last scenario.
+        #[arg(long, default_value_t = 100)]
+        logins: usize,
+        /// Drop the load database and seed it again.
+        #[arg(long)]
+        reseed: bool,
+        /// Only these scenarios: list, get, prefix, words, codes-page,
+        /// pages, writes, logins.
+        #[arg(long = "only")]
+        only: Vec<String>,
+        #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +256,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command: BenchCommand::AuditExport { entries },
         } => crate::bench::audit_export(&settings, entries).await,
+        Command::Bench {
+            command:
+                BenchCommand::Load {
+                    orgs,
+                    seconds,
+                    connections,
+                    logins,
+                    reseed,
+                    only,
+                    data_dir,
+                },
+        } => {
+            let options = crate::bench::load::LoadOptions {
+                orgs,
+                seconds,
+                connections,
+                logins,
+                reseed,
+                only,
+            };
+            crate::bench::load::run(&settings, &data_dir, options).await
+        }
         Command::Worker => {
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             let runner = jobs::Runner::new(

@@ -33,7 +33,9 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_now(password: &str) -> anyhow::Result<String> {
+/// Hashes on this thread, blocking it (seeding a benchmark); requests go
+/// through [`PasswordHasher`], which bounds how many run at once.
+pub fn hash_now(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(argon2()
         .hash_password(password.as_bytes(), &salt)

@@ -661,7 +661,7 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
     assert_eq!(history["code"]["description"], "Secret");
 }
 
-fn shared_data(file: &str) -> Vec<u8> {
+pub(crate) fn shared_data(file: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../data")
         .join(file);
@@ -669,7 +669,7 @@ fn shared_data(file: &str) -> Vec<u8> {
 }
 
 /// code → (description, category) of a release file.
-fn release(file: &str) -> std::collections::HashMap<String, (String, String)> {
+pub(crate) fn release(file: &str) -> std::collections::HashMap<String, (String, String)> {
     use std::io::Read as _;
     let mut text = String::new();
     flate2::read::GzDecoder::new(shared_data(file).as_slice())

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::search::{self, WordPlan};
 use super::{CodeRow, SELECT_CODE};
 use crate::backend::{AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{
@@ -76,7 +77,7 @@ fn prefix_query(words: &[String]) -> String {
 
 /// The smallest string greater than every string that starts with `prefix`
 /// (in byte order): the end of a prefix range an index can scan.
-fn prefix_end(prefix: &str) -> String {
+pub(super) fn prefix_end(prefix: &str) -> String {
     format!("{prefix}{}", char::MAX)
 }
 
@@ -111,10 +112,76 @@ pub(super) async fn fetch_page(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<CodeRow>> {
+    let terms = filter.q.as_deref().and_then(SearchTerms::parse);
+    let plan = match &terms {
+        Some(SearchTerms::Words(words)) => Some(search::plan(tx, words, filter.sort).await?),
+        _ => None,
+    };
+    let org = tx.org_id();
     let mut query = QueryBuilder::<Postgres>::new(SELECT_CODE);
-    query
-        .push(" where c.organization_id = ")
-        .push_bind(tx.org_id());
+    query.push(" where c.organization_id = ").push_bind(org);
+    match &plan {
+        Some(WordPlan::NoMatch) => return Ok(Vec::new()),
+        Some(WordPlan::Walk(words)) => {
+            // Every code of the page holds one of `words`, and is among the
+            // first `limit` matching codes of that word: walk each word's
+            // codes in order, up to `limit` matches, and keep the first
+            // `limit` of them all.
+            query
+                .push(
+                    " and c.code_key = any(array(
+                       select distinct x.code_key from unnest(",
+                )
+                .push_bind(words.clone())
+                .push(
+                    "::text[]) as d (word) cross join lateral (
+                       select w.code_key from code_words w
+                       join codes c on c.organization_id = w.organization_id and c.code_key = w.code_key
+                       where w.organization_id = ",
+                )
+                .push_bind(org)
+                .push(" and w.word = d.word");
+            push_conditions(&mut query, "w.code_key", filter, terms, cursor);
+            push_order(&mut query, "w.code_key", filter.sort);
+            query
+                .push(" limit ")
+                .push_bind(limit)
+                .push(") x order by 1 limit ")
+                .push_bind(limit)
+                .push("))");
+        }
+        Some(WordPlan::Candidates(prefix)) => {
+            query
+                .push(
+                    " and c.code_key = any(array(
+                       select w.code_key from code_words w where w.organization_id = ",
+                )
+                .push_bind(org)
+                .push(" and w.word >= ")
+                .push_bind(prefix.clone())
+                .push(" and w.word < ")
+                .push_bind(prefix_end(prefix))
+                .push("))");
+            push_conditions(&mut query, "c.code_key", filter, terms, cursor);
+        }
+        Some(WordPlan::Scan) | None => {
+            push_conditions(&mut query, "c.code_key", filter, terms, cursor);
+        }
+    }
+    push_order(&mut query, "c.code_key", filter.sort);
+    query.push(" limit ").push_bind(limit);
+    Ok(query.build_query_as().fetch_all(tx.conn()).await?)
+}
+
+/// The filters, the search and the cursor, on the code `c` whose key in
+/// code order is `key` (a column equal to `c.code_key`).
+fn push_conditions(
+    query: &mut QueryBuilder<'_, Postgres>,
+    key: &'static str,
+    filter: &CodeFilter,
+    terms: Option<SearchTerms>,
+    cursor: Option<&Cursor>,
+) {
     query.push(if filter.deleted {
         " and c.deleted_at is not null"
     } else {
@@ -135,7 +202,7 @@ pub(super) async fn fetch_page(
     if let Some(active) = filter.active {
         query.push(" and c.active = ").push_bind(active);
     }
-    match filter.q.as_deref().and_then(SearchTerms::parse) {
+    match terms {
         Some(SearchTerms::CodePrefix(prefix)) => {
             let end = prefix_end(&prefix);
             query.push(" and c.code_key >= ").push_bind(prefix);
@@ -150,8 +217,10 @@ pub(super) async fn fetch_page(
         None => {}
     }
     match cursor {
-        Some(Cursor::Code(key)) => {
-            query.push(" and c.code_key > ").push_bind(key.clone());
+        Some(Cursor::Code(after)) => {
+            query
+                .push(format_args!(" and {key} > "))
+                .push_bind(after.clone());
         }
         Some(Cursor::Updated(at, id)) => {
             query
@@ -163,12 +232,13 @@ pub(super) async fn fetch_page(
         }
         None => {}
     }
-    query.push(match filter.sort {
-        SortOrder::Code => " order by c.code_key",
-        SortOrder::Updated => " order by c.updated_at desc, c.id desc",
-    });
-    query.push(" limit ").push_bind(limit);
-    Ok(query.build_query_as().fetch_all(tx.conn()).await?)
+}
+
+fn push_order(query: &mut QueryBuilder<'_, Postgres>, key: &'static str, sort: SortOrder) {
+    match sort {
+        SortOrder::Code => query.push(format_args!(" order by {key}")),
+        SortOrder::Updated => query.push(" order by c.updated_at desc, c.id desc"),
+    };
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod comments;
 pub mod export;
 pub mod import;
 mod list;
+pub mod search;
 mod versions;
 
 use crate::model::audit::AuditAction;
@@ -98,7 +99,7 @@ impl From<CodeRow> for CodeOut {
 }
 
 /// The columns of `CodeOut`, with the name of who changed it last.
-const SELECT_CODE: &str = "select c.id, c.code, c.description, c.category, c.severity, c.active,
+pub const SELECT_CODE: &str = "select c.id, c.code, c.description, c.category, c.severity, c.active,
         c.version, c.created_at, c.updated_at, u.name as updated_by, c.deleted_at
      from codes c left join users u on u.id = c.updated_by and c.updated_by_kind = 'user'";
 

@@ -18,6 +18,11 @@
 //! `server bench audit-export`: an organization's audit log of 1,000 and of
 //! 100,000 entries exported as CSV and NDJSON over HTTP, with the bytes,
 //! the time and the process's peak memory (see `audit_export`).
+//!
+//! `server bench load`: 7.5 million codes over HTTP against pgbench (see
+//! `load`).
+pub mod load;
+
 use anyhow::{bail, Context as _};
 use app::backend::codes::{self, import::ImportOptions};
 use app::backend::webhooks::secrets::SecretKey;

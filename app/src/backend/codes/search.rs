@@ -1,0 +1,213 @@
+//! How a word search finds its page among millions of codes.
+//!
+//! What matches is always `codes.search @@ 'w1:* & w2:*'` (every word of the
+//! query starts a word of the description). What differs is how the
+//! candidates are reached, chosen per query from what `code_words`
+//! (organization, word, code; see its migration) holds for each query word
+//! in this organization: its entries, counted up to [`FEW`], and the words
+//! it is a prefix of, listed up to [`SOME_WORDS`] (a few index probes each):
+//!
+//! - a query word that starts no word of the organization: no page at all;
+//! - else, in code order, walk the codes of one query word's words, each in
+//!   order, keeping those that match, until a page is full: the page reads
+//!   about a page of entries divided by the share of them that match. The
+//!   word walked is the rarest, or, among common ones, the one that stands
+//!   for the fewest words, then the longest (the likeliest to be rare);
+//! - a rare query word that stands for too many words to walk (`pne`), or
+//!   any rare word when the page is ordered by last change: its codes are
+//!   the candidates, fetched by key and sorted (fewer than [`FEW`]);
+//! - every word common and each a prefix of many (`e`, `fr`), in any
+//!   order, or common words by last change: go through the organization's
+//!   codes in the page's order, keeping those that match; common words
+//!   match densely, so the page fills soon.
+//!
+//! Walking the codes in order is never chosen when one word is enough: a
+//! single common word concentrated late in the alphabet of codes (`femur`,
+//! in S) would read the 50,000 codes before it.
+use super::list::prefix_end;
+use crate::backend::{AppState, Error, OrgContext, OrgTx, Result};
+use crate::model::codes::{SearchTerms, SortOrder};
+
+/// Below this many entries a query word is rare: its codes can be fetched
+/// and sorted whole.
+pub const FEW: i64 = 1000;
+/// The most words one query word may stand for and still be walked.
+pub const SOME_WORDS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WordPlan {
+    /// A query word starts no word of the organization's codes.
+    NoMatch,
+    /// The codes holding any of these words (all the words one query word
+    /// is the prefix of), walked in code order.
+    Walk(Vec<String>),
+    /// The codes holding a word that starts with this prefix.
+    Candidates(String),
+    /// Every code of the organization, in the page's order.
+    Scan,
+}
+
+/// What `code_words` holds of one query word in this organization.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct WordRange {
+    prefix: String,
+    /// Entries, counted up to [`FEW`].
+    entries: i64,
+    /// The words starting with `prefix`, up to one more than [`SOME_WORDS`].
+    words: Vec<String>,
+}
+
+impl WordRange {
+    fn walkable(&self) -> bool {
+        self.words.len() <= SOME_WORDS
+    }
+}
+
+/// Entries (up to `$4`) and words (up to `$5`) of each query word `$2`
+/// (ranges ending at `$3`) in organization `$1`. The words of a range are
+/// listed by skipping from one to the next (a probe each) rather than
+/// reading every entry in between.
+pub const PLAN_SQL: &str = "select t.prefix,
+        (select count(*) from (
+            select from code_words w
+            where w.organization_id = $1 and w.word >= t.prefix and w.word < t.stop
+            limit $4) few) as entries,
+        array(
+            with recursive next (word) as (
+                select min(w.word) from code_words w
+                where w.organization_id = $1 and w.word >= t.prefix and w.word < t.stop
+                union all
+                select (select min(w.word) from code_words w
+                        where w.organization_id = $1 and w.word > next.word and w.word < t.stop)
+                from next where next.word is not null)
+            select word from next where word is not null limit $5) as words
+    from unnest($2::text[], $3::text[]) as t (prefix, stop)";
+
+pub(super) async fn plan(tx: &mut OrgTx, words: &[String], sort: SortOrder) -> Result<WordPlan> {
+    let ends: Vec<String> = words.iter().map(|w| prefix_end(w)).collect();
+    let ranges: Vec<WordRange> = sqlx::query_as(PLAN_SQL)
+        .bind(tx.org_id())
+        .bind(words)
+        .bind(&ends)
+        .bind(FEW)
+        .bind(SOME_WORDS as i64 + 1)
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(choose(&ranges, sort))
+}
+
+/// The words of `q` and the plan of its first page in code order, for the
+/// load benchmark to replay the same SQL through pgbench.
+pub async fn plan_of(
+    ctx: &OrgContext,
+    state: &AppState,
+    q: &str,
+) -> Result<(Vec<String>, WordPlan)> {
+    let Some(SearchTerms::Words(words)) = SearchTerms::parse(q) else {
+        return Err(Error::Validation {
+            field: Some("q".into()),
+            message: "Not a word search.".into(),
+        });
+    };
+    let mut tx = ctx.begin(&state.pool).await?;
+    let plan = plan(&mut tx, &words, SortOrder::Code).await?;
+    tx.commit().await?;
+    Ok((words, plan))
+}
+
+fn choose(ranges: &[WordRange], sort: SortOrder) -> WordPlan {
+    let Some(rarest) = ranges.iter().min_by_key(|r| r.entries) else {
+        return WordPlan::Scan;
+    };
+    if rarest.entries == 0 {
+        return WordPlan::NoMatch;
+    }
+    let walk = ranges
+        .iter()
+        .filter(|r| r.walkable())
+        .min_by_key(|r| (r.entries, r.words.len(), std::cmp::Reverse(r.prefix.len())));
+    match walk {
+        Some(driver)
+            if sort == SortOrder::Code && (driver.entries < FEW || rarest.entries == FEW) =>
+        {
+            WordPlan::Walk(driver.words.clone())
+        }
+        _ if rarest.entries < FEW => WordPlan::Candidates(rarest.prefix.clone()),
+        _ => WordPlan::Scan,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(prefix: &str, entries: i64, words: &[&str]) -> WordRange {
+        WordRange {
+            prefix: prefix.into(),
+            entries,
+            words: words.iter().map(|w| w.to_string()).collect(),
+        }
+    }
+
+    fn many(prefix: &str) -> Vec<String> {
+        (0..=SOME_WORDS).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    fn walk(words: &[&str]) -> WordPlan {
+        WordPlan::Walk(words.iter().map(|w| w.to_string()).collect())
+    }
+
+    #[test]
+    fn a_word_nobody_uses_needs_no_query() {
+        let ranges = [
+            range("fracture", FEW, &["fracture"]),
+            range("zzz", 0, &[]),
+        ];
+        assert_eq!(choose(&ranges, SortOrder::Code), WordPlan::NoMatch);
+    }
+
+    #[test]
+    fn the_rarest_word_is_walked_in_code_order() {
+        let ranges = [
+            range("fract", FEW, &["fracture", "fractures"]),
+            range("fem", 300, &["femur", "femoral"]),
+        ];
+        assert_eq!(choose(&ranges, SortOrder::Code), walk(&["femur", "femoral"]));
+        assert_eq!(
+            choose(&ranges, SortOrder::Updated),
+            WordPlan::Candidates("fem".into())
+        );
+    }
+
+    #[test]
+    fn among_common_words_the_one_of_fewest_words_then_longest_is_walked() {
+        let ranges = [
+            range("left", FEW, &["left"]),
+            range("fracture", FEW, &["fracture", "fractures"]),
+            range("femur", FEW, &["femur"]),
+        ];
+        assert_eq!(choose(&ranges, SortOrder::Code), walk(&["femur"]));
+        assert_eq!(choose(&ranges, SortOrder::Updated), WordPlan::Scan);
+    }
+
+    #[test]
+    fn a_rare_prefix_of_many_words_gives_candidates_and_common_ones_a_scan() {
+        let rare = WordRange {
+            prefix: "pne".into(),
+            entries: 146,
+            words: many("pne"),
+        };
+        let common = range("left", FEW, &["left"]);
+        assert_eq!(
+            choose(&[rare, common.clone()], SortOrder::Code),
+            WordPlan::Candidates("pne".into())
+        );
+        let wide = WordRange {
+            prefix: "e".into(),
+            entries: FEW,
+            words: many("e"),
+        };
+        assert_eq!(choose(&[wide.clone()], SortOrder::Code), WordPlan::Scan);
+        assert_eq!(choose(&[wide, common], SortOrder::Code), walk(&["left"]));
+    }
+}
