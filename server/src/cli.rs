@@ -153,7 +153,7 @@ pub enum BenchCommand {
         #[arg(long)]
         reseed: bool,
         /// Only these scenarios: list, get, prefix, words, codes-page,
-        /// pages, writes, logins.
+        /// pages, writes, logins; `seed` alone only seeds.
         #[arg(long = "only")]
         only: Vec<String>,
         #[arg(long, default_value_os_t = crate::bench::default_data_dir())]

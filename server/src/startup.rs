@@ -111,6 +111,7 @@ pub fn router(state: ServerState) -> Router {
     let app_state = state.app.clone();
     let context = move || {
         provide_context(app_state.clone());
+        provide_context(app::api::CallerCache::default());
         use_csp_nonce();
     };
     let options = state.leptos_options.clone();

@@ -13,3 +13,5 @@ pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod server;
+#[cfg(feature = "ssr")]
+pub use server::CallerCache;

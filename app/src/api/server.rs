@@ -81,17 +81,48 @@ where
         .map_err(fail)
 }
 
+/// The caller of this request, looked up once: a page render runs several
+/// server functions in-process, each of which would otherwise read the
+/// session and the membership again. Provided per request (startup's
+/// context); without it (a test calling a function directly) every call
+/// looks the caller up.
+#[derive(Clone, Default)]
+pub struct CallerCache {
+    user: std::sync::Arc<tokio::sync::OnceCell<Option<SessionUser>>>,
+    org: std::sync::Arc<tokio::sync::OnceCell<OrgContext>>,
+}
+
 pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
-    extract::<Option<SessionUser>>().await
+    match use_context::<CallerCache>() {
+        Some(cache) => cache
+            .user
+            .get_or_try_init(extract::<Option<SessionUser>>)
+            .await
+            .cloned(),
+        None => extract::<Option<SessionUser>>().await,
+    }
 }
 
 pub async fn require_user() -> Result<SessionUser, AppError> {
-    extract::<SessionUser>().await
+    session_user()
+        .await?
+        .ok_or_else(|| fail(backend::Error::Unauthenticated))
 }
 
-/// The caller's current organization, read fresh from the database.
+/// The caller's current organization, read fresh from the database once
+/// per request.
 pub async fn org_context() -> Result<OrgContext, AppError> {
-    extract::<OrgContext>().await
+    let resolve = async || {
+        let state = state()?;
+        let user = require_user().await?;
+        OrgContext::resolve(&state.pool, user, request_meta())
+            .await
+            .map_err(fail)
+    };
+    match use_context::<CallerCache>() {
+        Some(cache) => cache.org.get_or_try_init(resolve).await.cloned(),
+        None => resolve().await,
+    }
 }
 
 /// The one shape of an organization-scoped server function: resolve the

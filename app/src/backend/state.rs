@@ -41,11 +41,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String, jwt: JwtKeys) -> Self {
+        // Half the cores: the other half always has requests to serve.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             pool,
             mode,
-            passwords: PasswordHasher::new(cores),
+            passwords: PasswordHasher::new(cores / 2),
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
             jwt,

@@ -40,18 +40,18 @@ const PASSWORD: &str = "load-test-password-1";
 /// Word searches: common, middling and rare words, single and two-word,
 /// and a prefix (counts are codes of the 2026 release holding them).
 pub const WORDS: &[&str] = &[
-    "unspecified",       // 23,711
-    "fracture",          // 17,881
-    "fracture femur",    // 2,500 or so
-    "left ankle",        //
-    "diabetes",          // 481
-    "type 2 diabetes",   //
-    "pregnancy",         // 759
+    "unspecified",        // 23,711
+    "fracture",           // 17,881
+    "fracture femur",     // 2,500 or so
+    "left ankle",         //
+    "diabetes",           // 481
+    "type 2 diabetes",    //
+    "pregnancy",          // 759
     "malignant neoplasm", //
-    "pneumonia",         // 72
-    "asthma",            // 19
-    "sepsis",            // 50
-    "fract",             // a prefix of three words
+    "pneumonia",          // 72
+    "asthma",             // 19
+    "sepsis",             // 50
+    "fract",              // a prefix of three words
 ];
 
 #[derive(Debug, Clone)]
@@ -93,15 +93,22 @@ impl World {
         &self.tenants[self.by_org[&org]]
     }
     fn any_tenant(&self) -> &Tenant {
-        self.tenants.choose(&mut rand::thread_rng()).expect("tenants")
+        self.tenants
+            .choose(&mut rand::thread_rng())
+            .expect("tenants")
     }
     fn any_sample(&self) -> &Sample {
-        self.samples.choose(&mut rand::thread_rng()).expect("samples")
+        self.samples
+            .choose(&mut rand::thread_rng())
+            .expect("samples")
     }
 }
 
 pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> anyhow::Result<()> {
     let db = open_seeded(settings, data_dir, &options).await?;
+    if options.only == ["seed"] {
+        return Ok(());
+    }
     let state = app_state(settings, &db)?;
     let owner_url = database_url()?;
 
@@ -136,9 +143,15 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut conn = db.owner_pool.acquire().await?;
-        let token = sessions::create(&mut conn, user_id, Some(org_id), false, &RequestMeta::default())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let token = sessions::create(
+            &mut conn,
+            user_id,
+            Some(org_id),
+            false,
+            &RequestMeta::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         tenants.push(Tenant {
             org_id,
             key: key.secret,
@@ -210,7 +223,10 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
         ratio(&http, pg);
     }
     if wanted("codes-page") {
-        let http = drive(&world, c, duration, |w, client| page_request(w, client, "/codes")).await;
+        let http = drive(&world, c, duration, |w, client| {
+            page_request(w, client, "/codes")
+        })
+        .await;
         report("codes page (HTML, 50 rows)", &http, pid);
     }
     if wanted("pages") {
@@ -225,7 +241,10 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
             "/settings",
         ] {
             let seconds = duration.min(Duration::from_secs(5));
-            let http = drive(&world, c, seconds, move |w, client| page_request(w, client, path)).await;
+            let http = drive(&world, c, seconds, move |w, client| {
+                page_request(w, client, path)
+            })
+            .await;
             report(&format!("page {path}"), &http, pid);
         }
     }
@@ -317,10 +336,8 @@ async fn seed(db: &Database, data_dir: &Path, orgs: usize) -> anyhow::Result<()>
     sqlx::query("create unlogged table seed_codes (code text, description text, category text)")
         .execute(pool)
         .await?;
-    let (c, (d, k)): (Vec<String>, (Vec<String>, Vec<String>)) = release
-        .into_iter()
-        .map(|(c, d, k)| (c, (d, k)))
-        .unzip();
+    let (c, (d, k)): (Vec<String>, (Vec<String>, Vec<String>)) =
+        release.into_iter().map(|(c, d, k)| (c, (d, k))).unzip();
     sqlx::query("insert into seed_codes select * from unnest($1::text[], $2::text[], $3::text[])")
         .bind(&c)
         .bind(&d)
@@ -434,9 +451,11 @@ fn read_release(path: &Path) -> anyhow::Result<Vec<(String, String, String)>> {
 }
 
 async fn count_codes(db: &Database) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("select sum(code_count)::bigint from organizations")
-        .fetch_one(&db.owner_pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("select sum(code_count)::bigint from organizations")
+            .fetch_one(&db.owner_pool)
+            .await?,
+    )
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -495,7 +514,12 @@ fn list_request(world: &World, client: &reqwest::Client) -> Call {
     let s = world.any_sample();
     let after = URL_SAFE_NO_PAD.encode(format!("c:{}", s.code_key));
     Call {
-        request: api(world, client, s.organization_id, &format!("/api/v1/codes?after={after}")),
+        request: api(
+            world,
+            client,
+            s.organization_id,
+            &format!("/api/v1/codes?after={after}"),
+        ),
         then_patch: None,
     }
 }
@@ -503,7 +527,12 @@ fn list_request(world: &World, client: &reqwest::Client) -> Call {
 fn get_request(world: &World, client: &reqwest::Client) -> Call {
     let s = world.any_sample();
     Call {
-        request: api(world, client, s.organization_id, &format!("/api/v1/codes/{}", s.id)),
+        request: api(
+            world,
+            client,
+            s.organization_id,
+            &format!("/api/v1/codes/{}", s.id),
+        ),
         then_patch: None,
     }
 }
@@ -512,7 +541,12 @@ fn prefix_request(world: &World, client: &reqwest::Client) -> Call {
     let s = world.any_sample();
     let prefix: String = s.code_key.chars().take(3).collect();
     Call {
-        request: api(world, client, s.organization_id, &format!("/api/v1/codes?q={prefix}")),
+        request: api(
+            world,
+            client,
+            s.organization_id,
+            &format!("/api/v1/codes?q={prefix}"),
+        ),
         then_patch: None,
     }
 }
@@ -521,7 +555,12 @@ fn word_request(world: &World, client: &reqwest::Client) -> Call {
     let t = world.any_tenant();
     let q = WORDS.choose(&mut rand::thread_rng()).expect("words");
     Call {
-        request: api(world, client, t.org_id, &format!("/api/v1/codes?q={}", q.replace(' ', "+"))),
+        request: api(
+            world,
+            client,
+            t.org_id,
+            &format!("/api/v1/codes?q={}", q.replace(' ', "+")),
+        ),
         then_patch: None,
     }
 }
@@ -542,7 +581,14 @@ fn edit_request(world: &World, client: &reqwest::Client) -> Call {
     let n: u32 = rand::thread_rng().gen();
     Call {
         request: api(world, client, s.organization_id, &path),
-        then_patch: Some((s.organization_id, path, format!("{{\"comment\": \"load {n}\", \"active\": {}}}", n % 2 == 0))),
+        then_patch: Some((
+            s.organization_id,
+            path,
+            format!(
+                "{{\"comment\": \"load {n}\", \"active\": {}}}",
+                n.is_multiple_of(2)
+            ),
+        )),
     }
 }
 
@@ -635,7 +681,10 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
         .map(str::to_owned);
     let body = response.bytes().await?;
     if !status.is_success() {
-        bail!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]));
+        bail!(
+            "{status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        );
     }
     if let Some((org, path, patch)) = call.then_patch {
         let response = client
@@ -649,7 +698,10 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
         let status = response.status();
         let body = response.bytes().await?;
         if !status.is_success() {
-            bail!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]));
+            bail!(
+                "{status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(200)])
+            );
         }
     }
     Ok(())
@@ -828,7 +880,11 @@ impl<'w> PgbenchSamples<'w> {
             let array = |items: &[String]| {
                 format!(
                     "array[{}]::text[]",
-                    items.iter().map(|w| literal(w)).collect::<Vec<_>>().join(", ")
+                    items
+                        .iter()
+                        .map(|w| literal(w))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             let ends: Vec<String> = words.iter().map(|w| format!("{w}{}", char::MAX)).collect();
@@ -838,7 +894,11 @@ impl<'w> PgbenchSamples<'w> {
                 .replace("$3::text[]", &array(&ends))
                 .replace("$4", &codes::search::FEW.to_string())
                 .replace("$5", &(codes::search::SOME_WORDS + 1).to_string());
-            let tsquery = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+            let tsquery = words
+                .iter()
+                .map(|w| format!("{w}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
             let conditions = format!(
                 "c.deleted_at is null and c.search @@ to_tsquery('simple', {})",
                 literal(&tsquery)
@@ -932,7 +992,10 @@ fn pgbench(
         .output()
         .context("pgbench (Debian's postgresql-client) is needed")?;
     if !output.status.success() {
-        bail!("pgbench failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let tps = stdout
@@ -945,7 +1008,10 @@ fn pgbench(
     let mut latencies: Vec<u64> = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("log")) {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("log"))
+        {
             for line in std::fs::read_to_string(&path)?.lines() {
                 if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse().ok()) {
                     latencies.push(us);

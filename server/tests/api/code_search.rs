@@ -118,7 +118,8 @@ async fn word_search_finds_exactly_the_codes_holding_every_word_after_imports_an
         .unwrap();
     app.import_release(&client, "icd10cm-2024.csv.gz", false)
         .await;
-    app.import_release(&client, "icd10cm-2026.csv.gz", true).await;
+    app.import_release(&client, "icd10cm-2026.csv.gz", true)
+        .await;
     let mut live = catalogue("icd10cm-2026.csv.gz");
     let deleted: Catalogue = catalogue("icd10cm-2024.csv.gz")
         .into_iter()
@@ -129,7 +130,11 @@ async fn word_search_finds_exactly_the_codes_holding_every_word_after_imports_an
     let check = async |live: &Catalogue, query: &str| {
         let mut want = expected(live, query);
         want.truncate(PAGES * 50);
-        assert_eq!(app.search(&client, query, &[], PAGES).await, want, "{query}");
+        assert_eq!(
+            app.search(&client, query, &[], PAGES).await,
+            want,
+            "{query}"
+        );
     };
     for query in QUERIES {
         check(&live, query).await;
@@ -175,7 +180,11 @@ async fn word_search_finds_exactly_the_codes_holding_every_word_after_imports_an
             ],
         )
         .await;
-    assert!(edited.status().is_success(), "{}", edited.text().await.unwrap());
+    assert!(
+        edited.status().is_success(),
+        "{}",
+        edited.text().await.unwrap()
+    );
     live.insert(target.clone(), "Zyzzyva bite of the left tibia".into());
     for query in ["femur", "fracture femur", "zyzzyva", "zyz tibia", "left"] {
         check(&live, query).await;
@@ -207,7 +216,10 @@ async fn another_organizations_words_neither_match_nor_change_the_page() {
     let mut b_rows = many.clone();
     b_rows.push(("Z99", "Zyzzyva sting"));
     for (client, rows) in [
-        (&a, csv(&[("A01", "Fracture of femur"), ("A02", "Sprain of ankle")])),
+        (
+            &a,
+            csv(&[("A01", "Fracture of femur"), ("A02", "Sprain of ankle")]),
+        ),
         (&b, csv(&b_rows)),
     ] {
         let imported = app.import_csv(client, rows, "file_name=t.csv").await;

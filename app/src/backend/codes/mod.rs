@@ -99,7 +99,8 @@ impl From<CodeRow> for CodeOut {
 }
 
 /// The columns of `CodeOut`, with the name of who changed it last.
-pub const SELECT_CODE: &str = "select c.id, c.code, c.description, c.category, c.severity, c.active,
+pub const SELECT_CODE: &str =
+    "select c.id, c.code, c.description, c.category, c.severity, c.active,
         c.version, c.created_at, c.updated_at, u.name as updated_by, c.deleted_at
      from codes c left join users u on u.id = c.updated_by and c.updated_by_kind = 'user'";
 

@@ -159,10 +159,7 @@ mod tests {
 
     #[test]
     fn a_word_nobody_uses_needs_no_query() {
-        let ranges = [
-            range("fracture", FEW, &["fracture"]),
-            range("zzz", 0, &[]),
-        ];
+        let ranges = [range("fracture", FEW, &["fracture"]), range("zzz", 0, &[])];
         assert_eq!(choose(&ranges, SortOrder::Code), WordPlan::NoMatch);
     }
 
@@ -172,7 +169,10 @@ mod tests {
             range("fract", FEW, &["fracture", "fractures"]),
             range("fem", 300, &["femur", "femoral"]),
         ];
-        assert_eq!(choose(&ranges, SortOrder::Code), walk(&["femur", "femoral"]));
+        assert_eq!(
+            choose(&ranges, SortOrder::Code),
+            walk(&["femur", "femoral"])
+        );
         assert_eq!(
             choose(&ranges, SortOrder::Updated),
             WordPlan::Candidates("fem".into())
@@ -207,7 +207,10 @@ mod tests {
             entries: FEW,
             words: many("e"),
         };
-        assert_eq!(choose(&[wide.clone()], SortOrder::Code), WordPlan::Scan);
+        assert_eq!(
+            choose(std::slice::from_ref(&wide), SortOrder::Code),
+            WordPlan::Scan
+        );
         assert_eq!(choose(&[wide, common], SortOrder::Code), walk(&["left"]));
     }
 }
