@@ -107,7 +107,22 @@ impl OrgTx {
         actor: Actor,
         meta: RequestMeta,
     ) -> Result<Self> {
-        Self::bind(pool.begin().await?, org_id, actor, meta).await
+        // BEGIN and the transaction's organization and user in one round
+        // trip (a simple query cannot bind: both are UUIDs formatted here,
+        // never text from a request).
+        let user = actor.id().map(|id| id.to_string()).unwrap_or_default();
+        let tx = pool
+            .begin_with(format!(
+                "begin; select set_config('app.org_id', '{org_id}', true), \
+                 set_config('app.user_id', '{user}', true)"
+            ))
+            .await?;
+        Ok(Self {
+            tx,
+            org_id,
+            actor,
+            meta,
+        })
     }
 
     /// Binds a transaction already under way to `org_id`, e.g. right after

@@ -83,6 +83,7 @@ struct Sample {
 
 struct World {
     base: String,
+    server_pid: u32,
     tenants: Vec<Tenant>,
     samples: Vec<Sample>,
     by_org: HashMap<Uuid, usize>,
@@ -175,12 +176,18 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
         .map(|(i, t)| (t.org_id, i))
         .collect();
 
+    // The seed's (or the last run's) dirty pages are written now, not by
+    // the checkpointer in the middle of a scenario.
+    if let Err(e) = sqlx::query("checkpoint").execute(&db.owner_pool).await {
+        println!("   (no checkpoint before measuring: {e})");
+    }
     let port = free_port()?;
     let mut server = start_server(&owner_url, port)?;
     let base = format!("http://127.0.0.1:{port}");
     wait_until_up(&base).await?;
     let world = Arc::new(World {
         base,
+        server_pid: server.id(),
         tenants,
         samples,
         by_org,
@@ -262,11 +269,16 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
             pid,
         );
         println!(
-            "   log-ins: {} done, {} refused or failed, p50 {:.0} ms",
+            "   log-ins: {} done ({:.1}/s), {} refused or failed, p50 {:.0} ms, p99 {:.0} ms",
             logged_in.ok,
+            logged_in.per_second(),
             logged_in.errors,
-            ms(logged_in.p50())
+            ms(logged_in.p50()),
+            ms(logged_in.at(0.99))
         );
+        if let Some(e) = &logged_in.first_error {
+            println!("   first log-in error: {e}");
+        }
     }
     println!(
         "   server peak resident memory (VmHWM): {:.1} MiB",
@@ -475,6 +487,10 @@ fn start_server(owner_url: &str, port: u16) -> anyhow::Result<std::process::Chil
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .env("CODEBOOK_WEBHOOK_WORKER", "false")
+        // The log-ins come "from" many addresses (X-Forwarded-For), as 100
+        // people would: from one address, more than 50 at once are refused
+        // by the log-in throttle, by design.
+        .env("CODEBOOK_TRUSTED_PROXIES", "127.0.0.1/32")
         .stdout(Stdio::null())
         .spawn()?)
 }
@@ -598,7 +614,10 @@ struct Outcome {
     latencies: Vec<Duration>,
     errors: u64,
     ok: u64,
+    /// Edits refused because another edit of the same code won (412).
+    conflicts: u64,
     took: Duration,
+    cpu: CpuSeconds,
     first_error: Option<String>,
 }
 
@@ -619,6 +638,7 @@ impl Outcome {
         self.latencies.extend(other.latencies);
         self.errors += other.errors;
         self.ok += other.ok;
+        self.conflicts += other.conflicts;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
@@ -634,6 +654,7 @@ async fn drive(
     make: impl Fn(&World, &reqwest::Client) -> Call + Send + Sync + Copy + 'static,
 ) -> Outcome {
     let started = Instant::now();
+    let cpu_before = CpuSeconds::now(world.server_pid);
     let deadline = started + duration;
     let loops = (0..connections).map(|_| {
         let world = world.clone();
@@ -649,8 +670,12 @@ async fn drive(
                 let result = send(&world, &client, call).await;
                 let latency = sent.elapsed();
                 match result {
-                    Ok(()) => {
+                    Ok(Answer::Done) => {
                         out.ok += 1;
+                        out.latencies.push(latency);
+                    }
+                    Ok(Answer::Conflict) => {
+                        out.conflicts += 1;
                         out.latencies.push(latency);
                     }
                     Err(e) => {
@@ -667,11 +692,18 @@ async fn drive(
         total.merge(handle.expect("a load loop"));
     }
     total.took = started.elapsed();
+    total.cpu = CpuSeconds::now(world.server_pid).since(&cpu_before);
     total.latencies.sort();
     total
 }
 
-async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Result<()> {
+enum Answer {
+    Done,
+    /// 412: another edit of the code came first; nothing changed.
+    Conflict,
+}
+
+async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Result<Answer> {
     let response = call.request.send().await?;
     let status = response.status();
     let etag = response
@@ -697,6 +729,9 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
             .await?;
         let status = response.status();
         let body = response.bytes().await?;
+        if status == reqwest::StatusCode::PRECONDITION_FAILED {
+            return Ok(Answer::Conflict);
+        }
         if !status.is_success() {
             bail!(
                 "{status}: {}",
@@ -704,7 +739,7 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
             );
         }
     }
-    Ok(())
+    Ok(Answer::Done)
 }
 
 /// `n` people logging in at once, over and over, for `duration`.
@@ -724,6 +759,10 @@ async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> anyhow::Res
                 let sent = Instant::now();
                 let response = client
                     .post(format!("{}/api/accounts/log_in", world.base))
+                    .header(
+                        "x-forwarded-for",
+                        format!("10.0.{}.{}", i / 250, 1 + i % 250),
+                    )
                     .form(&[("email", email.as_str()), ("password", PASSWORD)])
                     .send()
                     .await;
@@ -734,7 +773,10 @@ async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> anyhow::Res
                     }
                     Ok(r) => {
                         out.errors += 1;
-                        out.first_error.get_or_insert(r.status().to_string());
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        let body: String = body.chars().take(200).collect();
+                        out.first_error.get_or_insert(format!("{status}: {body}"));
                     }
                     Err(e) => {
                         out.errors += 1;
@@ -764,6 +806,19 @@ fn report(name: &str, out: &Outcome, pid: u32) {
         out.errors,
         process_memory_kib(pid, "VmRSS:") as f64 / 1024.0,
     );
+    if out.conflicts > 0 {
+        println!(
+            "   {} edits lost a race to another edit of the same code (412, nothing changed)",
+            out.conflicts
+        );
+    }
+    let seconds = out.took.as_secs_f64();
+    println!(
+        "   CPU over the scenario: server {:.0}%, load generator {:.0}%, PostgreSQL and the rest {:.0}% (of 100% per core)",
+        out.cpu.server / seconds * 100.0,
+        out.cpu.generator / seconds * 100.0,
+        out.cpu.rest / seconds * 100.0,
+    );
     if let Some(e) = &out.first_error {
         println!("   first error: {e}");
     }
@@ -778,6 +833,72 @@ fn ratio(http: &Outcome, pg: Pgbench) {
         pg.p99_ms,
         http.per_second() / pg.tps
     );
+}
+
+/// CPU time used so far by the server, by this process (the load
+/// generator) and by the whole machine besides (PostgreSQL, mostly).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSeconds {
+    server: f64,
+    generator: f64,
+    rest: f64,
+}
+
+impl CpuSeconds {
+    fn now(server_pid: u32) -> Self {
+        let server = process_cpu_seconds(&format!("/proc/{server_pid}/stat"));
+        let generator = process_cpu_seconds("/proc/self/stat");
+        Self {
+            server,
+            generator,
+            rest: machine_cpu_seconds() - server - generator,
+        }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            server: self.server - before.server,
+            generator: self.generator - before.generator,
+            rest: self.rest - before.rest,
+        }
+    }
+}
+
+/// utime + stime of a process, in seconds (clock ticks of 1/100 s).
+fn process_cpu_seconds(stat: &str) -> f64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = text
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Busy CPU time of the whole machine (all but idle and iowait), seconds.
+fn machine_cpu_seconds() -> f64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().next() else {
+        return 0.0;
+    };
+    let values: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let busy: f64 = values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy / 100.0
 }
 
 fn process_memory_kib(pid: u32, field: &str) -> u64 {

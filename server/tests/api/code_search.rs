@@ -111,11 +111,7 @@ async fn word_search_finds_exactly_the_codes_holding_every_word_after_imports_an
     let app = spawn_app().await;
     let (user, client) = app.signed_up_user().await;
     let org = app.org_id_of(&user.email).await;
-    sqlx::query("update organizations set plan = 'enterprise' where id = $1")
-        .bind(org)
-        .execute(&app.db.superuser)
-        .await
-        .unwrap();
+    app.upgrade_to_enterprise(org).await;
     app.import_release(&client, "icd10cm-2024.csv.gz", false)
         .await;
     app.import_release(&client, "icd10cm-2026.csv.gz", true)
@@ -196,11 +192,8 @@ async fn another_organizations_words_neither_match_nor_change_the_page() {
     let app = spawn_app().await;
     let (_, a) = app.signed_up_user().await;
     let (b_user, b) = app.signed_up_user().await;
-    sqlx::query("update organizations set plan = 'enterprise' where id = $1")
-        .bind(app.org_id_of(&b_user.email).await)
-        .execute(&app.db.superuser)
-        .await
-        .unwrap();
+    app.upgrade_to_enterprise(app.org_id_of(&b_user.email).await)
+        .await;
     let csv = |rows: &[(&str, &str)]| {
         let mut text = String::from("code,description,category\n");
         for (code, description) in rows {

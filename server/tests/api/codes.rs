@@ -87,6 +87,15 @@ impl TestApp {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// Lifts the organization's plan limits (for imports of whole releases).
+    pub async fn upgrade_to_enterprise(&self, org: Uuid) {
+        sqlx::query("update organizations set plan = 'enterprise' where id = $1")
+            .bind(org)
+            .execute(&self.db.superuser)
+            .await
+            .unwrap();
+    }
+
     /// Posts a CSV body to the import route.
     pub async fn import_csv(
         &self,
@@ -689,11 +698,7 @@ async fn importing_two_icd10cm_releases_writes_exactly_their_differences() {
     let app = spawn_app().await;
     let (user, client) = app.signed_up_user().await;
     let org = app.org_id_of(&user.email).await;
-    sqlx::query("update organizations set plan = 'enterprise' where id = $1")
-        .bind(org)
-        .execute(&app.db.superuser)
-        .await
-        .unwrap();
+    app.upgrade_to_enterprise(org).await;
     let (old, new) = (
         release("icd10cm-2024.csv.gz"),
         release("icd10cm-2026.csv.gz"),
