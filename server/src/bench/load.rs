@@ -23,6 +23,7 @@ use anyhow::{bail, Context as _};
 use app::backend::codes::{self, search::WordPlan};
 use app::backend::{api_keys, sessions, OrgContext, RequestMeta};
 use app::model::api_keys::ApiKeyForm;
+use app::model::codes::SortOrder;
 use app::model::orgs::OrgSlug;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use rand::seq::SliceRandom as _;
@@ -1014,7 +1015,11 @@ impl<'w> PgbenchSamples<'w> {
                 .replace("$2::text[]", &array(&words))
                 .replace("$3::text[]", &array(&ends))
                 .replace("$4", &codes::search::FEW.to_string())
-                .replace("$5", &(codes::search::SOME_WORDS + 1).to_string());
+                .replace("$5", &(codes::search::SOME_WORDS + 1).to_string())
+                .replace(
+                    "$6",
+                    &codes::search::counts_needed(words.len(), SortOrder::Code).to_string(),
+                );
             let tsquery = words
                 .iter()
                 .map(|w| format!("{w}:*"))

@@ -30,7 +30,7 @@ use crate::model::codes::{SearchTerms, SortOrder};
 
 /// Below this many entries a query word is rare: its codes can be fetched
 /// and sorted whole.
-pub const FEW: i64 = 1000;
+pub const FEW: i64 = 500;
 /// The most words one query word may stand for and still be walked.
 pub const SOME_WORDS: usize = 8;
 
@@ -51,37 +51,49 @@ pub enum WordPlan {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 struct WordRange {
     prefix: String,
-    /// Entries, counted up to [`FEW`].
-    entries: i64,
     /// The words starting with `prefix`, up to one more than [`SOME_WORDS`].
     words: Vec<String>,
+    /// Entries, counted up to [`FEW`]; not counted when the plan does not
+    /// depend on it.
+    entries: Option<i64>,
 }
 
 impl WordRange {
     fn walkable(&self) -> bool {
         self.words.len() <= SOME_WORDS
     }
+
+    /// Entries, an uncounted word taken as common.
+    fn entries(&self) -> i64 {
+        self.entries.unwrap_or(FEW)
+    }
 }
 
-/// Entries (up to `$4`) and words (up to `$5`) of each query word `$2`
+/// Words (up to `$5`) and entries (up to `$4`) of each query word `$2`
 /// (ranges ending at `$3`) in organization `$1`. The words of a range are
 /// listed by skipping from one to the next (a probe each) rather than
-/// reading every entry in between.
-pub const PLAN_SQL: &str = "select t.prefix,
-        (select count(*) from (
-            select from code_words w
-            where w.organization_id = $1 and w.word >= t.prefix and w.word < t.stop
-            limit $4) few) as entries,
-        array(
-            with recursive next (word) as (
-                select min(w.word) from code_words w
+/// reading every entry in between. Entries are counted only when `$6` (the
+/// query has other words, or the page is not in code order) or when the
+/// query word stands for too many words to walk: a lone walkable word is
+/// walked whatever its count, and counting a common word is most of this
+/// query's cost.
+pub const PLAN_SQL: &str = "select t.prefix, x.words,
+        case when $6 or cardinality(x.words) >= $5 then
+            (select count(*) from (
+                select from code_words w
                 where w.organization_id = $1 and w.word >= t.prefix and w.word < t.stop
-                union all
-                select (select min(w.word) from code_words w
-                        where w.organization_id = $1 and w.word > next.word and w.word < t.stop)
-                from next where next.word is not null)
-            select word from next where word is not null limit $5) as words
-    from unnest($2::text[], $3::text[]) as t (prefix, stop)";
+                limit $4) few)
+        end as entries
+    from unnest($2::text[], $3::text[]) as t (prefix, stop)
+    cross join lateral (select array(
+        with recursive next (word) as (
+            select min(w.word) from code_words w
+            where w.organization_id = $1 and w.word >= t.prefix and w.word < t.stop
+            union all
+            select (select min(w.word) from code_words w
+                    where w.organization_id = $1 and w.word > next.word and w.word < t.stop)
+            from next where next.word is not null)
+        select word from next where word is not null limit $5) as words) x";
 
 pub(super) async fn plan(tx: &mut OrgTx, words: &[String], sort: SortOrder) -> Result<WordPlan> {
     let ends: Vec<String> = words.iter().map(|w| prefix_end(w)).collect();
@@ -91,9 +103,15 @@ pub(super) async fn plan(tx: &mut OrgTx, words: &[String], sort: SortOrder) -> R
         .bind(&ends)
         .bind(FEW)
         .bind(SOME_WORDS as i64 + 1)
+        .bind(counts_needed(words.len(), sort))
         .fetch_all(tx.conn())
         .await?;
     Ok(choose(&ranges, sort))
+}
+
+/// Whether the plan needs every query word's count (see [`PLAN_SQL`]).
+pub fn counts_needed(query_words: usize, sort: SortOrder) -> bool {
+    query_words > 1 || sort != SortOrder::Code
 }
 
 /// The words of `q` and the plan of its first page in code order, for the
@@ -116,23 +134,26 @@ pub async fn plan_of(
 }
 
 fn choose(ranges: &[WordRange], sort: SortOrder) -> WordPlan {
-    let Some(rarest) = ranges.iter().min_by_key(|r| r.entries) else {
-        return WordPlan::Scan;
-    };
-    if rarest.entries == 0 {
+    if ranges.iter().any(|r| r.words.is_empty()) {
         return WordPlan::NoMatch;
     }
-    let walk = ranges
-        .iter()
-        .filter(|r| r.walkable())
-        .min_by_key(|r| (r.entries, r.words.len(), std::cmp::Reverse(r.prefix.len())));
+    let Some(rarest) = ranges.iter().min_by_key(|r| r.entries()) else {
+        return WordPlan::Scan;
+    };
+    let walk = ranges.iter().filter(|r| r.walkable()).min_by_key(|r| {
+        (
+            r.entries(),
+            r.words.len(),
+            std::cmp::Reverse(r.prefix.len()),
+        )
+    });
     match walk {
         Some(driver)
-            if sort == SortOrder::Code && (driver.entries < FEW || rarest.entries == FEW) =>
+            if sort == SortOrder::Code && (driver.entries() < FEW || rarest.entries() == FEW) =>
         {
             WordPlan::Walk(driver.words.clone())
         }
-        _ if rarest.entries < FEW => WordPlan::Candidates(rarest.prefix.clone()),
+        _ if rarest.entries() < FEW => WordPlan::Candidates(rarest.prefix.clone()),
         _ => WordPlan::Scan,
     }
 }
@@ -144,7 +165,7 @@ mod tests {
     fn range(prefix: &str, entries: i64, words: &[&str]) -> WordRange {
         WordRange {
             prefix: prefix.into(),
-            entries,
+            entries: Some(entries),
             words: words.iter().map(|w| w.to_string()).collect(),
         }
     }
@@ -161,6 +182,22 @@ mod tests {
     fn a_word_nobody_uses_needs_no_query() {
         let ranges = [range("fracture", FEW, &["fracture"]), range("zzz", 0, &[])];
         assert_eq!(choose(&ranges, SortOrder::Code), WordPlan::NoMatch);
+    }
+
+    #[test]
+    fn a_lone_walkable_word_is_walked_uncounted() {
+        let lone = WordRange {
+            prefix: "asthma".into(),
+            entries: None,
+            words: vec!["asthma".into(), "asthmaticus".into()],
+        };
+        assert_eq!(
+            choose(&[lone], SortOrder::Code),
+            walk(&["asthma", "asthmaticus"])
+        );
+        assert!(!counts_needed(1, SortOrder::Code));
+        assert!(counts_needed(2, SortOrder::Code));
+        assert!(counts_needed(1, SortOrder::Updated));
     }
 
     #[test]
@@ -194,7 +231,7 @@ mod tests {
     fn a_rare_prefix_of_many_words_gives_candidates_and_common_ones_a_scan() {
         let rare = WordRange {
             prefix: "pne".into(),
-            entries: 146,
+            entries: Some(146),
             words: many("pne"),
         };
         let common = range("left", FEW, &["left"]);
@@ -204,7 +241,7 @@ mod tests {
         );
         let wide = WordRange {
             prefix: "e".into(),
-            entries: FEW,
+            entries: Some(FEW),
             words: many("e"),
         };
         assert_eq!(
