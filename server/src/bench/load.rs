@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use app::backend::codes::{self, search::WordPlan};
-use app::backend::{api_keys, sessions, OrgContext, RequestMeta};
+use app::backend::{api_keys, OrgContext};
 use app::model::api_keys::ApiKeyForm;
 use app::model::codes::SortOrder;
 use app::model::orgs::OrgSlug;
@@ -144,20 +144,11 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut conn = db.owner_pool.acquire().await?;
-        let token = sessions::create(
-            &mut conn,
-            user_id,
-            Some(org_id),
-            false,
-            &RequestMeta::default(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cookie = super::session_cookie(&db, user_id, org_id).await?;
         tenants.push(Tenant {
             org_id,
             key: key.secret,
-            cookie: format!("{}={}", sessions::cookie_name(false), token.as_str()),
+            cookie,
             email,
         });
     }
@@ -206,7 +197,7 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
     let duration = Duration::from_secs(options.seconds);
     let c = options.connections;
 
-    let mut pg_samples = PgbenchSamples::new(&world, 16);
+    let pg_samples = PgbenchSamples::new(&world, 16);
     if wanted("list") {
         let http = drive(&world, c, duration, list_request).await;
         report("list page (API, 50 rows, keyset)", &http, pid);
@@ -263,7 +254,7 @@ pub async fn run(settings: &Settings, data_dir: &Path, options: LoadOptions) -> 
     if wanted("logins") {
         let logins = tokio::spawn(log_ins(world.clone(), options.logins, duration));
         let http = drive(&world, c, duration, list_request).await;
-        let logged_in = logins.await??;
+        let logged_in = logins.await?;
         report(
             &format!("list page during {} concurrent log-ins", options.logins),
             &http,
@@ -688,14 +679,32 @@ async fn drive(
             out
         })
     });
+    let mut total = gather(loops, started).await;
+    total.cpu = CpuSeconds::now(world.server_pid).since(&cpu_before);
+    total
+}
+
+/// The loops' outcomes as one, latencies sorted, over the time since
+/// `started`.
+async fn gather(
+    loops: impl Iterator<Item = tokio::task::JoinHandle<Outcome>>,
+    started: Instant,
+) -> Outcome {
     let mut total = Outcome::default();
     for handle in futures::future::join_all(loops).await {
         total.merge(handle.expect("a load loop"));
     }
     total.took = started.elapsed();
-    total.cpu = CpuSeconds::now(world.server_pid).since(&cpu_before);
     total.latencies.sort();
     total
+}
+
+/// An answer that is not the one expected, with the start of its body.
+fn refusal(status: reqwest::StatusCode, body: &[u8]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+    )
 }
 
 enum Answer {
@@ -714,10 +723,7 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
         .map(str::to_owned);
     let body = response.bytes().await?;
     if !status.is_success() {
-        bail!(
-            "{status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        );
+        return Err(refusal(status, &body));
     }
     if let Some((org, path, patch)) = call.then_patch {
         let response = client
@@ -734,17 +740,14 @@ async fn send(world: &World, client: &reqwest::Client, call: Call) -> anyhow::Re
             return Ok(Answer::Conflict);
         }
         if !status.is_success() {
-            bail!(
-                "{status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            );
+            return Err(refusal(status, &body));
         }
     }
     Ok(Answer::Done)
 }
 
 /// `n` people logging in at once, over and over, for `duration`.
-async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> anyhow::Result<Outcome> {
+async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> Outcome {
     let started = Instant::now();
     let deadline = started + duration;
     let loops = (0..n).map(|i| {
@@ -775,9 +778,9 @@ async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> anyhow::Res
                     Ok(r) => {
                         out.errors += 1;
                         let status = r.status();
-                        let body = r.text().await.unwrap_or_default();
-                        let body: String = body.chars().take(200).collect();
-                        out.first_error.get_or_insert(format!("{status}: {body}"));
+                        let body = r.bytes().await.unwrap_or_default();
+                        out.first_error
+                            .get_or_insert(refusal(status, &body).to_string());
                     }
                     Err(e) => {
                         out.errors += 1;
@@ -788,13 +791,7 @@ async fn log_ins(world: Arc<World>, n: usize, duration: Duration) -> anyhow::Res
             out
         })
     });
-    let mut total = Outcome::default();
-    for handle in futures::future::join_all(loops).await {
-        total.merge(handle?);
-    }
-    total.took = started.elapsed();
-    total.latencies.sort();
-    Ok(total)
+    gather(loops, started).await
 }
 
 fn report(name: &str, out: &Outcome, pid: u32) {
@@ -941,7 +938,7 @@ impl<'w> PgbenchSamples<'w> {
             .collect()
     }
 
-    fn list(&mut self) -> Vec<String> {
+    fn list(&self) -> Vec<String> {
         self.picks()
             .into_iter()
             .map(|s| {
@@ -958,7 +955,7 @@ impl<'w> PgbenchSamples<'w> {
             .collect()
     }
 
-    fn get(&mut self) -> Vec<String> {
+    fn get(&self) -> Vec<String> {
         self.picks()
             .into_iter()
             .map(|s| {
@@ -979,7 +976,7 @@ impl<'w> PgbenchSamples<'w> {
     /// then the page query of the plan it chose, as `list::fetch_page`
     /// builds them (first page, code order, live codes).
     async fn words(
-        &mut self,
+        &self,
         db: &Database,
         state: &app::backend::AppState,
     ) -> anyhow::Result<Vec<String>> {

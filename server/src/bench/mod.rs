@@ -637,18 +637,7 @@ pub async fn audit_export(settings: &Settings, entries: u64) -> anyhow::Result<(
     }
     for (org_id, n) in orgs {
         for format in ["csv", "ndjson"] {
-            let mut conn = db.owner_pool.acquire().await?;
-            let token = sessions::create(
-                &mut conn,
-                user_id,
-                Some(org_id),
-                false,
-                &RequestMeta::default(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            drop(conn);
-            let cookie = format!("{}={}", sessions::cookie_name(false), token.as_str());
+            let cookie = session_cookie(&db, user_id, org_id).await?;
             reset_peak_memory();
             let before = memory_kib("VmRSS:");
             let started = Instant::now();
@@ -725,6 +714,26 @@ async fn seed_audit(db: &Database, org_id: Uuid, user_id: Uuid, n: u64) -> anyho
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A new session of `user_id` in `org_id`, as the `Cookie` header value a
+/// browser on plain HTTP would send.
+async fn session_cookie(db: &Database, user_id: Uuid, org_id: Uuid) -> anyhow::Result<String> {
+    let mut conn = db.owner_pool.acquire().await?;
+    let token = sessions::create(
+        &mut conn,
+        user_id,
+        Some(org_id),
+        false,
+        &RequestMeta::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(format!(
+        "{}={}",
+        sessions::cookie_name(false),
+        token.as_str()
+    ))
 }
 
 /// Resets VmHWM to the current RSS; false where the kernel does not allow it.
