@@ -206,6 +206,7 @@ pub struct Application {
     database: Database,
     jobs: app::backend::jobs::Worker,
     webhooks: Option<WebhookWorker>,
+    api_key_usage: app::backend::api_keys::UsageFlusher,
 }
 
 impl Application {
@@ -243,6 +244,7 @@ impl Application {
             metrics_token: settings.metrics_token(),
         };
         let jobs = start_job_worker(&state.app);
+        let api_key_usage = state.app.api_keys.start_flushing(state.app.pool.clone());
         let webhooks = settings
             .webhook_worker
             .then(|| start_webhook_worker(&state.app));
@@ -252,6 +254,7 @@ impl Application {
             database,
             jobs,
             webhooks,
+            api_key_usage,
         })
     }
 
@@ -271,6 +274,7 @@ impl Application {
             database,
             jobs,
             webhooks,
+            api_key_usage,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(
@@ -284,6 +288,7 @@ impl Application {
             webhooks.stop().await;
         }
         jobs.stop().await;
+        api_key_usage.stop().await;
         database.app_pool.close().await;
         database.owner_pool.close().await;
         drop(database.embedded);

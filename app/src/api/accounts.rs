@@ -67,27 +67,23 @@ pub async fn log_out() -> Result<(), AppError> {
 /// The signed-in user and their current organization, or `None`.
 #[server(endpoint = "accounts/current_user")]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    use super::server::{request_meta, session_user, state};
-    use crate::backend::OrgContext;
+    use super::server::{org_context, session_user};
     use crate::model::accounts::CurrentOrganization;
 
-    let state = state()?;
     let Some(user) = session_user().await? else {
         return Ok(None);
     };
     // An inactive or missing organization does not sign the user out; the
-    // pages that need one say why they cannot show it.
-    let organization = OrgContext::resolve(&state.pool, user.clone(), request_meta())
-        .await
-        .ok()
-        .and_then(|ctx| {
-            Some(CurrentOrganization {
-                role: ctx.member_role().ok()?,
-                id: ctx.org_id,
-                name: ctx.org_name,
-                slug: ctx.org_slug,
-            })
-        });
+    // pages that need one say why they cannot show it. The organization is
+    // the one the page's own server functions use (looked up once).
+    let organization = org_context().await.ok().and_then(|ctx| {
+        Some(CurrentOrganization {
+            role: ctx.member_role().ok()?,
+            id: ctx.org_id,
+            name: ctx.org_name,
+            slug: ctx.org_slug,
+        })
+    });
     Ok(Some(CurrentUser {
         id: user.user_id,
         name: user.name,

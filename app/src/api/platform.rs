@@ -37,7 +37,10 @@ pub async fn platform_security_events(
 
 #[server(endpoint = "platform/set_active")]
 pub async fn set_organization_active(organization_id: Uuid, active: bool) -> Result<(), AppError> {
-    platform_admin(async |admin| admin.set_active(organization_id, active).await).await
+    platform_admin(async |admin| admin.set_active(organization_id, active).await).await?;
+    // A deactivated organization's keys stop at once in this process.
+    super::server::state()?.api_keys.forget();
+    Ok(())
 }
 
 #[server(endpoint = "platform/set_plan")]

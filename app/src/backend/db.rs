@@ -193,10 +193,12 @@ impl OrgTx {
 /// A transaction for a signed-in user outside any one organization: it can
 /// see that user's own memberships and nothing of any tenant.
 pub async fn begin_as_user(pool: &PgPool, user_id: Uuid) -> Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("select set_config('app.user_id', $1, true)")
-        .bind(user_id.to_string())
-        .execute(&mut *tx)
+    // BEGIN and the user in one round trip, as `OrgTx::begin` does (a UUID
+    // formatted here, never text from a request).
+    let tx = pool
+        .begin_with(format!(
+            "begin; select set_config('app.user_id', '{user_id}', true)"
+        ))
         .await?;
     Ok(tx)
 }

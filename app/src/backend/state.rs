@@ -1,5 +1,6 @@
 use sqlx::PgPool;
 
+use super::api_keys::KeyGate;
 use super::jwt::JwtKeys;
 use super::mail::Mailer;
 use super::passwords::PasswordHasher;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// that sends. Strict with a process-long key until the server sets
     /// the instance's own (`with_webhooks`).
     pub webhooks: Webhooks,
+    /// API keys presented to this process: their leases and usage.
+    pub api_keys: KeyGate,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             platform_admins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             webhooks: Webhooks::strict_ephemeral(),
+            api_keys: KeyGate::default(),
         }
     }
 

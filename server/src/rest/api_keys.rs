@@ -1,6 +1,6 @@
 //! API-key callers of `/api/v1`: the layer that authenticates a
 //! `Bearer cb_live_…` credential once per request, counts it against the
-//! key's usage and rate limit, hands the key to the `OrgContext` extractor
+//! key's usage and rate limit (through the process's `KeyGate`), hands the key to the `OrgContext` extractor
 //! (through the request's extensions), and writes the `RateLimit-*`
 //! headers. Requests with a JWT or no credential pass through untouched.
 use app::backend::api_keys::{self, AuthenticatedKey, RateLimitState};
@@ -43,7 +43,7 @@ pub async fn authenticate(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
     let meta = RequestMeta::from_http(request.headers(), peer, &state.trusted_proxies);
-    let key = match api_keys::authenticate(&state.pool, token, &meta).await {
+    let key = match state.api_keys.authenticate(&state.pool, token, &meta).await {
         Ok(key) => key,
         Err(error) => return ApiError::from(error).into_response(),
     };

@@ -532,6 +532,84 @@ async fn parallel_requests_never_pass_the_rate_limit() {
 }
 
 #[tokio::test]
+async fn a_busy_key_is_counted_exactly_and_stops_at_once_when_revoked() {
+    let app = spawn_app().await;
+    let (client, _, key) = owner_with_key(&app, &["codes:read"]).await;
+
+    // Enough requests, in parallel, that the server leases many at a time.
+    for _ in 0..4 {
+        let requests = (0..10).map(|_| app.get_with_key(&key.secret, "/api/v1/codes"));
+        for response in futures::future::join_all(requests).await {
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let response = app.get_with_key(&key.secret, "/api/v1/codes").await;
+    // 600 a minute by default; 41 used, whatever the lease held back.
+    assert_eq!(response.headers()["ratelimit-remaining"], "559");
+
+    let listed = app.api_keys(&client).await;
+    assert_eq!(listed[0]["request_count"], 41);
+
+    let response = app
+        .call(&client, "api_keys/revoke", &[("id", key.id.to_string())])
+        .await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+    let response = app.get_with_key(&key.secret, "/api/v1/codes").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Two server processes serving one key (two gates on one database)
+/// together let through no more than the key's limit.
+#[tokio::test]
+async fn two_processes_never_let_a_key_past_its_limit_together() {
+    use app::backend::api_keys::KeyGate;
+    use app::backend::RequestMeta;
+
+    let app = spawn_app().await;
+    let (client, _, _) = owner_with_key(&app, &["codes:read"]).await;
+    let key = app
+        .create_api_key_with(
+            &client,
+            "shared",
+            &["codes:read"],
+            &[("rate_limit_per_minute", "40")],
+        )
+        .await;
+    let meta = RequestMeta::default();
+    let attempts = |gate: KeyGate| {
+        let (pool, secret, meta) = (app.app_pool.clone(), key.secret.clone(), meta.clone());
+        async move {
+            let mut admitted = 0;
+            for _ in 0..40 {
+                let key = gate.authenticate(&pool, &secret, &meta).await.unwrap();
+                if !key.rate_limit.exceeded() {
+                    admitted += 1;
+                }
+            }
+            admitted
+        }
+    };
+
+    let gates = [KeyGate::default(), KeyGate::default()];
+    let (first, second) = tokio::join!(attempts(gates[0].clone()), attempts(gates[1].clone()));
+    for gate in &gates {
+        gate.flush_usage(&app.app_pool).await.unwrap();
+    }
+
+    // At most 4 (a tenth of the limit) may be held in a lease when the
+    // other gate is refused; never more than the limit pass.
+    assert!((36..=40).contains(&(first + second)), "{first} + {second}");
+    let (hits, count): (i32, i64) =
+        sqlx::query_as("select window_hits, request_count from api_keys where id = $1")
+            .bind(key.id)
+            .fetch_one(&app.db.superuser)
+            .await
+            .unwrap();
+    assert!(hits >= first + second, "{hits}");
+    assert_eq!(count, 80);
+}
+
+#[tokio::test]
 async fn what_a_key_writes_names_the_key_as_its_actor() {
     let app = spawn_app().await;
     let (_, org_id, key) = owner_with_key(&app, &["codes:read", "codes:write"]).await;

@@ -17,13 +17,16 @@ use uuid::Uuid;
 use super::audit::{self, AuditEvent};
 use super::{limits, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::{
-    ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scope, Scopes, DEFAULT_ROTATION_GRACE_HOURS,
+    ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scopes, DEFAULT_ROTATION_GRACE_HOURS,
     MAX_ROTATION_GRACE_HOURS,
 };
 use crate::model::audit::AuditAction;
 use crate::model::codes::optional_number;
 use crate::model::orgs::OrgSlug;
 use crate::model::Permission;
+
+mod gate;
+pub use gate::{KeyGate, UsageFlusher, LEASE_TTL};
 
 pub const KEY_PREFIX: &str = "cb_live_";
 const RANDOM_LEN: usize = 30;
@@ -83,7 +86,8 @@ fn hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
-/// A key that was just presented and found live, with its request counted.
+/// A key that was just presented and found live, with its request counted
+/// (see [`KeyGate::authenticate`]).
 #[derive(Debug, Clone)]
 pub struct AuthenticatedKey {
     pub id: Uuid,
@@ -117,64 +121,6 @@ impl RateLimitState {
     pub fn reset_seconds(&self, now: DateTime<Utc>) -> i64 {
         (self.resets_at - now).num_seconds().clamp(1, 60)
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct AuthRow {
-    organization_id: Uuid,
-    id: Uuid,
-    name: String,
-    scopes: Vec<String>,
-    organization_name: String,
-    organization_slug: OrgSlug,
-    organization_active: bool,
-    rate_limit_per_minute: i32,
-    window_hits: i32,
-    window_resets_at: DateTime<Utc>,
-}
-
-/// The key `text` stands for, if it is live; the request is counted
-/// against its usage and rate limit. A request past the limit is refused
-/// with `RateLimited` (the first refusal of a window is audited).
-pub async fn authenticate(
-    pool: &PgPool,
-    text: &str,
-    meta: &RequestMeta,
-) -> Result<AuthenticatedKey> {
-    if !is_well_formed(text) {
-        return Err(Error::Unauthenticated);
-    }
-    // Every request through a key writes its usage and rate window; that
-    // commit need not wait for the disk (a crash forgets at most the last
-    // moment's counts, never a change anyone made), so a busy key costs no
-    // fsync per request.
-    let row: Option<AuthRow> = sqlx::query_as(
-        "select k.* from set_config('synchronous_commit', 'off', true),
-                         api_key_authenticate($1, $2) as k",
-    )
-    .bind(hash(text))
-    .bind(meta.ip.map(IpNetwork::from))
-    .fetch_optional(pool)
-    .await?;
-    let row = row.ok_or(Error::Unauthenticated)?;
-    if !row.organization_active {
-        return Err(Error::OrganizationInactive);
-    }
-    let key = AuthenticatedKey {
-        id: row.id,
-        name: row.name,
-        organization_id: row.organization_id,
-        organization_name: row.organization_name,
-        organization_slug: row.organization_slug,
-        // A scope the code no longer knows grants nothing.
-        scopes: Scopes::new(row.scopes.iter().filter_map(|s| s.parse::<Scope>().ok())),
-        rate_limit: RateLimitState {
-            limit: row.rate_limit_per_minute,
-            used: row.window_hits,
-            resets_at: row.window_resets_at,
-        },
-    };
-    Ok(key)
 }
 
 /// Records the first refused request of a window in the organization's
@@ -239,6 +185,11 @@ const SELECT_KEYS: &str = "select k.id, k.name, k.prefix, k.scopes, u.name as cr
 /// Every key of the organization, live ones first, newest first.
 pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<ApiKeyView>> {
     ctx.require(Permission::ManageApiKeys).await?;
+    // Show every request this process has let through (others write
+    // theirs within seconds).
+    if let Err(error) = state.api_keys.flush_usage(&state.pool).await {
+        tracing::warn!(error = ?error, "writing API key usage before a listing failed");
+    }
     let mut tx = ctx.begin(&state.pool).await?;
     let rows: Vec<KeyRow> = sqlx::query_as(&format!(
         "{SELECT_KEYS}
@@ -431,6 +382,7 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
+    state.api_keys.forget();
     Ok(NewApiKey {
         key,
         secret: secret.0,
@@ -458,6 +410,7 @@ pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<ApiK
     )
     .await?;
     tx.commit().await?;
+    state.api_keys.forget();
     Ok(key)
 }
 
