@@ -16,9 +16,8 @@ pub async fn get_dashboard() -> Result<Dashboard, AppError> {
 /// The signed-in user's organizations, for the switcher.
 #[server(endpoint = "orgs/mine")]
 pub async fn my_organizations() -> Result<Vec<MyOrganization>, AppError> {
-    use crate::backend::orgs;
-    super::server::as_user(async |user, state| orgs::list_for_user(&state.pool, user.user_id).await)
-        .await
+    let memberships = super::server::my_memberships().await?;
+    Ok(memberships.into_iter().map(|m| m.organization).collect())
 }
 
 /// Makes another of the user's organizations the current one.

@@ -3,6 +3,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use leptos::prelude::*;
 
+use crate::backend::orgs::Membership;
 use crate::backend::sessions::SessionUser;
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
 use crate::model::{AppError, ErrorCode};
@@ -89,6 +90,7 @@ where
 #[derive(Clone, Default)]
 pub struct CallerCache {
     user: std::sync::Arc<tokio::sync::OnceCell<Option<SessionUser>>>,
+    memberships: std::sync::Arc<tokio::sync::OnceCell<Vec<Membership>>>,
     org: std::sync::Arc<tokio::sync::OnceCell<OrgContext>>,
 }
 
@@ -109,15 +111,30 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
         .ok_or_else(|| fail(backend::Error::Unauthenticated))
 }
 
+/// The caller's memberships, read fresh from the database once per
+/// request: the page's organization and its switcher both come from them.
+pub async fn my_memberships() -> Result<Vec<Membership>, AppError> {
+    let read = async || {
+        let state = state()?;
+        let user = require_user().await?;
+        crate::backend::orgs::memberships(&state.pool, user.user_id)
+            .await
+            .map_err(fail)
+    };
+    match use_context::<CallerCache>() {
+        Some(cache) => cache.memberships.get_or_try_init(read).await.cloned(),
+        None => read().await,
+    }
+}
+
 /// The caller's current organization, read fresh from the database once
 /// per request.
 pub async fn org_context() -> Result<OrgContext, AppError> {
     let resolve = async || {
         let state = state()?;
         let user = require_user().await?;
-        OrgContext::resolve(&state.pool, user, request_meta())
-            .await
-            .map_err(fail)
+        let memberships = my_memberships().await?;
+        OrgContext::among(&state.pool, user, &memberships, request_meta()).map_err(fail)
     };
     match use_context::<CallerCache>() {
         Some(cache) => cache.org.get_or_try_init(resolve).await.cloned(),

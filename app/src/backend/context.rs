@@ -5,8 +5,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
+use super::orgs::Membership;
 use super::sessions::SessionUser;
-use super::{db, Actor, Error, OrgTx, RequestMeta, Result};
+use super::{Actor, Error, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::Scopes;
 use crate::model::audit::AuditAction;
 use crate::model::orgs::OrgSlug;
@@ -74,42 +75,40 @@ pub struct OrgContext {
     pool: PgPool,
 }
 
-#[derive(sqlx::FromRow)]
-struct MembershipRow {
-    organization_id: Uuid,
-    name: String,
-    slug: OrgSlug,
-    active: bool,
-    role: Role,
-}
-
 impl OrgContext {
     /// The session's current organization if the user still belongs to it,
     /// else the organization they joined first.
     pub async fn resolve(pool: &PgPool, user: SessionUser, meta: RequestMeta) -> Result<Self> {
-        let mut tx = db::begin_as_user(pool, user.user_id).await?;
-        let row: Option<MembershipRow> = sqlx::query_as(
-            "select m.organization_id, o.name, o.slug, o.active, m.role
-             from memberships m join organizations o on o.id = m.organization_id
-             where m.user_id = $1
-             order by (m.organization_id = $2) desc nulls last, m.created_at, o.name
-             limit 1",
-        )
-        .bind(user.user_id)
-        .bind(user.current_organization_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let row = row
+        let memberships = super::orgs::memberships(pool, user.user_id).await?;
+        Self::among(pool, user, &memberships, meta)
+    }
+
+    /// `resolve`, from memberships already read (a page reads them once
+    /// for its organization and its switcher).
+    pub fn among(
+        pool: &PgPool,
+        user: SessionUser,
+        memberships: &[Membership],
+        meta: RequestMeta,
+    ) -> Result<Self> {
+        let current = memberships
+            .iter()
+            .find(|m| Some(m.organization.id) == user.current_organization_id)
+            .or_else(|| {
+                memberships.iter().min_by(|a, b| {
+                    (a.joined_at, &a.organization.name).cmp(&(b.joined_at, &b.organization.name))
+                })
+            })
             .ok_or_else(|| Error::Forbidden("You are not a member of any organization.".into()))?;
-        if !row.active {
+        let org = &current.organization;
+        if !org.active {
             return Err(Error::OrganizationInactive);
         }
         Ok(Self {
-            org_id: row.organization_id,
-            org_name: row.name,
-            org_slug: row.slug,
-            grant: Grant::Role(row.role),
+            org_id: org.id,
+            org_name: org.name.clone(),
+            org_slug: org.slug.clone(),
+            grant: Grant::Role(org.role),
             actor: Actor::User(user.user_id),
             actor_name: user.name,
             meta,

@@ -77,11 +77,21 @@ pub async fn find_id_by_slug(pool: &sqlx::PgPool, slug: &OrgSlug) -> Result<Uuid
         .ok_or(Error::NotFound)
 }
 
-/// The organizations a user belongs to, for the switcher.
-pub async fn list_for_user(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<MyOrganization>> {
+/// One of a user's memberships: the organization as the switcher shows it,
+/// and when they joined (the first one is their default).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Membership {
+    #[sqlx(flatten)]
+    pub organization: MyOrganization,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The user's memberships, by organization name: what a page needs both
+/// for its caller's organization and for the switcher, in one query.
+pub async fn memberships(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<Membership>> {
     let mut tx = super::db::begin_as_user(pool, user_id).await?;
-    let rows: Vec<MyOrganization> = sqlx::query_as(
-        "select o.id, o.name, o.slug, m.role, o.active
+    let rows: Vec<Membership> = sqlx::query_as(
+        "select o.id, o.name, o.slug, m.role, o.active, m.created_at as joined_at
          from memberships m join organizations o on o.id = m.organization_id
          where m.user_id = $1
          order by lower(o.name), o.slug",

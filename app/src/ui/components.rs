@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 use crate::model::{AppError, ErrorCode};
+use crate::ui::resource::PageResource;
 
 /// Waits for `resource` and renders `children` with its value: the one way a
 /// page shows data it loads. While loading it says so; an error is shown as
@@ -19,7 +20,7 @@ use crate::model::{AppError, ErrorCode};
 /// ```
 #[component]
 pub fn Loaded<T, F, V>(
-    resource: Resource<Result<T, AppError>>,
+    resource: PageResource<Result<T, AppError>>,
     /// The page's heading, shown above an error when the loaded view would
     /// have carried it.
     #[prop(optional)]

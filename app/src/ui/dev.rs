@@ -4,10 +4,11 @@ use leptos_meta::Title;
 
 use crate::api::dev::{dev_mail, OutboxMail};
 use crate::ui::components::Loaded;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn DevMailPage() -> impl IntoView {
-    let mails = Resource::new(|| (), |_| dev_mail());
+    let mails = page_resource(|| (), |_| dev_mail());
     view! {
         <Title text="Mail outbox · Codebook"/>
         <main class="page">

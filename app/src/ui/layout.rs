@@ -9,14 +9,15 @@ use crate::model::accounts::CurrentUser;
 use crate::model::orgs::MyOrganization;
 use crate::model::AppError;
 use crate::ui::components::LoadError;
+use crate::ui::resource::{page_resource, PageResource};
 
 /// The signed-in user, loaded once by the layout and shared with its pages.
 #[derive(Clone, Copy)]
-pub struct CurrentUserResource(pub Resource<Result<Option<CurrentUser>, AppError>>);
+pub struct CurrentUserResource(pub PageResource<Result<Option<CurrentUser>, AppError>>);
 
 /// The signed-in user as the layout loaded it, for pages that show the user
 /// or the current organization (wait for it with `Loaded`).
-pub fn current_user_resource() -> Resource<Result<Option<CurrentUser>, AppError>> {
+pub fn current_user_resource() -> PageResource<Result<Option<CurrentUser>, AppError>> {
     expect_context::<CurrentUserResource>().0
 }
 
@@ -29,8 +30,8 @@ pub async fn current_user() -> Option<CurrentUser> {
 
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
-    let user = Resource::new(|| (), |_| get_current_user());
-    let orgs = Resource::new(|| (), |_| my_organizations());
+    let user = page_resource(|| (), |_| get_current_user());
+    let orgs = page_resource(|| (), |_| my_organizations());
     provide_context(CurrentUserResource(user));
     // The page sits outside the header's Suspense: a Suspend may run again
     // when its resources resolve, and a page built inside it would be built

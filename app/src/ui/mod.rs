@@ -10,6 +10,7 @@ pub mod layout;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod resource;
 pub mod secret;
 pub mod webhooks;
 

@@ -10,13 +10,14 @@ use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
 };
 use crate::ui::layout::current_user_resource;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let change = ServerAction::<ChangePassword>::new();
-    let sessions = Resource::new(
+    let sessions = page_resource(
         move || {
             (
                 revoke.version().get(),

@@ -12,6 +12,7 @@ use crate::model::api_keys::{
 };
 use crate::ui::codes::FieldError;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded, SubmitButton};
+use crate::ui::resource::page_resource;
 use crate::ui::secret::SecretDialog;
 use crate::ui::webhooks::NumberField;
 
@@ -41,7 +42,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             secret.set(Some(made.secret));
         }
     });
-    let keys = Resource::new(
+    let keys = page_resource(
         move || {
             (
                 create.version().get(),

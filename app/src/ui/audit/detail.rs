@@ -10,6 +10,7 @@ use crate::api::audit::get_audit_entry;
 use crate::model::audit::{label_of, AuditEntryOut, ACTOR_KINDS};
 use crate::model::{AppError, ErrorCode};
 use crate::ui::components::DateTime;
+use crate::ui::resource::page_resource;
 
 /// The entry a route parameter names, or the not-found error the page shows
 /// for an address that cannot name one.
@@ -23,7 +24,7 @@ fn parse_seq(raw: Option<String>) -> Result<i64, AppError> {
 pub fn AuditEntryPage() -> impl IntoView {
     let params = use_params_map();
     let seq = Memo::new(move |_| parse_seq(params.read().get("seq")));
-    let entry = Resource::new(
+    let entry = page_resource(
         move || seq.get(),
         |seq| async move { get_audit_entry(seq?).await },
     );

@@ -14,6 +14,7 @@ use crate::model::audit::{
 };
 use crate::model::{AppError, ErrorCode};
 use crate::ui::components::DateTime;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
@@ -25,7 +26,7 @@ pub fn AuditLogPage() -> impl IntoView {
             .get("before")
             .and_then(|b| b.trim().parse::<i64>().ok())
     });
-    let data = Resource::new(
+    let data = page_resource(
         move || (filter.get(), before.get()),
         |(filter, before)| list_audit(filter, before),
     );

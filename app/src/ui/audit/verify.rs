@@ -8,10 +8,11 @@ use leptos_meta::Title;
 use super::load_error;
 use crate::api::audit::verify_audit;
 use crate::model::audit::AuditVerifyOut;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn AuditVerifyPage() -> impl IntoView {
-    let report = Resource::new(|| (), |_| verify_audit());
+    let report = page_resource(|| (), |_| verify_audit());
     view! {
         <Title text="Verify the audit log · Codebook"/>
         <main class="page">

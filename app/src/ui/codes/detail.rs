@@ -21,6 +21,7 @@ use crate::api::codes::{
 use crate::model::codes::{CodeHistory, CodeOut};
 use crate::model::{AppError, ErrorCode, Permission};
 use crate::ui::components::{action_error, FormError, SubmitButton};
+use crate::ui::resource::page_resource;
 
 /// Every change this page can make; the page reloads the code after each.
 #[derive(Clone, Copy)]
@@ -68,7 +69,7 @@ pub fn CodePage() -> impl IntoView {
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
     let actions = CodeActions::new();
-    let data = Resource::new(
+    let data = page_resource(
         move || (id.get(), actions.finished()),
         |(id, _)| async move {
             match id {

@@ -9,12 +9,13 @@ use super::{active_label, load_error, when, Viewer};
 use crate::api::codes::list_codes;
 use crate::model::codes::{CodeFilter, CodeOut, CodePage, Severity, SortOrder};
 use crate::model::Permission;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn CodesPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| CodeFilter::from_params(|name| query.read().get(name)));
-    let data = Resource::new(move || filter.get(), list_codes);
+    let data = page_resource(move || filter.get(), list_codes);
     view! {
         <Title text="Codes · Codebook"/>
         <main class="page">

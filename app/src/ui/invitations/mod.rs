@@ -12,6 +12,7 @@ use crate::model::{Permission, Role};
 use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
 };
+use crate::ui::resource::page_resource;
 
 /// The invite form and the open invitations, for those who may invite.
 #[component]
@@ -19,7 +20,7 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let resend = ServerAction::<ResendInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
-    let invitations = Resource::new(
+    let invitations = page_resource(
         move || {
             (
                 invite.version().get(),
@@ -127,7 +128,7 @@ pub fn may_invite(role: Role) -> bool {
 pub fn AcceptInvitationPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let preview = Resource::new(token, preview_invitation);
+    let preview = page_resource(token, preview_invitation);
     view! {
         <Title text="Invitation · Codebook"/>
         <main class="page narrow">

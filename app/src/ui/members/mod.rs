@@ -9,6 +9,7 @@ use crate::model::Role;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
 use crate::ui::invitations::{may_invite, InvitePanel};
 use crate::ui::layout::reload_after;
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
@@ -17,7 +18,7 @@ pub fn MembersPage() -> impl IntoView {
     let leave = ServerAction::<LeaveOrganization>::new();
     reload_after(leave, "/dashboard");
     // Reload the list after every change.
-    let data = Resource::new(
+    let data = page_resource(
         move || (change.version().get(), remove.version().get()),
         |_| list_members(),
     );

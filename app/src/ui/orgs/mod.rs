@@ -11,10 +11,11 @@ use crate::api::orgs::get_dashboard;
 use crate::model::codes::RecentChange;
 use crate::model::orgs::{Dashboard, Usage};
 use crate::ui::components::{DateTime, Loaded};
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_dashboard());
+    let data = page_resource(|| (), |_| get_dashboard());
     view! {
         <Title text="Dashboard · Codebook"/>
         <main class="page">

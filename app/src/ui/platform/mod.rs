@@ -17,6 +17,7 @@ use crate::api::platform::{
 use crate::model::orgs::Plan;
 use crate::model::platform::{OrgAdminPage, OrgAdminRow};
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
+use crate::ui::resource::page_resource;
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -41,7 +42,7 @@ pub fn PlatformOrganizationsPage() -> impl IntoView {
         plan: ServerAction::new(),
         limits: ServerAction::new(),
     };
-    let data = Resource::new(
+    let data = page_resource(
         move || {
             (
                 search(),

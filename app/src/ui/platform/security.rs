@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::platform::platform_security_events;
 use crate::model::audit::{SecurityEventOut, SecurityEventPage};
 use crate::ui::components::{DateTime, Loaded};
+use crate::ui::resource::page_resource;
 
 fn page_href(before: Option<i64>) -> String {
     match before {
@@ -26,7 +27,7 @@ pub fn PlatformSecurityPage() -> impl IntoView {
             .get("before")
             .and_then(|b| b.trim().parse::<i64>().ok())
     });
-    let data = Resource::new(move || before.get(), platform_security_events);
+    let data = page_resource(move || before.get(), platform_security_events);
     view! {
         <Title text="Security events · Codebook"/>
         <main class="page">

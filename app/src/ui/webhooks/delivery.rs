@@ -13,6 +13,7 @@ use crate::model::webhooks::{AttemptOut, DeliveryDetail};
 use crate::model::Permission;
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn WebhookDeliveryPage() -> impl IntoView {
@@ -25,7 +26,7 @@ pub fn WebhookDeliveryPage() -> impl IntoView {
         ))
     });
     let replay = ServerAction::<ReplayDelivery>::new();
-    let detail = Resource::new(
+    let detail = page_resource(
         move || (ids.get(), replay.version().get()),
         |(ids, _)| async move {
             let (endpoint_id, id) = ids?;

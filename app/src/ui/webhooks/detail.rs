@@ -25,6 +25,7 @@ use crate::model::webhooks::{DeliveryFilter, EndpointOut, TestSendOut};
 use crate::model::{AppError, Permission};
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
+use crate::ui::resource::page_resource;
 
 /// Every change this page can make.
 #[derive(Clone, Copy)]
@@ -82,11 +83,11 @@ pub fn WebhookPage() -> impl IntoView {
     let id = Memo::new(move |_| parse_id(params.read().get("id")));
     let filter = Memo::new(move |_| filter_from_query(|name| query.read().get(name)));
     let actions = EndpointActions::new();
-    let endpoint = Resource::new(
+    let endpoint = page_resource(
         move || (id.get(), actions.finished()),
         |(id, _)| async move { get_webhook(id?).await },
     );
-    let deliveries = Resource::new(
+    let deliveries = page_resource(
         move || (id.get(), filter.get(), actions.finished()),
         |(id, filter, _)| async move { list_deliveries(id?, filter).await },
     );

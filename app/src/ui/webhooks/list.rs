@@ -15,6 +15,7 @@ use crate::model::webhooks::EndpointOut;
 use crate::model::Permission;
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, FormError, Loaded, SubmitButton};
+use crate::ui::resource::page_resource;
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -25,7 +26,7 @@ pub fn WebhooksPage() -> impl IntoView {
             secret.set(Some(created.secret));
         }
     });
-    let endpoints = Resource::new(move || create.version().get(), |_| list_webhooks());
+    let endpoints = page_resource(move || create.version().get(), |_| list_webhooks());
     view! {
         <Title text="Webhooks · Codebook"/>
         <main class="page">

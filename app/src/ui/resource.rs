@@ -1,0 +1,61 @@
+//! The resources pages load their data with. The server writes each
+//! resource's value into the page as JSON and the browser reads it back
+//! while hydrating; server functions answer in JSON too. Leptos's own codec
+//! parses the first from a `&str` and server functions parse the second
+//! from bytes, so the browser's wasm held two copies of every type's JSON
+//! parser. This codec parses from bytes as well: one copy.
+use codee::{Decoder, Encoder};
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// JSON, parsed from bytes.
+pub struct Json;
+
+impl<T: Serialize> Encoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(value: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(value)
+    }
+}
+
+impl<T: DeserializeOwned> Decoder<T> for Json {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(text: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(text.as_bytes())
+    }
+}
+
+/// A page's data: loaded on the server, carried to the browser in the page.
+pub type PageResource<T> = Resource<T, Json>;
+
+/// `Resource::new` with the codec above.
+#[track_caller]
+pub fn page_resource<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> PageResource<T>
+where
+    S: Send + Sync + Clone + PartialEq + 'static,
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_comes_back_as_it_went() {
+        let text = <Json as Encoder<Vec<(String, u32)>>>::encode(&vec![("é".into(), 7)]).unwrap();
+        let back: Vec<(String, u32)> = <Json as Decoder<_>>::decode(&text).unwrap();
+        assert_eq!(back, vec![("é".to_owned(), 7)]);
+        assert!(<Json as Decoder<u32>>::decode("\"x\"").is_err());
+    }
+}
