@@ -2,15 +2,15 @@
 //! no page works before it has arrived. The one place the budget is set;
 //! a test fails the test command when the published wasm grows past it.
 //!
-//! Today's figure is a ratchet, a little above the current 1,163,000
-//! bytes; issue #12 brings it down to 300 KB.
+//! Today's figure is a ratchet, a little above the current 717,845 bytes
+//! (1,163,062 before stop 19); issue #12 brings it down to 300 KB.
 
 use anyhow::Context;
 
 use crate::settings::Settings;
 use crate::site::Hashed;
 
-pub const WASM_GZIP_BUDGET: u64 = 1_200_000;
+pub const WASM_GZIP_BUDGET: u64 = 750_000;
 
 /// The size of the published wasm's `.gz`.
 pub fn wasm_gzip_size(settings: &Settings, hashed: &Hashed) -> anyhow::Result<u64> {

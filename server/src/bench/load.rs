@@ -1029,14 +1029,21 @@ impl<'w> PgbenchSamples<'w> {
             let base = format!("{} where c.organization_id = '{org}'", codes::SELECT_CODE);
             let page_sql = match &plan {
                 WordPlan::NoMatch => "select 1".to_owned(),
+                // `codes::list::walk`, written out.
                 WordPlan::Walk(walked) => format!(
-                    "{base} and c.code_key = any(array(
-                       select distinct x.code_key from unnest({}) as d (word) cross join lateral (
-                       select w.code_key from code_words w
+                    "select c.id, c.code, c.description, c.category, c.severity, c.active,
+                            c.version, c.created_at, c.updated_at, u.name as updated_by, c.deleted_at
+                     from (select distinct on (x.code_key) x.* from unnest({}) as d (word)
+                       cross join lateral (
+                       select c.code_key, c.id, c.code, c.description, c.category, c.severity,
+                              c.active, c.version, c.created_at, c.updated_at, c.updated_by,
+                              c.updated_by_kind, c.deleted_at
+                       from code_words w
                        join codes c on c.organization_id = w.organization_id and c.code_key = w.code_key
                        where w.organization_id = '{org}' and w.word = d.word and {conditions}
-                       order by w.code_key limit 51) x order by 1 limit 51))
-                     and {conditions} order by c.code_key limit 51",
+                       order by w.code_key limit 51) x order by x.code_key limit 51) c
+                     left join users u on u.id = c.updated_by and c.updated_by_kind = 'user'
+                     order by c.code_key",
                     array(walked)
                 ),
                 WordPlan::Candidates(prefix) => format!(
