@@ -37,7 +37,7 @@ use crate::model::api_keys::{Scope, Scopes};
 use crate::model::orgs::OrgSlug;
 
 /// How long a lease is trusted before the key is read again.
-pub const LEASE_TTL: StdDuration = StdDuration::from_secs(1);
+const LEASE_TTL: StdDuration = StdDuration::from_secs(1);
 /// The most requests one lease takes: a tenth of the limit, and never more
 /// than this (what one process may hold back from the others).
 const MAX_LEASE: i32 = 1_000;

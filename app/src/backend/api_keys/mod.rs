@@ -26,7 +26,7 @@ use crate::model::orgs::OrgSlug;
 use crate::model::Permission;
 
 mod gate;
-pub use gate::{KeyGate, UsageFlusher, LEASE_TTL};
+pub use gate::{KeyGate, UsageFlusher};
 
 pub const KEY_PREFIX: &str = "cb_live_";
 const RANDOM_LEN: usize = 30;
