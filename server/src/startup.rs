@@ -97,12 +97,42 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
 
 /// What axum handlers share; Leptos takes its options from it, REST
 /// handlers the application state.
-#[derive(Clone, FromRef)]
-pub struct ServerState {
+/// The router's state: a handle, as axum clones it for every request.
+#[derive(Clone)]
+pub struct ServerState(std::sync::Arc<ServerParts>);
+
+/// What a `ServerState` holds.
+pub struct ServerParts {
     pub leptos_options: LeptosOptions,
     pub app: AppState,
     /// What `GET /metrics` asks scrapers for (`Settings::metrics_token`).
     pub metrics_token: Option<String>,
+}
+
+impl ServerState {
+    pub fn new(parts: ServerParts) -> Self {
+        Self(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ServerState {
+    type Target = ServerParts;
+
+    fn deref(&self) -> &ServerParts {
+        &self.0
+    }
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(state: &ServerState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<ServerState> for AppState {
+    fn from_ref(state: &ServerState) -> Self {
+        state.app.clone()
+    }
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -238,11 +268,11 @@ impl Application {
             app = app.with_platform_admins(settings.platform_admin_emails());
         }
         metrics::describe();
-        let state = ServerState {
+        let state = ServerState::new(ServerParts {
             leptos_options,
             app,
             metrics_token: settings.metrics_token(),
-        };
+        });
         let jobs = start_job_worker(&state.app);
         let api_key_usage = state.app.api_keys.start_flushing(state.app.pool.clone());
         let webhooks = settings

@@ -27,10 +27,12 @@ pub fn request_meta() -> RequestMeta {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    let trusted = use_context::<AppState>()
-        .map(|state| state.trusted_proxies)
-        .unwrap_or_default();
-    RequestMeta::from_http(&parts.headers, peer, &trusted)
+    let state = use_context::<AppState>();
+    let none = crate::backend::request::TrustedProxies::default();
+    let trusted = state
+        .as_deref()
+        .map_or(&none, |state| &state.trusted_proxies);
+    RequestMeta::from_http(&parts.headers, peer, trusted)
 }
 
 /// Maps a backend error to the wire, logging internal ones with the request

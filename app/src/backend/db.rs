@@ -1,7 +1,7 @@
 //! Connections, migrations, and `OrgTx`: the only door to tenant data.
 use anyhow::{bail, Context as _};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{Connection as _, Executor, PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -13,11 +13,38 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// The role the application runs as; created by the first migration.
 pub const APP_ROLE: &str = "codebook_app";
 
+/// A pooled connection idle longer than this is checked before use.
+pub const TRUSTED_IDLE: Duration = Duration::from_secs(30);
+
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    connect_trusting_idle(url, max_connections, TRUSTED_IDLE).await
+}
+
+/// `connect`, with connections idle up to `trusted_idle` handed out
+/// unchecked.
+pub async fn connect_trusting_idle(
+    url: &str,
+    max_connections: u32,
+    trusted_idle: Duration,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("Invalid database URL")?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it hands out: a round trip per
+        // transaction, a quarter of a short request's. A connection in
+        // steady use is known good; one that sat idle (through a restart
+        // of PostgreSQL, a proxy's idle cut) is still checked, and if dead
+        // replaced before anyone uses it.
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > trusted_idle {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // Generic plans of prepared statements can cross jit_above_cost

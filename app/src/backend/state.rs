@@ -1,3 +1,6 @@
+use std::ops::Deref;
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
 use super::api_keys::KeyGate;
@@ -18,9 +21,15 @@ pub enum Mode {
     Production,
 }
 
-/// What every request handler and server function shares.
+/// What every request handler and server function shares: a handle,
+/// cloned for every request (by axum, and into each page's context), so a
+/// clone is one reference count, not a copy of the settings.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What an `AppState` holds.
+#[derive(Clone)]
+pub struct Shared {
     /// Connected as the restricted application role.
     pub pool: PgPool,
     pub mode: Mode,
@@ -46,7 +55,7 @@ impl AppState {
     pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String, jwt: JwtKeys) -> Self {
         // Half the cores: the other half always has requests to serve.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
+        Self(Arc::new(Shared {
             pool,
             mode,
             passwords: PasswordHasher::new(cores / 2),
@@ -57,21 +66,27 @@ impl AppState {
             trusted_proxies: TrustedProxies::default(),
             webhooks: Webhooks::strict_ephemeral(),
             api_keys: KeyGate::default(),
-        }
+        }))
+    }
+
+    /// The settings, to change while the state is being set up (before a
+    /// server shares it; a clone made earlier keeps its own copy).
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
     }
 
     pub fn with_platform_admins(mut self, emails: Vec<String>) -> Self {
-        self.platform_admins = emails;
+        self.shared_mut().platform_admins = emails;
         self
     }
 
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.trusted_proxies = proxies;
+        self.shared_mut().trusted_proxies = proxies;
         self
     }
 
     pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
-        self.webhooks = webhooks;
+        self.shared_mut().webhooks = webhooks;
         self
     }
 
@@ -83,5 +98,13 @@ impl AppState {
     /// served over plain HTTP on localhost.
     pub fn secure_cookies(&self) -> bool {
         self.mode == Mode::Production
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

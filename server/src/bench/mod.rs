@@ -608,15 +608,17 @@ pub async fn audit_export(settings: &Settings, entries: u64) -> anyhow::Result<(
     let state = app_state(settings, &db)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = crate::startup::router(crate::startup::ServerState {
-        leptos_options: leptos::prelude::LeptosOptions::builder()
-            .output_name("codebook")
-            .site_root("target/site")
-            .site_addr(addr)
-            .build(),
-        app: state,
-        metrics_token: None,
-    });
+    let router = crate::startup::router(crate::startup::ServerState::new(
+        crate::startup::ServerParts {
+            leptos_options: leptos::prelude::LeptosOptions::builder()
+                .output_name("codebook")
+                .site_root("target/site")
+                .site_addr(addr)
+                .build(),
+            app: state,
+            metrics_token: None,
+        },
+    ));
     let server = tokio::spawn(async move {
         axum::serve(
             listener,

@@ -252,3 +252,41 @@ async fn the_embedded_cluster_syncs_to_disk_unless_it_is_a_test_cluster() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Connections in steady use are handed out unchecked (a round trip per
+/// transaction saved); one that sat idle past the trusted time is checked
+/// first, so a connection PostgreSQL closed meanwhile (a restart, an idle
+/// cut by a proxy) is replaced before anyone uses it.
+#[tokio::test]
+async fn a_connection_closed_while_idle_is_replaced_before_use() {
+    let db = TestDb::create().await;
+    for (trusted_idle, replaced) in [
+        (std::time::Duration::ZERO, true),
+        (std::time::Duration::from_secs(3600), false),
+    ] {
+        let pool = app::backend::db::connect_trusting_idle(&db.url, 1, trusted_idle)
+            .await
+            .unwrap();
+        let pid: i32 = sqlx::query_scalar("select pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        // Waits (up to 5 s) until the backend is gone.
+        let terminated: bool = sqlx::query_scalar("select pg_terminate_backend($1, 5000)")
+            .bind(pid)
+            .fetch_one(&db.superuser)
+            .await
+            .unwrap();
+        assert!(terminated);
+
+        let answer = sqlx::query_scalar::<_, i32>("select 1")
+            .fetch_one(&pool)
+            .await;
+        assert_eq!(
+            answer.is_ok(),
+            replaced,
+            "trusted idle {trusted_idle:?}: {answer:?}"
+        );
+        pool.close().await;
+    }
+}
