@@ -3,6 +3,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use leptos::prelude::*;
 
+use crate::backend::caller::CallerWithMemberships;
 use crate::backend::orgs::Membership;
 use crate::backend::sessions::SessionUser;
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
@@ -100,7 +101,15 @@ pub async fn session_user() -> Result<Option<SessionUser>, AppError> {
     match use_context::<CallerCache>() {
         Some(cache) => cache
             .user
-            .get_or_try_init(extract::<Option<SessionUser>>)
+            .get_or_try_init(async || {
+                // The memberships come with the session (one statement):
+                // the page's organization and its switcher read them next.
+                let caller = extract::<CallerWithMemberships>().await?;
+                if let Some(memberships) = caller.memberships {
+                    let _ = cache.memberships.set(memberships);
+                }
+                Ok(caller.user)
+            })
             .await
             .cloned(),
         None => extract::<Option<SessionUser>>().await,
@@ -116,10 +125,12 @@ pub async fn require_user() -> Result<SessionUser, AppError> {
 /// The caller's memberships, read fresh from the database once per
 /// request: the page's organization and its switcher both come from them.
 pub async fn my_memberships() -> Result<Vec<Membership>, AppError> {
+    // The user first: a session cookie's read brings the memberships
+    // along (`session_user`), and they must be in the cache before this
+    // looks.
+    let user = require_user().await?;
     let read = async || {
-        let state = state()?;
-        let user = require_user().await?;
-        crate::backend::orgs::memberships(&state.pool, user.user_id)
+        crate::backend::orgs::memberships(&state()?.pool, user.user_id)
             .await
             .map_err(fail)
     };

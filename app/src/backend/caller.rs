@@ -11,6 +11,7 @@ use http::request::Parts;
 use std::net::SocketAddr;
 
 use super::api_keys::{self, AuthenticatedKey};
+use super::orgs::Membership;
 use super::sessions::{SessionToken, SessionUser};
 use super::{AppState, Error, OrgContext, RequestMeta};
 
@@ -49,9 +50,16 @@ pub fn bearer_token_of(headers: &http::HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The signed-in user, if any. A bearer token that is present but invalid
+/// How a request says who is calling.
+enum Credentials<'a> {
+    Bearer(&'a str),
+    Cookie(SessionToken),
+    None,
+}
+
+/// The request's credentials. A bearer token that is present but invalid
 /// is refused rather than ignored, so a client learns its token is bad.
-async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, Error> {
+fn credentials<'a>(parts: &'a Parts, state: &AppState) -> Result<Credentials<'a>, Error> {
     if let Some(token) = bearer_token(parts) {
         if api_keys::looks_like_key(token) {
             // A key acts for its organization, never as a person.
@@ -61,12 +69,55 @@ async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<Sessi
                     .into(),
             ));
         }
-        return state.jwt.authenticate(&state.pool, token).await.map(Some);
+        return Ok(Credentials::Bearer(token));
     }
     let cookie = super::sessions::cookie_name(state.secure_cookies());
-    match SessionToken::from_headers(&parts.headers, cookie) {
-        Some(token) => super::sessions::authenticate(&state.pool, &token).await,
-        None => Ok(None),
+    Ok(match SessionToken::from_headers(&parts.headers, cookie) {
+        Some(token) => Credentials::Cookie(token),
+        None => Credentials::None,
+    })
+}
+
+/// The signed-in user, if any.
+async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, Error> {
+    match credentials(parts, state)? {
+        Credentials::Bearer(token) => state.jwt.authenticate(&state.pool, token).await.map(Some),
+        Credentials::Cookie(token) => super::sessions::authenticate(&state.pool, &token).await,
+        Credentials::None => Ok(None),
+    }
+}
+
+/// The signed-in user and, when a session cookie names them, their
+/// memberships, read in the same statement: a page needs both before its
+/// data. (A bearer token's caller reads memberships when it needs them.)
+pub struct CallerWithMemberships {
+    pub user: Option<SessionUser>,
+    pub memberships: Option<Vec<Membership>>,
+}
+
+impl<S> FromRequestParts<S> for CallerWithMemberships
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let (user, memberships) = match credentials(parts, &state)? {
+            Credentials::Bearer(token) => (
+                Some(state.jwt.authenticate(&state.pool, token).await?),
+                None,
+            ),
+            Credentials::Cookie(token) => {
+                match super::sessions::authenticate_with_memberships(&state.pool, &token).await? {
+                    Some((user, memberships)) => (Some(user), Some(memberships)),
+                    None => (None, None),
+                }
+            }
+            Credentials::None => (None, None),
+        };
+        Ok(CallerWithMemberships { user, memberships })
     }
 }
 

@@ -6,7 +6,10 @@ use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::orgs::Membership;
 use super::{tokens, RequestMeta, Result};
+use crate::model::orgs::{MyOrganization, OrgSlug};
+use crate::model::Role;
 
 /// The cookie's name in development, served over plain HTTP.
 pub const COOKIE_NAME: &str = "codebook_session";
@@ -161,14 +164,68 @@ pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<
         .fetch_optional(pool)
         .await?;
     if let Some(user) = &user {
-        if Utc::now() - user.last_seen_at > TOUCH_INTERVAL {
-            sqlx::query("update sessions set last_seen_at = now() where id = $1")
-                .bind(user.session_id)
-                .execute(pool)
-                .await?;
-        }
+        touch(pool, user).await?;
     }
     Ok(user)
+}
+
+/// `authenticate`, with the user's memberships read in the same statement
+/// (`session_caller`): what every signed-in page needs first.
+pub async fn authenticate_with_memberships(
+    pool: &PgPool,
+    token: &SessionToken,
+) -> Result<Option<(SessionUser, Vec<Membership>)>> {
+    let rows: Vec<CallerRow> = sqlx::query_as("select * from session_caller($1)")
+        .bind(token.hash())
+        .fetch_all(pool)
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let user = first.user.clone();
+    touch(pool, &user).await?;
+    let memberships = rows.into_iter().filter_map(CallerRow::membership).collect();
+    Ok(Some((user, memberships)))
+}
+
+/// One row of `session_caller`: the user, and one of their memberships
+/// (none for a user without any).
+#[derive(sqlx::FromRow)]
+struct CallerRow {
+    #[sqlx(flatten)]
+    user: SessionUser,
+    organization_id: Option<Uuid>,
+    organization_name: Option<String>,
+    organization_slug: Option<OrgSlug>,
+    role: Option<Role>,
+    organization_active: Option<bool>,
+    joined_at: Option<DateTime<Utc>>,
+}
+
+impl CallerRow {
+    fn membership(self) -> Option<Membership> {
+        Some(Membership {
+            organization: MyOrganization {
+                id: self.organization_id?,
+                name: self.organization_name?,
+                slug: self.organization_slug?,
+                role: self.role?,
+                active: self.organization_active?,
+            },
+            joined_at: self.joined_at?,
+        })
+    }
+}
+
+/// Records that the session was used, at most once a minute.
+async fn touch(pool: &PgPool, user: &SessionUser) -> Result<()> {
+    if Utc::now() - user.last_seen_at > TOUCH_INTERVAL {
+        sqlx::query("update sessions set last_seen_at = now() where id = $1")
+            .bind(user.session_id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Makes `org_id` the session's current organization.

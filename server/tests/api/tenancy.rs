@@ -392,3 +392,90 @@ fn closed_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A page reads its caller's session and memberships in one statement
+/// (`session_caller`, a definer function past the memberships' row-level
+/// security): it answers with every organization of the token's holder,
+/// by name, and nobody else's; with none for a user without any; with
+/// nothing for an unknown or revoked session.
+#[tokio::test]
+async fn the_session_caller_answers_for_the_tokens_holder_only() {
+    use app::backend::sessions::{self, SessionToken};
+    use app::backend::RequestMeta;
+
+    let app = spawn_app().await;
+    let (ada, _) = app.signed_up_user().await;
+    let (bob, _) = app.signed_up_user().await;
+    let ada_id = app.user_id_of(&ada.email).await;
+    // A second organization of Ada's, named to sort first.
+    let second = Uuid::new_v4();
+    sqlx::query("insert into organizations (id, name, slug) values ($1, 'AAA first', $2)")
+        .bind(second)
+        .bind(format!("aaa-{}", &second.simple().to_string()[..8]))
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into memberships (organization_id, user_id, role) values ($1, $2, 'viewer')",
+    )
+    .bind(second)
+    .bind(ada_id)
+    .execute(&app.db.superuser)
+    .await
+    .unwrap();
+
+    let mut conn = app.app_pool.acquire().await.unwrap();
+    let meta = RequestMeta::default();
+    let token = sessions::create(&mut conn, ada_id, None, false, &meta)
+        .await
+        .unwrap();
+    let (user, memberships) = sessions::authenticate_with_memberships(&app.app_pool, &token)
+        .await
+        .unwrap()
+        .expect("a live session");
+    assert_eq!(user.user_id, ada_id);
+    let orgs: Vec<Uuid> = memberships.iter().map(|m| m.organization.id).collect();
+    assert_eq!(orgs, vec![second, app.org_id_of(&ada.email).await]);
+    assert!(!orgs.contains(&app.org_id_of(&bob.email).await));
+
+    // A user without any organization is still signed in, with none.
+    let loner = Uuid::new_v4();
+    sqlx::query(
+        "insert into users (id, email, name, password_hash)
+         values ($1, $2, 'Loner', 'not a hash')",
+    )
+    .bind(loner)
+    .bind(format!("loner-{}@example.com", loner.simple()))
+    .execute(&app.db.superuser)
+    .await
+    .unwrap();
+    let loner_token = sessions::create(&mut conn, loner, None, false, &meta)
+        .await
+        .unwrap();
+    let (user, memberships) = sessions::authenticate_with_memberships(&app.app_pool, &loner_token)
+        .await
+        .unwrap()
+        .expect("a live session");
+    assert_eq!((user.user_id, memberships.len()), (loner, 0));
+
+    // Unknown or revoked: nobody.
+    let unknown = SessionToken::generate();
+    assert!(
+        sessions::authenticate_with_memberships(&app.app_pool, &unknown)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let session_id: Uuid = sqlx::query_scalar("select id from sessions where token_hash = $1")
+        .bind(token.hash())
+        .fetch_one(&app.db.superuser)
+        .await
+        .unwrap();
+    sessions::revoke(&mut conn, session_id).await.unwrap();
+    assert!(
+        sessions::authenticate_with_memberships(&app.app_pool, &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
