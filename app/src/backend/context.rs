@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
+use super::db::Plans;
 use super::orgs::Membership;
 use super::sessions::SessionUser;
 use super::{Actor, Error, OrgTx, RequestMeta, Result};
@@ -250,5 +251,11 @@ impl OrgContext {
     /// A transaction on this organization's data, as this actor.
     pub async fn begin(&self, pool: &PgPool) -> Result<OrgTx> {
         OrgTx::begin(pool, self.org_id, self.actor, self.meta.clone()).await
+    }
+
+    /// `begin`, for statements planned once whatever their values
+    /// (`Plans::Generic`).
+    pub async fn begin_planned(&self, pool: &PgPool, plans: Plans) -> Result<OrgTx> {
+        OrgTx::begin_planned(pool, self.org_id, self.actor, self.meta.clone(), plans).await
     }
 }

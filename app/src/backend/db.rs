@@ -127,6 +127,21 @@ pub struct OrgTx {
     meta: RequestMeta,
 }
 
+/// How PostgreSQL plans a transaction's prepared statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// PostgreSQL's choice, per statement and values.
+    Chosen,
+    /// One plan per statement and connection, whatever the values: for
+    /// statements whose best plan does not depend on them (an
+    /// organization's codes by key, a word's entries). PostgreSQL chose to
+    /// plan those anew on every execution, and planning the word search
+    /// cost more than running it (`bench load`: word search 1,400 → 2,000
+    /// req/s, the list 0.44 → 0.53 of pgbench, whose scripts bind no
+    /// parameters and so never plan twice).
+    Generic,
+}
+
 impl OrgTx {
     pub async fn begin(
         pool: &PgPool,
@@ -134,14 +149,28 @@ impl OrgTx {
         actor: Actor,
         meta: RequestMeta,
     ) -> Result<Self> {
-        // BEGIN and the transaction's organization and user in one round
-        // trip (a simple query cannot bind: both are UUIDs formatted here,
-        // never text from a request).
+        Self::begin_planned(pool, org_id, actor, meta, Plans::Chosen).await
+    }
+
+    pub async fn begin_planned(
+        pool: &PgPool,
+        org_id: Uuid,
+        actor: Actor,
+        meta: RequestMeta,
+        plans: Plans,
+    ) -> Result<Self> {
+        // BEGIN, the transaction's organization and user (and its plans) in
+        // one round trip (a simple query cannot bind: both are UUIDs
+        // formatted here, never text from a request).
         let user = actor.id().map(|id| id.to_string()).unwrap_or_default();
+        let plans = match plans {
+            Plans::Chosen => "",
+            Plans::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
+        };
         let tx = pool
             .begin_with(format!(
                 "begin; select set_config('app.org_id', '{org_id}', true), \
-                 set_config('app.user_id', '{user}', true)"
+                 set_config('app.user_id', '{user}', true){plans}"
             ))
             .await?;
         Ok(Self {

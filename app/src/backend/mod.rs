@@ -29,6 +29,6 @@ pub mod webhooks;
 
 pub use actor::{Actor, RequestMeta};
 pub use context::{Grant, OrgContext};
-pub use db::OrgTx;
+pub use db::{OrgTx, Plans};
 pub use error::{Error, Result};
 pub use state::AppState;

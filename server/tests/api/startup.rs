@@ -271,6 +271,11 @@ async fn a_connection_closed_while_idle_is_replaced_before_use() {
             .fetch_one(&pool)
             .await
             .unwrap();
+        // sqlx checks a connection as it comes back to the pool, in a task
+        // of its own: the connection must die idle, after that check.
+        while pool.num_idle() < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         // Waits (up to 5 s) until the backend is gone.
         let terminated: bool = sqlx::query_scalar("select pg_terminate_backend($1, 5000)")
             .bind(pid)
@@ -289,4 +294,32 @@ async fn a_connection_closed_while_idle_is_replaced_before_use() {
         );
         pool.close().await;
     }
+}
+
+/// `Plans::Generic` holds for its transaction only: the connection goes
+/// back to the pool planning as PostgreSQL chooses.
+#[tokio::test]
+async fn generic_plans_last_as_long_as_their_transaction() {
+    use app::backend::{Actor, OrgTx, Plans, RequestMeta};
+
+    let db = TestDb::create().await;
+    // One connection, so the second transaction runs where the first did.
+    let pool = app::backend::db::connect(&db.url, 1).await.unwrap();
+    let mode = async |tx: &mut OrgTx| -> String {
+        sqlx::query_scalar("select current_setting('plan_cache_mode')")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap()
+    };
+    let org = Uuid::new_v4();
+    let meta = RequestMeta::default();
+    let mut generic = OrgTx::begin_planned(&pool, org, Actor::System, meta.clone(), Plans::Generic)
+        .await
+        .unwrap();
+    assert_eq!(mode(&mut generic).await, "force_generic_plan");
+    generic.commit().await.unwrap();
+
+    let mut chosen = OrgTx::begin(&pool, org, Actor::System, meta).await.unwrap();
+    assert_eq!(mode(&mut chosen).await, "auto");
+    chosen.commit().await.unwrap();
 }

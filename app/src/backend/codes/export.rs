@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::list::{fetch_page, Cursor};
 use super::CodeRow;
-use crate::backend::{AppState, OrgContext, OrgTx, Result};
+use crate::backend::{AppState, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{CodeFilter, CodeOut, SortOrder};
 use crate::model::Permission;
 
@@ -73,7 +73,7 @@ pub async fn export(
     ctx.require(Permission::BulkImportExport).await?;
     filter.sort = SortOrder::Code;
     filter.after = None;
-    let tx = ctx.begin(&state.pool).await?;
+    let tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
     let progress = Progress {
         tx: Some(tx),
         filter,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::search::{self, WordPlan};
 use super::{CodeRow, SELECT_CODE};
-use crate::backend::{AppState, Error, OrgContext, OrgTx, Result};
+use crate::backend::{AppState, Error, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{
     CodeFilter, CodeOut, CodePage, SearchTerms, SortOrder, MAX_CATEGORY_LEN, PAGE_SIZE,
 };
@@ -89,7 +89,7 @@ pub async fn list(ctx: &OrgContext, state: &AppState, filter: CodeFilter) -> Res
         .filter(|a| !a.is_empty())
         .map(|a| Cursor::decode(a, filter.sort))
         .transpose()?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
     let mut rows = fetch_page(&mut tx, &filter, cursor.as_ref(), PAGE_SIZE + 1).await?;
     tx.commit().await?;
     let next = if rows.len() as i64 > PAGE_SIZE {

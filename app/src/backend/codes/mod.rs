@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
 use super::outbox::{self, EventType};
-use super::{limits, AppState, Error, OrgContext, OrgTx, Result};
+use super::{limits, AppState, Error, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{
     clean_text, ChangeType, CodeContent, CodeHistory, CodeOut, CodeValue, Diff, RecentChange,
     Severity, MAX_CHANGE_COMMENT_LEN,
@@ -175,7 +175,7 @@ fn code_data(id: Uuid, version: i32, content: &CodeContent) -> serde_json::Value
 
 pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut> {
     ctx.require(Permission::ReadCodes).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
     let row = fetch(&mut tx, id).await?;
     tx.commit().await?;
     Ok(row.into())
@@ -184,7 +184,7 @@ pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut
 /// A code with its versions (newest first) and the comments on them.
 pub async fn history(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeHistory> {
     ctx.require(Permission::ReadCodes).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
     let code = fetch(&mut tx, id).await?.into();
     let versions = versions::list(&mut tx, id).await?;
     let comments = comments::list(&mut tx, id).await?;
