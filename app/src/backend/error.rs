@@ -36,6 +36,10 @@ pub enum Error {
     RateLimited(String),
     #[error("This organization has been deactivated. Contact your platform administrator.")]
     OrganizationInactive,
+    /// The database connection failed (PostgreSQL restarting, a connection
+    /// cut while idle): the caller may try again.
+    #[error("The database could not be reached. Try again in a moment.")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -60,6 +64,7 @@ impl Error {
             Error::InvalidCredentials => ErrorCode::Unauthenticated,
             Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::OrganizationInactive => ErrorCode::OrganizationInactive,
+            Error::Unavailable => ErrorCode::Unavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -104,7 +109,25 @@ impl From<AppError> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if is_connection_failure(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Error::Unavailable;
+        }
         Error::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// Whether `e` is the connection failing rather than the statement: the
+/// socket, the pool, or PostgreSQL closing the session (SQLSTATE classes
+/// 08, connection exception, and 57, operator intervention: a shutdown or
+/// a terminated backend).
+fn is_connection_failure(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
     }
 }
 

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     /// REST: a change that must name the version it is based on
     /// (`If-Match`) did not.
     PreconditionRequired,
+    /// The database could not be reached (restarting, say): try again in
+    /// a moment (`Retry-After`).
+    Unavailable,
     Internal,
 }
 
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::PreconditionFailed => 412,
             ErrorCode::PreconditionRequired => 428,
+            ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
@@ -74,6 +78,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PreconditionFailed => "precondition_failed",
             ErrorCode::PreconditionRequired => "precondition_required",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -182,6 +187,7 @@ mod tests {
             ErrorCode::MethodNotAllowed,
             ErrorCode::PreconditionFailed,
             ErrorCode::PreconditionRequired,
+            ErrorCode::Unavailable,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

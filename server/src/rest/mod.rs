@@ -210,7 +210,8 @@ struct OwnDoc;
 /// The error responses every operation may give, added to each where it
 /// applies unless the operation documents its own: 400 (undecodable
 /// input), 401/403 (with a credential), 404 (with an id in the path),
-/// 413/415/422 (with a body), 429 (rate limits).
+/// 413/415/422 (with a body), 429 (rate limits), 503 (the database
+/// unreachable).
 fn document_common_errors(doc: &mut openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let has_id = path.contains('{');
@@ -257,6 +258,10 @@ fn document_common_errors(doc: &mut openapi::OpenApi) {
                 429,
                 "Too many requests; `Retry-After` says when to try again.",
             );
+            add(
+                503,
+                "The database could not be reached; `Retry-After` says when to try again.",
+            );
         }
     }
 }
@@ -273,7 +278,7 @@ fn error_response(status: u16, description: &str) -> openapi::Response {
     let mut builder = openapi::ResponseBuilder::new()
         .description(description)
         .content("application/json", content);
-    if status == 429 {
+    if status == 429 || status == 503 {
         builder = builder.header(
             "Retry-After",
             openapi::HeaderBuilder::new()
@@ -507,6 +512,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

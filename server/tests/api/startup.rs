@@ -256,7 +256,8 @@ async fn the_embedded_cluster_syncs_to_disk_unless_it_is_a_test_cluster() {
 /// Connections in steady use are handed out unchecked (a round trip per
 /// transaction saved); one that sat idle past the trusted time is checked
 /// first, so a connection PostgreSQL closed meanwhile (a restart, an idle
-/// cut by a proxy) is replaced before anyone uses it.
+/// cut by a proxy) is replaced before anyone uses it. One handed out dead
+/// fails its request with "try again" (503).
 #[tokio::test]
 async fn a_connection_closed_while_idle_is_replaced_before_use() {
     let db = TestDb::create().await;
@@ -292,6 +293,16 @@ async fn a_connection_closed_while_idle_is_replaced_before_use() {
             replaced,
             "trusted idle {trusted_idle:?}: {answer:?}"
         );
+        if let Err(error) = answer {
+            // The caller is told to try again (503), not that the server
+            // broke (500).
+            let error = app::backend::Error::from(error);
+            assert!(
+                matches!(error, app::backend::Error::Unavailable),
+                "{error:?}"
+            );
+            assert_eq!(error.into_app_error(None).code.http_status(), 503);
+        }
         pool.close().await;
     }
 }
