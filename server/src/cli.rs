@@ -279,6 +279,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::load::run(&settings, &data_dir, options).await
         }
         Command::Worker => {
+            // Caught before any work starts (see `shutdown_signal`).
+            let stop = startup::shutdown_signal();
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
             let runner = jobs::Runner::new(
                 db.app_pool.clone(),
@@ -292,7 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let webhooks = app::backend::webhooks::worker::Worker::start(deliverer);
             // The requests and the job under way finish, then the workers stop.
-            startup::shutdown_signal().await;
+            stop.await;
             webhooks.stop().await;
             worker.stop().await;
             Ok(())
