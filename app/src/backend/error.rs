@@ -118,15 +118,15 @@ impl From<sqlx::Error> for Error {
 }
 
 /// Whether `e` is the connection failing rather than the statement: the
-/// socket, the pool, or PostgreSQL closing the session (SQLSTATE classes
-/// 08, connection exception, and 57, operator intervention: a shutdown or
-/// a terminated backend).
+/// socket, the pool, or PostgreSQL closing the session (SQLSTATE class 08,
+/// connection exception, and 57P, a shutdown, a terminated backend, an
+/// idle session cut; not 57014, a cancelled statement).
 fn is_connection_failure(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
         sqlx::Error::Database(db) => db
             .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
     }
 }
