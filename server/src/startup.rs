@@ -357,10 +357,10 @@ fn jwt_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     }
 }
 
-/// SIGINT or SIGTERM: what stops the server and a lone worker.
-/// Resolves on SIGINT or SIGTERM, both caught from the moment this is
-/// called rather than from its first poll: a worker whose work is done at
-/// once would otherwise die of a signal sent meanwhile, without stopping.
+/// SIGINT or SIGTERM: what stops the server and a lone worker. Both are
+/// caught from the moment this is called rather than from its first poll:
+/// a worker whose work is done at once would otherwise die of a signal
+/// sent meanwhile, without stopping.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let signals = {
