@@ -96,8 +96,8 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
 }
 
 /// What axum handlers share; Leptos takes its options from it, REST
-/// handlers the application state.
-/// The router's state: a handle, as axum clones it for every request.
+/// handlers the application state. A handle: axum clones it for every
+/// request.
 #[derive(Clone)]
 pub struct ServerState(std::sync::Arc<ServerParts>);
 

@@ -80,7 +80,15 @@ fn credentials<'a>(parts: &'a Parts, state: &AppState) -> Result<Credentials<'a>
 
 /// The signed-in user, if any.
 async fn session_user_of(parts: &Parts, state: &AppState) -> Result<Option<SessionUser>, Error> {
-    match credentials(parts, state)? {
+    user_of(credentials(parts, state)?, state).await
+}
+
+/// The user these credentials name, if any.
+async fn user_of(
+    credentials: Credentials<'_>,
+    state: &AppState,
+) -> Result<Option<SessionUser>, Error> {
+    match credentials {
         Credentials::Bearer(token) => state.jwt.authenticate(&state.pool, token).await.map(Some),
         Credentials::Cookie(token) => super::sessions::authenticate(&state.pool, &token).await,
         Credentials::None => Ok(None),
@@ -105,17 +113,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let (user, memberships) = match credentials(parts, &state)? {
-            Credentials::Bearer(token) => (
-                Some(state.jwt.authenticate(&state.pool, token).await?),
-                None,
-            ),
             Credentials::Cookie(token) => {
                 match super::sessions::authenticate_with_memberships(&state.pool, &token).await? {
                     Some((user, memberships)) => (Some(user), Some(memberships)),
                     None => (None, None),
                 }
             }
-            Credentials::None => (None, None),
+            other => (user_of(other, &state).await?, None),
         };
         Ok(CallerWithMemberships { user, memberships })
     }
