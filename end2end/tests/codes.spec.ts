@@ -77,7 +77,6 @@ function versionItem(page: Page, version: number) {
 
 test('a code is created, edited, and an edit from a stale tab is refused, compared and merged', async ({
   page,
-  javaScriptEnabled,
 }) => {
   await owner(page);
   const path = await createCode(page, {
@@ -113,22 +112,17 @@ test('a code is created, edited, and an edit from a stale tab is refused, compar
   await expect(current).toContainText('Injuries of the hip and thigh');
   await expect(current).toContainText('Fracture of neck of femur');
   const form = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Edit' }) });
-  if (javaScriptEnabled) {
-    // Their values beside the current ones, and still in the form.
-    const conflict = page.getByTestId('conflict');
-    await expect(conflict.getByRole('row', { name: /Description/ })).toContainText('Closed');
-    await expect(conflict.getByRole('row', { name: /Category/ })).toContainText('Injuries of the hip and thigh');
-    await expect(conflict.getByRole('row', { name: /Category/ })).toContainText('changed by someone else');
-    // The form holds this tab's wording merged onto the other tab's save.
-    await expect(form.getByLabel('Description', { exact: true })).toHaveValue('Closed fracture of neck of femur');
-    await expect(form.getByLabel('Category')).toHaveValue('Injuries of the hip and thigh');
-    await form.getByRole('button', { name: 'Save changes' }).click();
-  } else {
-    // Without JavaScript the form shows the current version: type again.
-    await expect(form.getByLabel('Category')).toHaveValue('Injuries of the hip and thigh');
-    await edit(page, { description: 'Closed fracture of neck of femur' });
-  }
+  // Their values beside the current ones, and still in the form.
+  const conflict = page.getByTestId('conflict');
+  await expect(conflict.getByRole('row', { name: /Description/ })).toContainText('Closed');
+  await expect(conflict.getByRole('row', { name: /Category/ })).toContainText('Injuries of the hip and thigh');
+  await expect(conflict.getByRole('row', { name: /Category/ })).toContainText('changed by someone else');
+  // The form holds this tab's wording merged onto the other tab's save.
+  await expect(form.getByLabel('Description', { exact: true })).toHaveValue('Closed fracture of neck of femur');
+  await expect(form.getByLabel('Category')).toHaveValue('Injuries of the hip and thigh');
+  await form.getByRole('button', { name: 'Save changes' }).click();
   await expectVersion(page, 4);
+  await expect(page.getByRole('status')).toHaveText('Saved as version 4.');
   await expect(current).toContainText('Closed fracture of neck of femur');
   await expect(current).toContainText('Injuries of the hip and thigh');
   await expect(page.getByRole('heading', { name: 'Someone else saved this code first' })).toHaveCount(0);

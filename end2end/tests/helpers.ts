@@ -4,14 +4,14 @@ export { expect };
 
 /**
  * The Playwright `test`, plus a check run around every test: the browser saw
- * no uncaught script error and every /pkg/ asset (wasm, js, css) loaded. With
- * JavaScript on, it also checks that no form was posted as a full-page
- * navigation, which only happens when the app failed to hydrate (the tests
- * would otherwise pass silently on the plain-HTML fallback).
+ * no uncaught script error, every /pkg/ asset (wasm, js, css) loaded, and
+ * every island on a page found its code in the wasm. (Pages are rendered by
+ * the server and forms post as page navigations with JavaScript on too; only
+ * the islands run in the browser.)
  */
 export const test = base.extend<{ browserHealth: void }>({
   browserHealth: [
-    async ({ page, javaScriptEnabled }, use) => {
+    async ({ page }, use) => {
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`uncaught error in the page: ${error.message}`));
       // Leptos logs where hydration failed just before it panics; keep that
@@ -21,6 +21,9 @@ export const test = base.extend<{ browserHealth: void }>({
           const where = /defined at (\S+?)\.?\n/.exec(message.text())?.[1] ?? 'unknown';
           problems.push(`hydration error on ${new URL(page.url()).pathname} (element defined at ${where})`);
         }
+        if (message.text().startsWith('Could not find WASM function for the island')) {
+          problems.push(`an island on ${new URL(page.url()).pathname} is not in the wasm: ${message.text()}`);
+        }
       });
       page.on('response', (response) => {
         const url = new URL(response.url());
@@ -28,16 +31,6 @@ export const test = base.extend<{ browserHealth: void }>({
           problems.push(`${response.status()} for ${url.pathname}`);
         }
       });
-      if (javaScriptEnabled) {
-        page.on('request', (request) => {
-          if (request.isNavigationRequest() && request.method() === 'POST') {
-            problems.push(
-              `with JavaScript on, ${new URL(request.url()).pathname} was posted as a page ` +
-                'navigation instead of by the hydrated app: the page did not hydrate',
-            );
-          }
-        });
-      }
       await use();
       expect([...new Set(problems)], 'problems seen in the browser').toEqual([]);
     },
@@ -69,11 +62,11 @@ export function newAccount(firstName = 'Ada'): NewAccount {
 }
 
 /**
- * Opens a page. With JavaScript on it waits until the wasm has hydrated the
- * page (the entry point marks `<html data-hydrated>` once it has; a page
- * that fails to load or hydrate its wasm fails here), and the network is
- * quiet, before the test types into it. With JavaScript off the `load`
- * event is enough (the page still preloads the wasm, which nothing runs).
+ * Opens a page. With JavaScript on it waits until the wasm has loaded and
+ * run (the entry point marks `<html data-hydrated>`; a page that fails to
+ * load its wasm fails here), and the network is quiet, before the test types
+ * into it. With JavaScript off the `load` event is enough (the page still
+ * preloads the wasm, which nothing runs).
  */
 export async function open(page: Page, path: string) {
   const javaScriptEnabled = test.info().project.use.javaScriptEnabled !== false;
@@ -148,15 +141,12 @@ export function invitationRow(page: Page, email: string): Locator {
  * and waits until the invitation is listed as pending.
  */
 export async function invite(page: Page, email: string, role: RoleLabel = 'Member'): Promise<void> {
-  const javaScriptEnabled = test.info().project.use.javaScriptEnabled !== false;
   await open(page, '/members');
   await expect(page.getByRole('heading', { level: 2, name: 'Invite someone' })).toBeVisible();
   await page.getByLabel('Email address').fill(email);
   await page.getByLabel('Role', { exact: true }).selectOption({ label: role });
   await page.getByRole('button', { name: 'Send invitation' }).click();
-  if (javaScriptEnabled) {
-    await expect(page.getByRole('status')).toHaveText(`Invitation sent to ${email}.`);
-  }
+  await expect(page.getByRole('status')).toHaveText(`Invitation sent to ${email}.`);
   await expect(invitationRow(page, email)).toBeVisible();
   await expect(invitationRow(page, email).getByRole('cell').nth(1)).toHaveText(role);
 }

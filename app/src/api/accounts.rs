@@ -131,7 +131,12 @@ pub async fn change_password(
     super::server::as_user(async |user, state| {
         security::change_password(state, user, &current_password, &new_password, &meta).await
     })
-    .await
+    .await?;
+    super::server::redirect_with_notice(
+        "/account",
+        "Password changed. Your other sessions were logged out.",
+    );
+    Ok(())
 }
 
 /// Deletes the signed-in user's account after their password, signs them
@@ -159,16 +164,22 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 
     let state = state()?;
     match security::request_reset(&state, &email, &request_meta()).await {
-        Ok(()) => Ok(()),
+        Ok(()) => {}
         // A refused request is refused alike for every address.
-        Err(e @ (Error::Validation { .. } | Error::RateLimited(_))) => Err(fail(e)),
+        Err(e @ (Error::Validation { .. } | Error::RateLimited(_))) => return Err(fail(e)),
         // Nothing that happened to that address is told to the asker.
         Err(e) => {
             fail(e);
-            Ok(())
         }
     }
+    super::server::redirect_with_notice("/forgot-password", RESET_SENT);
+    Ok(())
 }
+
+/// What the forgot-password page says once the form is sent, whatever the
+/// address.
+pub const RESET_SENT: &str =
+    "If that address has an account, a reset link is on its way. It works once, for one hour.";
 
 #[server(endpoint = "accounts/reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {

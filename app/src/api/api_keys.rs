@@ -27,7 +27,17 @@ pub async fn create_api_key(
         expires_in_days,
         rate_limit_per_minute,
     };
-    super::server::in_org(async |ctx, state| api_keys::create(ctx, state, form).await).await
+    let made =
+        super::server::in_org(async |ctx, state| api_keys::create(ctx, state, form).await).await?;
+    show_once(&made);
+    Ok(made)
+}
+
+/// Sends a browser back to the keys, where the new key shows once.
+#[cfg(feature = "ssr")]
+fn show_once(made: &NewApiKey) {
+    use crate::model::flash::Flash;
+    super::server::redirect_with_flash("/api-keys", Flash::Secret(made.secret.clone()));
 }
 
 /// A new key with the same settings; the old one works for `grace_hours`
@@ -38,10 +48,12 @@ pub async fn rotate_api_key(
     #[server(default)] grace_hours: Option<String>,
 ) -> Result<NewApiKey, AppError> {
     use crate::backend::api_keys;
-    super::server::in_org(async |ctx, state| {
+    let made = super::server::in_org(async |ctx, state| {
         api_keys::rotate(ctx, state, id, grace_hours.as_deref()).await
     })
-    .await
+    .await?;
+    show_once(&made);
+    Ok(made)
 }
 
 #[server(endpoint = "api_keys/revoke")]

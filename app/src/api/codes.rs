@@ -69,6 +69,18 @@ pub async fn update_code(
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
     use crate::backend::codes::{self, CodeInput};
+    use crate::model::flash::typed;
+    // The edit as typed, so a refused one (a conflict above all) comes back
+    // to the form to be merged or mended.
+    let draft = typed([
+        ("version", Some(version.to_string())),
+        ("code", Some(code.clone())),
+        ("description", Some(description.clone())),
+        ("category", Some(category.clone())),
+        ("severity", severity.clone()),
+        ("active", active.clone()),
+        ("comment", comment.clone()),
+    ]);
     let input = CodeInput {
         code,
         description,
@@ -77,11 +89,13 @@ pub async fn update_code(
         active: ticked(&active),
         comment,
     };
+    let page = format!("/codes/{id}");
     let updated = super::server::in_org(async |ctx, state| {
         codes::update(ctx, state, id, version, input).await
     })
-    .await?;
-    leptos_axum::redirect(&format!("/codes/{id}"));
+    .await;
+    let updated = super::server::keep_typed_on_error(updated, &page, || draft)?;
+    super::server::redirect_with_notice(&page, format!("Saved as version {}.", updated.version));
     Ok(updated)
 }
 

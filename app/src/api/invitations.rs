@@ -14,14 +14,29 @@ pub async fn list_invitations() -> Result<Vec<InvitationOut>, AppError> {
 #[server(endpoint = "invitations/create")]
 pub async fn invite_member(email: String, role: Role) -> Result<InvitationOut, AppError> {
     use crate::backend::invitations;
-    super::server::in_org(async |ctx, state| invitations::invite(ctx, state, &email, role).await)
-        .await
+    let invited = super::server::in_org(async |ctx, state| {
+        invitations::invite(ctx, state, &email, role).await
+    })
+    .await?;
+    say_sent(&invited, "Invitation sent to");
+    Ok(invited)
+}
+
+/// Sends a browser back to the members page, which says where it went.
+#[cfg(feature = "ssr")]
+fn say_sent(invitation: &InvitationOut, what: &str) {
+    use crate::model::flash::Flash;
+    let notice = format!("{what} {}.", invitation.email);
+    super::server::redirect_with_flash("/members", Flash::Notice(notice));
 }
 
 #[server(endpoint = "invitations/resend")]
 pub async fn resend_invitation(id: Uuid) -> Result<InvitationOut, AppError> {
     use crate::backend::invitations;
-    super::server::in_org(async |ctx, state| invitations::resend(ctx, state, id).await).await
+    let resent =
+        super::server::in_org(async |ctx, state| invitations::resend(ctx, state, id).await).await?;
+    say_sent(&resent, "Invitation sent again to");
+    Ok(resent)
 }
 
 #[server(endpoint = "invitations/revoke")]

@@ -49,7 +49,11 @@ pub async fn create_organization(name: String) -> Result<OrgOut, AppError> {
 #[server(endpoint = "orgs/update")]
 pub async fn update_organization(name: String, slug: String) -> Result<OrgOut, AppError> {
     use crate::backend::orgs;
-    super::server::in_org(async |ctx, state| orgs::update(ctx, state, &name, &slug).await).await
+    let updated =
+        super::server::in_org(async |ctx, state| orgs::update(ctx, state, &name, &slug).await)
+            .await?;
+    super::server::redirect_with_notice("/settings", "Settings saved.");
+    Ok(updated)
 }
 
 /// Deletes the current organization; `confirmation` must be its slug.

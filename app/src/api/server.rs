@@ -191,3 +191,59 @@ pub fn start_session(state: &AppState, signed_in: &crate::backend::accounts::Sig
         state.secure_cookies(),
     ));
 }
+
+/// Sends a browser's form post on to `page`, which shows `flash` once.
+pub fn redirect_with_flash(page: &str, flash: crate::model::flash::Flash) {
+    flash_to(page, flash);
+    leptos_axum::redirect(page);
+}
+
+/// Sends a browser's form post on to `page`, which says `notice` once.
+pub fn redirect_with_notice(page: &str, notice: impl Into<String>) {
+    redirect_with_flash(page, crate::model::flash::Flash::Notice(notice.into()));
+}
+
+/// Hands `flash` to the next rendering of `page`, when a browser posted a
+/// form (an API client gets the answer itself, and no cookie).
+pub fn flash_to(page: &str, flash: crate::model::flash::Flash) {
+    if !accepts_html() {
+        return;
+    }
+    if let Ok(state) = state() {
+        set_cookie(&crate::backend::flash::cookie_for(
+            &state.webhooks.key,
+            page,
+            &flash,
+            state.secure_cookies(),
+        ));
+    }
+}
+
+/// `result`, and when it failed, what was typed (`flash`) handed back to
+/// `page`, whose form shows it again.
+pub fn keep_typed_on_error<T>(
+    result: Result<T, AppError>,
+    page: &str,
+    flash: impl FnOnce() -> crate::model::flash::Flash,
+) -> Result<T, AppError> {
+    if result.is_err() {
+        flash_to(page, flash());
+    }
+    result
+}
+
+/// The flash for the page being rendered, if there is one, taken: the
+/// answer clears the cookie, so it shows once.
+pub fn take_flash() -> Option<crate::model::flash::Flash> {
+    let parts = parts()?;
+    let state = use_context::<AppState>()?;
+    let secure = state.secure_cookies();
+    let flash = crate::backend::flash::open(
+        &state.webhooks.key,
+        &parts.headers,
+        parts.uri.path(),
+        secure,
+    )?;
+    set_cookie(&crate::backend::flash::clear_cookie(secure));
+    Some(flash)
+}

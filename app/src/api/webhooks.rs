@@ -10,6 +10,30 @@ use crate::model::webhooks::{
 };
 use crate::model::AppError;
 
+/// A webhook form as typed, to give back to the form when refused.
+#[cfg(feature = "ssr")]
+fn typed_settings(input: &crate::model::webhooks::EndpointInput) -> crate::model::flash::Flash {
+    let mut fields = vec![
+        ("url".to_owned(), input.url.clone()),
+        ("description".to_owned(), input.description.clone()),
+        (
+            "timeout_seconds".to_owned(),
+            input.timeout_seconds.clone().unwrap_or_default(),
+        ),
+        (
+            "max_retries".to_owned(),
+            input.max_retries.clone().unwrap_or_default(),
+        ),
+    ];
+    fields.extend(
+        input
+            .event_types
+            .iter()
+            .map(|event| ("event_types".to_owned(), event.clone())),
+    );
+    crate::model::flash::Flash::Typed(fields)
+}
+
 #[cfg(feature = "ssr")]
 fn endpoint_input(
     url: String,
@@ -50,7 +74,19 @@ pub async fn create_webhook(
 ) -> Result<EndpointWithSecret, AppError> {
     use crate::backend::webhooks;
     let input = endpoint_input(url, description, event_types, timeout_seconds, max_retries);
-    super::server::in_org(async |ctx, state| webhooks::create(ctx, state, input).await).await
+    let typed = typed_settings(&input);
+    let created =
+        super::server::in_org(async |ctx, state| webhooks::create(ctx, state, input).await).await;
+    let created = super::server::keep_typed_on_error(created, "/webhooks", || typed)?;
+    show_secret_once("/webhooks", &created);
+    Ok(created)
+}
+
+/// Sends a browser to `page`, where the new secret shows once.
+#[cfg(feature = "ssr")]
+fn show_secret_once(page: &str, made: &EndpointWithSecret) {
+    use crate::model::flash::Flash;
+    super::server::redirect_with_flash(page, Flash::Secret(made.secret.clone()));
 }
 
 #[server(endpoint = "webhooks/update")]
@@ -64,10 +100,16 @@ pub async fn update_webhook(
 ) -> Result<EndpointOut, AppError> {
     use crate::backend::webhooks;
     let input = endpoint_input(url, description, event_types, timeout_seconds, max_retries);
+    let typed = typed_settings(&input);
     let updated =
         super::server::in_org(async |ctx, state| webhooks::update(ctx, state, id, input).await)
-            .await?;
-    leptos_axum::redirect(&format!("/webhooks/{id}"));
+            .await;
+    let updated =
+        super::server::keep_typed_on_error(updated, &format!("/webhooks/{id}"), || typed)?;
+    super::server::redirect_with_flash(
+        &format!("/webhooks/{id}"),
+        crate::model::flash::Flash::Notice("Settings saved.".into()),
+    );
     Ok(updated)
 }
 
@@ -96,14 +138,25 @@ pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<EndpointOut,
 #[server(endpoint = "webhooks/rotate")]
 pub async fn rotate_webhook_secret(id: Uuid) -> Result<EndpointWithSecret, AppError> {
     use crate::backend::webhooks;
-    super::server::in_org(async |ctx, state| webhooks::rotate_secret(ctx, state, id).await).await
+    let rotated =
+        super::server::in_org(async |ctx, state| webhooks::rotate_secret(ctx, state, id).await)
+            .await?;
+    show_secret_once(&format!("/webhooks/{id}"), &rotated);
+    Ok(rotated)
 }
 
-/// Sends a `webhook.test` event now and shows the request and the answer.
+/// Sends a `webhook.test` event now and answers with the request and the
+/// answer; a browser goes on to the delivery's page, which shows both.
 #[server(endpoint = "webhooks/test")]
 pub async fn send_test_webhook(id: Uuid) -> Result<TestSendOut, AppError> {
     use crate::backend::webhooks;
-    super::server::in_org(async |ctx, state| webhooks::send_test(ctx, state, id).await).await
+    let sent =
+        super::server::in_org(async |ctx, state| webhooks::send_test(ctx, state, id).await).await?;
+    super::server::redirect_with_flash(
+        &format!("/webhooks/{id}/deliveries/{}", sent.delivery_id),
+        crate::model::flash::Flash::Notice(sent.outcome()),
+    );
+    Ok(sent)
 }
 
 #[server(endpoint = "webhooks/deliveries")]
@@ -147,8 +200,10 @@ pub async fn replay_failed(
     until: String,
 ) -> Result<ReplayOut, AppError> {
     use crate::backend::webhooks;
-    super::server::in_org(async |ctx, state| {
+    let replayed = super::server::in_org(async |ctx, state| {
         webhooks::replay_failed(ctx, state, endpoint_id, &since, &until).await
     })
-    .await
+    .await?;
+    super::server::redirect_with_notice(&format!("/webhooks/{endpoint_id}"), replayed.said());
+    Ok(replayed)
 }

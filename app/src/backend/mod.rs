@@ -10,6 +10,7 @@ pub mod codes;
 pub mod context;
 pub mod db;
 pub mod error;
+pub mod flash;
 pub mod invitations;
 pub mod jobs;
 pub mod jwt;

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod codes;
 pub mod error;
+pub mod flash;
 pub mod members;
 pub mod orgs;
 pub mod platform;

@@ -290,11 +290,40 @@ pub struct TestSendOut {
     pub succeeded: bool,
 }
 
+impl TestSendOut {
+    /// The test send in one sentence: "Test event delivered: HTTP 200 in
+    /// 12 ms."
+    pub fn outcome(&self) -> String {
+        let answer = match (self.status_code, &self.error) {
+            (Some(code), _) => format!("HTTP {code}"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no response".to_owned(),
+        };
+        let verb = if self.succeeded {
+            "delivered"
+        } else {
+            "failed"
+        };
+        format!("Test event {verb}: {answer} in {} ms.", self.duration_ms)
+    }
+}
+
 /// How many deliveries a bulk replay queued again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplayOut {
     pub queued: i64,
+}
+
+impl ReplayOut {
+    /// "3 deliveries queued again."
+    pub fn said(&self) -> String {
+        match self.queued {
+            0 => "Nothing to replay in that range.".to_owned(),
+            1 => "1 delivery queued again.".to_owned(),
+            n => format!("{n} deliveries queued again."),
+        }
+    }
 }
 
 /// The webhook id of an event, as `webhook-id` carries it.

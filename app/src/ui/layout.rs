@@ -9,6 +9,7 @@ use crate::model::accounts::CurrentUser;
 use crate::model::orgs::MyOrganization;
 use crate::model::AppError;
 use crate::ui::components::LoadError;
+use crate::ui::flash::FlashNotice;
 use crate::ui::resource::{page_resource, PageResource};
 
 /// The signed-in user, loaded once by the layout and shared with its pages.
@@ -49,22 +50,9 @@ pub fn SignedInLayout() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <FlashNotice/>
         <Outlet/>
     }
-}
-
-/// After `action` succeeds, loads `path` afresh: the current organization
-/// changed, and the header and every resource must show the new one.
-pub fn reload_after<S>(action: ServerAction<S>, path: &'static str)
-where
-    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    Effect::new(move |_| {
-        if matches!(action.value().get(), Some(Ok(_))) {
-            let _ = window().location().set_href(path);
-        }
-    });
 }
 
 #[component]
@@ -116,7 +104,6 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
 #[component]
 fn OrgSwitcher(orgs: Vec<MyOrganization>, current: Option<uuid::Uuid>) -> impl IntoView {
     let switch = ServerAction::<SwitchOrganization>::new();
-    reload_after(switch, "/dashboard");
     view! {
         <ActionForm action=switch attr:class="inline switcher">
             <label for="org-switcher" class="visually-hidden">"Organization"</label>

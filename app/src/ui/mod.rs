@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codes;
 pub mod components;
 pub mod dev;
+pub mod flash;
 pub mod invitations;
 pub mod layout;
 pub mod members;
@@ -46,7 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -80,6 +81,7 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    flash::provide_page_flash();
     // Every page waits for its data before the server answers, so that
     // redirects and status codes are real HTTP ones and a browser without
     // JavaScript gets the whole page. An error thrown while a page renders

@@ -1,47 +1,37 @@
 //! A secret shown once: a webhook's signing secret after it is made or
 //! rotated, a new API key. The server never shows it again (it keeps a
 //! hash or a sealed copy), so the dialog says so and offers to copy it.
-use leptos::html::Input;
+//! The form that made it hands it to its page as a flash; the page renders
+//! it, with or without JavaScript, and only the copy button is an island.
 use leptos::prelude::*;
+
+use crate::ui::flash::page_flash;
+
+/// The field that holds the secret, which the copy button reads.
+const SECRET_FIELD_ID: &str = "one-time-secret";
 
 /// What the status line says when the secret could only be selected.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const SELECTED_ONLY: &str = "The secret is selected: press Ctrl+C (⌘C on a Mac) to copy it.";
 
-/// Shows `secret` while it holds one; "Done" empties it. Only an action in
-/// the browser fills it, so the server always renders nothing here (and
-/// hydration finds nothing either).
+/// Shows the secret the page's flash holds, if any. "Done" loads the page
+/// again, by when the flash is spent.
 #[component]
 pub fn SecretDialog(
-    secret: RwSignal<Option<String>>,
     /// The dialog's heading and the field's label ("Signing secret").
     title: &'static str,
     /// What the holder does with it, after "shown only once".
     note: &'static str,
 ) -> impl IntoView {
-    move || {
-        secret
-            .get()
-            .map(|value| view! { <SecretPanel value title note secret/> })
-    }
+    page_flash()
+        .and_then(|flash| flash.secret().map(str::to_owned))
+        .map(|value| view! { <SecretPanel value title note/> })
 }
 
 #[component]
-fn SecretPanel(
-    value: String,
-    title: &'static str,
-    note: &'static str,
-    secret: RwSignal<Option<String>>,
-) -> impl IntoView {
-    let input = NodeRef::<Input>::new();
-    let copied = RwSignal::new(None::<&'static str>);
-    // Take the keyboard (and the screen reader) to the secret at once: it
-    // is the one thing on the page that must not be missed.
-    Effect::new(move |_| {
-        if input.get().is_some() {
-            select_secret(input);
-        }
-    });
+fn SecretPanel(value: String, title: &'static str, note: &'static str) -> impl IntoView {
+    // The keyboard (and the screen reader) go to the secret at once: it is
+    // the one thing on the page that must not be missed.
     view! {
         <section
             role="dialog"
@@ -53,52 +43,72 @@ fn SecretPanel(
             <h2 id="secret-heading">{title}</h2>
             <p id="secret-once">"This secret is shown only once. " {note}</p>
             <div class="field">
-                <label for="one-time-secret">{title}</label>
+                <label for=SECRET_FIELD_ID>{title}</label>
                 <div class="secret-row">
                     <input
-                        id="one-time-secret"
+                        id=SECRET_FIELD_ID
                         type="text"
                         readonly
                         autocomplete="off"
                         spellcheck="false"
+                        autofocus
                         value=value
-                        node_ref=input
                     />
-                    <button type="button" on:click=move |_| copy_secret(input, copied)>"Copy"</button>
+                    <CopySecret/>
                 </div>
             </div>
-            <p class="notice" role="status">{move || copied.get()}</p>
-            <button type="button" class="primary" on:click=move |_| secret.set(None)>
-                "Done: I have stored it"
-            </button>
+            <form method="get">
+                <button type="submit" class="primary">"Done: I have stored it"</button>
+            </form>
         </section>
+    }
+}
+
+/// The copy button and what it did. Hidden until the browser runs it:
+/// without JavaScript there is nothing to press, and the field is there to
+/// select by hand.
+#[island]
+fn CopySecret() -> impl IntoView {
+    let ready = RwSignal::new(false);
+    let copied = RwSignal::new(None::<&'static str>);
+    Effect::new(move |_| {
+        ready.set(true);
+        select_secret();
+    });
+    view! {
+        <button type="button" hidden=move || !ready.get() on:click=move |_| copy_secret(copied)>"Copy"</button>
+        <p class="notice" role="status">{move || copied.get()}</p>
     }
 }
 
 /// Focuses the secret and selects it, ready to be copied by hand.
 #[cfg(feature = "hydrate")]
-fn select_secret(input: NodeRef<Input>) {
-    if let Some(el) = input.get() {
-        // Focus fails only on an element no longer in the page.
-        let _ = el.focus();
-        el.select();
-    }
+fn select_secret() -> Option<web_sys::HtmlInputElement> {
+    use wasm_bindgen::JsCast as _;
+
+    let el = document()
+        .get_element_by_id(SECRET_FIELD_ID)?
+        .dyn_into::<web_sys::HtmlInputElement>()
+        .ok()?;
+    // Focus fails only on an element no longer in the page.
+    let _ = el.focus();
+    el.select();
+    Some(el)
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn select_secret(_: NodeRef<Input>) {}
+fn select_secret() {}
 
 /// Copies the secret to the clipboard; where the browser refuses (no
 /// clipboard API, no permission), leaves it selected and says how to copy.
 #[cfg(feature = "hydrate")]
-fn copy_secret(input: NodeRef<Input>, copied: RwSignal<Option<&'static str>>) {
+fn copy_secret(copied: RwSignal<Option<&'static str>>) {
     use wasm_bindgen::{closure::Closure, JsValue};
 
-    let Some(el) = input.get() else {
+    // Selected first, so the fallback is already in place.
+    let Some(el) = select_secret() else {
         return;
     };
-    // Selected first, so the fallback is already in place.
-    select_secret(input);
     let Some(written) = write_to_clipboard(&el.value()) else {
         copied.set(Some(SELECTED_ONLY));
         return;
@@ -116,7 +126,7 @@ fn copy_secret(input: NodeRef<Input>, copied: RwSignal<Option<&'static str>>) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn copy_secret(_: NodeRef<Input>, _: RwSignal<Option<&'static str>>) {}
+fn copy_secret(_: RwSignal<Option<&'static str>>) {}
 
 /// `navigator.clipboard.writeText(text)`, when the browser offers it. Read
 /// through `Reflect`, as this crate does not enable web-sys's clipboard

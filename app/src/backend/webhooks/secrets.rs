@@ -110,20 +110,7 @@ impl SecretKey {
     }
 
     pub fn seal(&self, secret: &SigningSecret, org_id: Uuid, endpoint_id: Uuid) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = binding(org_id, endpoint_id);
-        let sealed = self
-            .0
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: secret.key(),
-                    aad: &aad,
-                },
-            )
-            .expect("XChaCha20-Poly1305 encrypts any message of this size");
-        [nonce.as_slice(), &sealed].concat()
+        self.seal_bytes(secret.key(), &binding(org_id, endpoint_id))
     }
 
     pub fn open(
@@ -132,20 +119,49 @@ impl SecretKey {
         org_id: Uuid,
         endpoint_id: Uuid,
     ) -> anyhow::Result<SigningSecret> {
-        if sealed.len() <= NONCE_BYTES {
-            anyhow::bail!("a sealed webhook secret is too short");
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
-        let aad = binding(org_id, endpoint_id);
         let bytes = self
-            .0
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
-            .map_err(|_| {
+            .open_bytes(sealed, &binding(org_id, endpoint_id))
+            .ok_or_else(|| {
                 anyhow::anyhow!(
                     "a webhook secret does not open with this instance's key (was CODEBOOK_WEBHOOK_KEY changed?)"
                 )
             })?;
         Ok(SigningSecret(bytes))
+    }
+
+    /// `message` encrypted and bound to `context`: it opens only with this
+    /// key and the same context. A random nonce is prepended.
+    pub fn seal_bytes(&self, message: &[u8], context: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: message,
+                    aad: context,
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message of this size");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// What `seal_bytes` sealed, if it was this key and this context.
+    pub fn open_bytes(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() <= NONCE_BYTES {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        self.0
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
+            .ok()
     }
 }
 

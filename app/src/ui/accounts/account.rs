@@ -17,18 +17,8 @@ pub fn AccountPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
     let change = ServerAction::<ChangePassword>::new();
-    let sessions = page_resource(
-        move || {
-            (
-                revoke.version().get(),
-                revoke_others.version().get(),
-                change.version().get(),
-            )
-        },
-        |_| list_sessions(),
-    );
+    let sessions = page_resource(|| (), |_| list_sessions());
     let change_error = action_error(change);
-    let changed = move || matches!(change.value().get(), Some(Ok(())));
     view! {
         <Title text="Your account · Codebook"/>
         <main class="page">
@@ -66,9 +56,6 @@ pub fn AccountPage() -> impl IntoView {
                         error=field_error(change_error, "new_password")
                     />
                     <SubmitButton label="Change password" pending_label="Changing…" pending=change.pending()/>
-                    <Show when=changed>
-                        <p class="notice" role="status">"Password changed. Your other sessions were logged out."</p>
-                    </Show>
                 </ActionForm>
             </section>
             <DeleteAccountForm/>

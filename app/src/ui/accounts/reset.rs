@@ -5,19 +5,21 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::accounts::{RequestPasswordReset, ResetPassword};
 use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
+use crate::ui::flash::page_flash;
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     let action = ServerAction::<RequestPasswordReset>::new();
     let error = action_error(action);
-    let sent = move || matches!(action.value().get(), Some(Ok(())));
+    // The form's answer comes back here, saying so.
+    let sent = page_flash().and_then(|flash| flash.notice().map(str::to_owned));
     view! {
         <Title text="Forgot your password · Codebook"/>
         <main class="page narrow">
             <h1>"Forgot your password?"</h1>
-            <Show
-                when=sent
-                fallback=move || view! {
+            {match sent {
+                Some(sent) => view! { <p role="status">{sent}</p> }.into_any(),
+                None => view! {
                     <p class="lead">"We will mail you a link to choose a new one."</p>
                     <ActionForm action=action attr:class="stack" attr:novalidate=true>
                         <FormError error/>
@@ -25,9 +27,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                         <SubmitButton label="Send reset link" pending_label="Sending…" pending=action.pending()/>
                     </ActionForm>
                 }
-            >
-                <p role="status">"If that address has an account, a reset link is on its way. It works once, for one hour."</p>
-            </Show>
+                .into_any(),
+            }}
             <p><A href="/login">"Back to log in"</A></p>
         </main>
     }

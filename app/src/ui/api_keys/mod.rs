@@ -1,7 +1,6 @@
 //! `/api-keys` (admins and owners): the organization's keys with their
 //! usage, "Create key", and per key "Rotate" and "Revoke". A new key shows
-//! once, in a dialog, with JavaScript on; without it the form still makes
-//! the key, and the page says to rotate it with JavaScript on to see one.
+//! once, in a dialog on the page the form leads back to.
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -31,27 +30,7 @@ pub fn ApiKeysPage() -> impl IntoView {
         rotate: ServerAction::new(),
         revoke: ServerAction::new(),
     };
-    let secret = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(made)) = create.value().get() {
-            secret.set(Some(made.secret));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(made)) = actions.rotate.value().get() {
-            secret.set(Some(made.secret));
-        }
-    });
-    let keys = page_resource(
-        move || {
-            (
-                create.version().get(),
-                actions.rotate.version().get(),
-                actions.revoke.version().get(),
-            )
-        },
-        |_| list_api_keys(),
-    );
+    let keys = page_resource(|| (), |_| list_api_keys());
     view! {
         <Title text="API keys · Codebook"/>
         <main class="page">
@@ -60,7 +39,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 "Keys let programs use the " <a href="/docs/api">"REST API"</a>
                 " for this organization. They belong to the organization, not to the person who made them."
             </p>
-            <SecretDialog secret title="API key" note=KEY_NOTE/>
+            <SecretDialog title="API key" note=KEY_NOTE/>
             <section aria-labelledby="keys-heading">
                 <h2 id="keys-heading">"Keys"</h2>
                 <Loaded resource=keys let:list>
@@ -192,18 +171,10 @@ fn RevokeForm(key: ApiKeyView, revoke: ServerAction<RevokeApiKey>) -> impl IntoV
     }
 }
 
-/// A new key. The form is built once, so what the user typed stays after a
-/// refused save.
+/// A new key; the page the form leads back to shows it once.
 #[component]
 fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
     let error = action_error(create);
-    let made = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|made| format!("Created {}.", made.key.name))
-    };
     view! {
         <section aria-labelledby="create-key-heading" class="panel">
             <h2 id="create-key-heading">"Create key"</h2>
@@ -253,13 +224,7 @@ fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
                     error
                 />
                 <SubmitButton label="Create key" pending_label="Creating…" pending=create.pending()/>
-                <p class="notice" role="status">{made}</p>
             </ActionForm>
-            <noscript>
-                <p class="muted">
-                    "Without JavaScript a new key cannot be shown; rotate it with JavaScript on to get one."
-                </p>
-            </noscript>
         </section>
     }
 }

@@ -5,8 +5,8 @@
 //! between, the server refuses it as a conflict; the page then reloads the
 //! code and shows the user's unsaved values beside the current version,
 //! keeps their values in the form and bases it on the current version, so
-//! saving again merges. Without JavaScript the page comes back with the
-//! conflict message and the current values.
+//! saving again merges. The refused edit comes back from the server as the
+//! page's flash (`Flash::Typed`).
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -19,8 +19,10 @@ use crate::api::codes::{
     get_code_history, AddComment, DeleteCode, DeleteComment, EditComment, RestoreCode, UpdateCode,
 };
 use crate::model::codes::{CodeHistory, CodeOut};
+use crate::model::flash::Typed;
 use crate::model::{AppError, ErrorCode, Permission};
 use crate::ui::components::{action_error, FormError, SubmitButton};
+use crate::ui::flash::page_flash;
 use crate::ui::resource::page_resource;
 
 /// Every change this page can make; the page reloads the code after each.
@@ -45,18 +47,6 @@ impl CodeActions {
             delete_comment: ServerAction::new(),
         }
     }
-
-    /// Changes whenever one of them has finished (well or not).
-    fn finished(self) -> [usize; 6] {
-        [
-            self.update.version().get(),
-            self.delete.version().get(),
-            self.restore.version().get(),
-            self.comment.version().get(),
-            self.edit_comment.version().get(),
-            self.delete_comment.version().get(),
-        ]
-    }
 }
 
 #[component]
@@ -70,49 +60,49 @@ pub fn CodePage() -> impl IntoView {
     });
     let actions = CodeActions::new();
     let data = page_resource(
-        move || (id.get(), actions.finished()),
-        |(id, _)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => get_code_history(id).await,
                 None => Err(AppError::new(ErrorCode::NotFound, "There is no such code.")),
             }
         },
     );
-    // The action forgets its input once the server answers; keep the last
-    // edit sent (and the version it was based on), to merge it onto the
-    // current version after a conflict.
-    let sent = RwSignal::new(None::<(i32, Draft)>);
-    Effect::new(move |_| {
-        if let Some(input) = actions.update.input().get() {
-            sent.set(Some((input.version, draft_of(&input))));
-        }
-    });
+    // The edit the server refused, if that is what led here (with the
+    // version it was based on), to merge onto the current version.
+    let sent = page_flash().and_then(|flash| flash.typed().and_then(refused_edit));
     view! {
         <Title text="Code · Codebook"/>
         <main class="page">
             <p><a href="/codes">"← All codes"</a></p>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let sent = sent.clone();
+                    Suspend::new(async move {
                     let viewer = Viewer::load().await;
                     match data.await {
                         Ok(history) => view! { <CodeView history viewer actions sent/> }.into_any(),
                         Err(e) => load_error(e),
                     }
-                })}
+                    })
+                }}
             </Transition>
         </main>
     }
 }
 
-fn draft_of(input: &UpdateCode) -> Draft {
-    Draft {
-        code: input.code.clone(),
-        description: input.description.clone(),
-        category: input.category.clone(),
-        severity: input.severity.clone().unwrap_or_default(),
-        active: input.active.is_some(),
-        comment: input.comment.clone().unwrap_or_default(),
-    }
+/// The refused edit in a flash: the version it was based on, and the draft.
+fn refused_edit(form: Typed<'_>) -> Option<(i32, Draft)> {
+    let version = form.value("version").parse().ok()?;
+    let draft = Draft {
+        code: form.value("code"),
+        description: form.value("description"),
+        category: form.value("category"),
+        severity: form.value("severity"),
+        active: form.has("active"),
+        comment: form.value("comment"),
+    };
+    Some((version, draft))
 }
 
 /// The edit was refused because the code moved on.
@@ -125,13 +115,13 @@ fn CodeView(
     history: CodeHistory,
     viewer: Viewer,
     actions: CodeActions,
-    sent: RwSignal<Option<(i32, Draft)>>,
+    sent: Option<(i32, Draft)>,
 ) -> impl IntoView {
     let code = history.code.clone();
     let name = code.content.code.to_string();
     let deleted = code.deleted_at.is_some();
     let update_error = action_error(actions.update).get_untracked();
-    let refused = update_error.as_ref().and_then(|_| sent.get_untracked());
+    let refused = update_error.as_ref().and(sent);
     let current = Draft::from(&code.content);
     let base = refused.as_ref().and_then(|(based_on, _)| {
         history
@@ -306,8 +296,6 @@ fn CompareRow(
 fn EditForm(code: CodeOut, values: Option<Draft>, actions: CodeActions) -> impl IntoView {
     let error = action_error(actions.update);
     let values = values.unwrap_or_else(|| Draft::from(&code.content));
-    // A save that went through shows here; a plain form post just reloads.
-    let saved = move || matches!(actions.update.value().get(), Some(Ok(_)));
     view! {
         <section aria-labelledby="edit-heading" class="panel">
             <h2 id="edit-heading">"Edit"</h2>
@@ -317,9 +305,6 @@ fn EditForm(code: CodeOut, values: Option<Draft>, actions: CodeActions) -> impl 
                 <FormError error=Signal::derive(move || error.get().filter(|e| !is_stale(e)))/>
                 <CodeFields prefix="edit" values default_severity_choice=false error/>
                 <SubmitButton label="Save changes" pending_label="Saving…" pending=actions.update.pending()/>
-                <Show when=saved>
-                    <p class="notice" role="status">"Saved as version " {code.version} "."</p>
-                </Show>
             </ActionForm>
         </section>
     }

@@ -55,7 +55,8 @@ pub fn ImportCodesPage() -> impl IntoView {
     }
 }
 
-#[component]
+/// The one part of the page that runs in the browser.
+#[island]
 fn ImportForm() -> impl IntoView {
     let state = RwSignal::new(Upload::Idle);
     // Effects run only in a browser that runs the app: until then (and

@@ -20,22 +20,12 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let resend = ServerAction::<ResendInvitation>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
-    let invitations = page_resource(
-        move || {
-            (
-                invite.version().get(),
-                resend.version().get(),
-                revoke.version().get(),
-            )
-        },
-        |_| list_invitations(),
-    );
+    let invitations = page_resource(|| (), |_| list_invitations());
     let error = action_error(invite);
     let assignable: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| my_role.can_assign(*r))
         .collect();
-    let sent = move || invite.value().get().and_then(Result::ok).map(|i| i.email);
     view! {
         <section aria-labelledby="invite-heading" class="panel">
             <h2 id="invite-heading">"Invite someone"</h2>
@@ -52,7 +42,6 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
                     </select>
                 </div>
                 <SubmitButton label="Send invitation" pending_label="Sending…" pending=invite.pending()/>
-                {move || sent().map(|email| view! { <p class="notice" role="status">{format!("Invitation sent to {email}.")}</p> })}
             </ActionForm>
             <h3>"Pending invitations"</h3>
             <FormError error=action_error(resend)/>
@@ -142,7 +131,6 @@ pub fn AcceptInvitationPage() -> impl IntoView {
 #[component]
 fn AcceptForm(p: InvitationPreview, token: String) -> impl IntoView {
     let accept = ServerAction::<AcceptInvitation>::new();
-    crate::ui::layout::reload_after(accept, "/dashboard");
     let error = action_error(accept);
     let heading = format!("Join {}", p.organization);
     let summary = format!(

@@ -8,7 +8,6 @@ use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::Role;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
 use crate::ui::invitations::{may_invite, InvitePanel};
-use crate::ui::layout::reload_after;
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -16,7 +15,6 @@ pub fn MembersPage() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveOrganization>::new();
-    reload_after(leave, "/dashboard");
     // Reload the list after every change.
     let data = page_resource(
         move || (change.version().get(), remove.version().get()),

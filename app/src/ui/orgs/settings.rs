@@ -9,7 +9,7 @@ use crate::model::Permission;
 use crate::ui::components::{
     action_error, field_error, FormError, Loaded, SubmitButton, TextField,
 };
-use crate::ui::layout::{current_user_resource, reload_after};
+use crate::ui::layout::current_user_resource;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -31,10 +31,8 @@ pub fn SettingsPage() -> impl IntoView {
 fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
     let update = ServerAction::<UpdateOrganization>::new();
     let delete = ServerAction::<DeleteOrganization>::new();
-    reload_after(delete, "/dashboard");
     let update_error = action_error(update);
     let delete_error = action_error(delete);
-    let saved = move || matches!(update.value().get(), Some(Ok(_)));
     let may_edit = org.role.can(Permission::ManageSettings);
     let may_delete = org.role.can(Permission::DeleteOrganization);
     let confirm_label = format!("Type {} to confirm", org.slug);
@@ -56,9 +54,6 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
                 {move || field_error(update_error, "slug").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
             </div>
             {may_edit.then(|| view! { <SubmitButton label="Save settings" pending_label="Saving…" pending=update.pending()/> })}
-            <Show when=saved>
-                <p class="notice" role="status">"Settings saved."</p>
-            </Show>
         </ActionForm>
         {may_delete.then(|| view! {
             <section class="danger-zone" aria-labelledby="delete-heading">
@@ -77,7 +72,6 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
 #[component]
 pub fn NewOrganizationPage() -> impl IntoView {
     let create = ServerAction::<CreateOrganization>::new();
-    reload_after(create, "/dashboard");
     let error = action_error(create);
     view! {
         <Title text="New organization · Codebook"/>

@@ -2,13 +2,12 @@
 //! controls (send a test event, rotate the secret, enable or disable); the
 //! delivery log (`log.rs`); the settings form; and delete.
 //!
-//! Every part reloads after any action here. Update, enable and delete
-//! answer with a redirect, so they work without JavaScript too; the test
-//! send and the rotation show their answer, which needs JavaScript.
+//! Every form here is a plain one whose answer is a redirect: back here
+//! (a rotated secret shows once, in a dialog), to the test event's delivery
+//! page, or after delete to the list.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use uuid::Uuid;
 
 use super::fields::{EndpointFields, Settings};
 use super::log::{DeliveryLog, ReplayFailedForm};
@@ -16,12 +15,12 @@ use crate::ui::secret::SecretDialog;
 
 const ROTATED_NOTE: &str =
     "The previous secret keeps signing for 24 hours, so receivers can switch over.";
-use super::{health_text, load_error, parse_id, EnabledBadge, RequestHeaders};
+use super::{health_text, load_error, parse_id, EnabledBadge};
 use crate::api::webhooks::{
     get_webhook, list_deliveries, DeleteWebhook, ReplayFailed, RotateWebhookSecret,
     SendTestWebhook, SetWebhookEnabled, UpdateWebhook,
 };
-use crate::model::webhooks::{DeliveryFilter, EndpointOut, TestSendOut};
+use crate::model::webhooks::{DeliveryFilter, EndpointOut};
 use crate::model::{AppError, Permission};
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
@@ -49,18 +48,6 @@ impl EndpointActions {
             delete: ServerAction::new(),
         }
     }
-
-    /// Changes whenever one that leaves the endpoint in place has finished
-    /// (well or not): the page then loads the endpoint and its log again.
-    fn finished(self) -> [usize; 5] {
-        [
-            self.update.version().get(),
-            self.enable.version().get(),
-            self.rotate.version().get(),
-            self.test.version().get(),
-            self.replay_failed.version().get(),
-        ]
-    }
 }
 
 /// The log's filter, from the page's query string (`?status=dead&before=…`).
@@ -83,28 +70,11 @@ pub fn WebhookPage() -> impl IntoView {
     let id = Memo::new(move |_| parse_id(params.read().get("id")));
     let filter = Memo::new(move |_| filter_from_query(|name| query.read().get(name)));
     let actions = EndpointActions::new();
-    let endpoint = page_resource(
-        move || (id.get(), actions.finished()),
-        |(id, _)| async move { get_webhook(id?).await },
-    );
+    let endpoint = page_resource(move || id.get(), |id| async move { get_webhook(id?).await });
     let deliveries = page_resource(
-        move || (id.get(), filter.get(), actions.finished()),
-        |(id, filter, _)| async move { list_deliveries(id?, filter).await },
+        move || (id.get(), filter.get()),
+        |(id, filter)| async move { list_deliveries(id?, filter).await },
     );
-    let secret = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(rotated)) = actions.rotate.value().get() {
-            secret.set(Some(rotated.secret));
-        }
-    });
-    // The action forgets its input once the server answers; keep the last
-    // settings sent, to show them again in the form if they are refused.
-    let sent = RwSignal::new(None::<Settings>);
-    Effect::new(move |_| {
-        if let Some(input) = actions.update.input().get() {
-            sent.set(Some(settings_of(&input)));
-        }
-    });
     // Three parts, each waiting for what it shows: the endpoint above and
     // below, the log (which a filter reloads alone) in between.
     view! {
@@ -115,7 +85,7 @@ pub fn WebhookPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let viewer = Viewer::load().await;
                     match endpoint.await {
-                        Ok(endpoint) => view! { <EndpointHeader endpoint viewer actions secret/> }.into_any(),
+                        Ok(endpoint) => view! { <EndpointHeader endpoint viewer actions/> }.into_any(),
                         Err(e) => load_error(e),
                     }
                 })}
@@ -141,22 +111,12 @@ pub fn WebhookPage() -> impl IntoView {
                     let viewer = Viewer::load().await;
                     let manage = viewer.can(Permission::ManageWebhooks);
                     match endpoint.await {
-                        Ok(endpoint) if manage => view! { <SettingsForm endpoint=endpoint.clone() actions sent/> <DeleteForm endpoint actions/> }.into_any(),
+                        Ok(endpoint) if manage => view! { <SettingsForm endpoint=endpoint.clone() actions/> <DeleteForm endpoint actions/> }.into_any(),
                         _ => ().into_any(),
                     }
                 })}
             </Transition>
         </main>
-    }
-}
-
-fn settings_of(input: &UpdateWebhook) -> Settings {
-    Settings {
-        url: input.url.clone(),
-        description: input.description.clone(),
-        event_types: input.event_types.clone(),
-        timeout_seconds: input.timeout_seconds.clone().unwrap_or_default(),
-        max_retries: input.max_retries.clone().unwrap_or_default(),
     }
 }
 
@@ -166,7 +126,6 @@ fn EndpointHeader(
     endpoint: EndpointOut,
     viewer: Viewer,
     actions: EndpointActions,
-    secret: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let events = if endpoint.event_types.is_empty() {
         "All events".to_owned()
@@ -202,8 +161,7 @@ fn EndpointHeader(
         </dl>
         {viewer.can(Permission::ManageWebhooks).then(|| view! {
             <Controls endpoint=endpoint.clone() actions/>
-            <SecretDialog secret title="Signing secret" note=ROTATED_NOTE/>
-            <TestResult endpoint_id=endpoint.id test=actions.test/>
+            <SecretDialog title="Signing secret" note=ROTATED_NOTE/>
         })}
     }
 }
@@ -248,65 +206,10 @@ fn Controls(endpoint: EndpointOut, actions: EndpointActions) -> impl IntoView {
     }
 }
 
-/// What the last test send sent and got back (only ever in the browser:
-/// the action's answer).
 #[component]
-fn TestResult(endpoint_id: Uuid, test: ServerAction<SendTestWebhook>) -> impl IntoView {
-    move || {
-        test.value()
-            .get()
-            .and_then(Result::ok)
-            .map(|out| view! { <TestSendView endpoint_id out/> })
-    }
-}
-
-#[component]
-fn TestSendView(endpoint_id: Uuid, out: TestSendOut) -> impl IntoView {
-    let outcome = if out.succeeded {
-        "Test event delivered"
-    } else {
-        "Test event failed"
-    };
-    let status = out
-        .status_code
-        .map(|code| format!("HTTP {code}"))
-        .unwrap_or_else(|| "No response".to_owned());
-    let delivery_href = format!("/webhooks/{endpoint_id}/deliveries/{}", out.delivery_id);
-    view! {
-        <section aria-labelledby="test-send-heading" class="panel test-send" data-testid="test-send">
-            <h2 id="test-send-heading">{outcome}</h2>
-            <p>
-                {format!("Answered in {} ms. ", out.duration_ms)}
-                <a href=delivery_href>"Open its delivery"</a>
-            </p>
-            <h3>"Request"</h3>
-            <RequestHeaders headers=out.request_headers/>
-            <pre class="payload" data-testid="test-request-body">{out.request_body}</pre>
-            <h3>"Response"</h3>
-            <dl class="values">
-                <dt>"Status"</dt>
-                <dd data-testid="test-response-status">{status}</dd>
-            </dl>
-            {out.error.map(|e| view! { <p class="field-error" data-testid="test-response-error">{e}</p> })}
-            {out.response_body.map(|body| view! { <pre class="payload" data-testid="test-response-body">{body}</pre> })}
-        </section>
-    }
-}
-
-#[component]
-fn SettingsForm(
-    endpoint: EndpointOut,
-    actions: EndpointActions,
-    sent: RwSignal<Option<Settings>>,
-) -> impl IntoView {
+fn SettingsForm(endpoint: EndpointOut, actions: EndpointActions) -> impl IntoView {
     let error = action_error(actions.update);
-    // After a refused save the form shows what was sent, not the stored
-    // settings, so nothing typed is lost.
-    let values = error
-        .get_untracked()
-        .and_then(|_| sent.get_untracked())
-        .unwrap_or_else(|| Settings::from(&endpoint));
-    let saved = move || matches!(actions.update.value().get(), Some(Ok(_)));
+    let values = Settings::typed_or(|| Settings::from(&endpoint));
     view! {
         <section aria-labelledby="settings-heading" class="panel">
             <h2 id="settings-heading">"Settings"</h2>
@@ -315,9 +218,6 @@ fn SettingsForm(
                 <FormError error/>
                 <EndpointFields prefix="edit-webhook" values error/>
                 <SubmitButton label="Save settings" pending_label="Saving…" pending=actions.update.pending()/>
-                <Show when=saved>
-                    <p class="notice" role="status">"Settings saved."</p>
-                </Show>
             </ActionForm>
         </section>
     }
@@ -374,21 +274,5 @@ mod tests {
     fn blank_filters_mean_the_whole_log() {
         let filter = filter_from_query(query(&[("status", ""), ("before", "  ")]));
         assert_eq!(filter, DeliveryFilter::default());
-    }
-
-    #[test]
-    fn refused_settings_come_back_as_typed() {
-        let input = UpdateWebhook {
-            id: Uuid::from_u128(1),
-            url: "https://example.com/hook".into(),
-            description: "CRM".into(),
-            event_types: vec!["code.created".into()],
-            timeout_seconds: Some("abc".into()),
-            max_retries: None,
-        };
-        let settings = settings_of(&input);
-        assert_eq!(settings.timeout_seconds, "abc");
-        assert_eq!(settings.max_retries, "");
-        assert_eq!(settings.event_types, ["code.created"]);
     }
 }

@@ -2,6 +2,7 @@
 //! the list and in the settings form of an endpoint's page.
 use leptos::prelude::*;
 
+use crate::model::flash::Typed;
 use crate::model::webhooks::{
     EndpointOut, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, EVENT_TYPES, MAX_RETRIES,
     MAX_TIMEOUT_SECONDS,
@@ -40,6 +41,26 @@ impl From<&EndpointOut> for Settings {
             event_types: e.event_types.clone(),
             timeout_seconds: e.timeout_seconds.to_string(),
             max_retries: e.max_retries.to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// What the form starts with: what was typed, when the server refused
+    /// it and this page is the answer, else `otherwise`.
+    pub fn typed_or(otherwise: impl FnOnce() -> Settings) -> Settings {
+        crate::ui::flash::page_flash()
+            .and_then(|flash| flash.typed().map(Settings::from_typed))
+            .unwrap_or_else(otherwise)
+    }
+
+    fn from_typed(form: Typed<'_>) -> Settings {
+        Settings {
+            url: form.value("url"),
+            description: form.value("description"),
+            event_types: form.values("event_types").map(str::to_owned).collect(),
+            timeout_seconds: form.value("timeout_seconds"),
+            max_retries: form.value("max_retries"),
         }
     }
 }

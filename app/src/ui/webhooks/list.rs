@@ -1,7 +1,7 @@
 //! `/webhooks`: the organization's endpoints with their health at a
 //! glance, and "Add endpoint" for those who may manage them. A new
-//! endpoint's secret shows once, in a dialog, with JavaScript on; without
-//! it the form still adds the endpoint (the page comes back with the list).
+//! endpoint's secret shows once, in a dialog on the page the form leads
+//! back to.
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -20,13 +20,7 @@ use crate::ui::resource::page_resource;
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
-    let secret = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(Ok(created)) = create.value().get() {
-            secret.set(Some(created.secret));
-        }
-    });
-    let endpoints = page_resource(move || create.version().get(), |_| list_webhooks());
+    let endpoints = page_resource(|| (), |_| list_webhooks());
     view! {
         <Title text="Webhooks · Codebook"/>
         <main class="page">
@@ -40,7 +34,7 @@ pub fn WebhooksPage() -> impl IntoView {
                     <EndpointTable list/>
                 </Loaded>
             </section>
-            <SecretDialog secret title="Signing secret" note=NEW_NOTE/>
+            <SecretDialog title="Signing secret" note=NEW_NOTE/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let viewer = Viewer::load().await;
@@ -98,32 +92,18 @@ fn EndpointRow(endpoint: EndpointOut) -> impl IntoView {
     }
 }
 
-/// A new endpoint. The form is built once, so what the user typed stays
-/// after a refused save.
+/// A new endpoint; the page the form leads back to shows its secret once.
 #[component]
 fn AddEndpoint(create: ServerAction<CreateWebhook>) -> impl IntoView {
     let error = action_error(create);
-    let added = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|created| format!("Added {}.", created.endpoint.url))
-    };
     view! {
         <section aria-labelledby="add-endpoint-heading" class="panel">
             <h2 id="add-endpoint-heading">"Add endpoint"</h2>
             <ActionForm action=create attr:class="stack">
                 <FormError error/>
-                <EndpointFields prefix="new-webhook" values=Settings::default() error/>
+                <EndpointFields prefix="new-webhook" values=Settings::typed_or(Settings::default) error/>
                 <SubmitButton label="Add endpoint" pending_label="Adding…" pending=create.pending()/>
-                <p class="notice" role="status">{added}</p>
             </ActionForm>
-            <noscript>
-                <p class="muted">
-                    "Without JavaScript the signing secret of a new endpoint cannot be shown; rotate it on the endpoint's page with JavaScript on to get one."
-                </p>
-            </noscript>
         </section>
     }
 }

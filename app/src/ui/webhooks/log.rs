@@ -120,17 +120,6 @@ pub(super) fn ReplayFailedForm(
     action: ServerAction<ReplayFailed>,
 ) -> impl IntoView {
     let error = action_error(action);
-    let queued = move || {
-        action
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|out| match out.queued {
-                0 => "Nothing to replay in that range.".to_owned(),
-                1 => "1 delivery queued again.".to_owned(),
-                n => format!("{n} deliveries queued again."),
-            })
-    };
     view! {
         <section aria-labelledby="replay-heading" class="panel">
             <h2 id="replay-heading">"Replay failed deliveries"</h2>
@@ -149,7 +138,6 @@ pub(super) fn ReplayFailedForm(
                     <input id="replay-until" name="until" type="datetime-local" required/>
                 </div>
                 <SubmitButton label="Replay failed deliveries" pending_label="Queuing…" pending=action.pending()/>
-                <p class="notice" role="status">{queued}</p>
             </ActionForm>
         </section>
     }

@@ -1,0 +1,32 @@
+//! The flash of the page being rendered (`model::flash`): taken once per
+//! page by `App`, and shown by the secret dialog and the notice line.
+use leptos::prelude::*;
+
+use crate::model::flash::Flash;
+
+#[derive(Clone)]
+struct PageFlash(Option<Flash>);
+
+/// Takes this request's flash, if it is for this page, for the page's
+/// components to show.
+pub fn provide_page_flash() {
+    #[cfg(feature = "ssr")]
+    let flash = crate::api::server::take_flash();
+    #[cfg(not(feature = "ssr"))]
+    let flash = None;
+    provide_context(PageFlash(flash));
+}
+
+pub fn page_flash() -> Option<Flash> {
+    use_context::<PageFlash>().and_then(|flash| flash.0)
+}
+
+/// What the last form did, said once at the top of the page it led to.
+#[component]
+pub fn FlashNotice() -> impl IntoView {
+    page_flash().and_then(|flash| {
+        flash
+            .notice()
+            .map(|notice| view! { <p class="notice flash" role="status">{notice.to_owned()}</p> })
+    })
+}
