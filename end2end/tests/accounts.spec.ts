@@ -53,6 +53,11 @@ test('sign-up shows field errors for a short password and a duplicate email', as
   await signUp(page, tooShort);
   await expect(page.getByRole('alert').filter({ hasText: 'Use at least 10 characters.' })).toBeVisible();
   await expectPath(page, '/signup');
+  // What was typed comes back, except the password.
+  await expect(page.getByLabel('Your name')).toHaveValue(tooShort.name);
+  await expect(page.getByLabel('Email')).toHaveValue(tooShort.email);
+  await expect(page.getByLabel('Organization name')).toHaveValue(tooShort.organization);
+  await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
 
   // The same email twice.
   const account = newAccount('Katherine');

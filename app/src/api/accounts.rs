@@ -11,10 +11,16 @@ pub async fn sign_up(
     password: String,
     organization: String,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, start_session, state};
+    use super::server::{fail, keep_typed_on_error, request_meta, start_session, state};
     use crate::backend::accounts;
+    use crate::model::flash::typed;
 
     let state = state()?;
+    let typed = typed([
+        ("name", Some(name.clone())),
+        ("email", Some(email.clone())),
+        ("organization", Some(organization.clone())),
+    ]);
     let input = accounts::SignUpInput {
         name,
         email,
@@ -23,7 +29,8 @@ pub async fn sign_up(
     };
     let signed_in = accounts::sign_up(&state, input, request_meta())
         .await
-        .map_err(fail)?;
+        .map_err(fail);
+    let signed_in = keep_typed_on_error(signed_in, "/signup", || typed)?;
     start_session(&state, &signed_in);
     leptos_axum::redirect("/dashboard");
     Ok(())
@@ -35,14 +42,16 @@ pub async fn log_in(
     password: String,
     #[server(default)] remember: Option<String>,
 ) -> Result<(), AppError> {
-    use super::server::{fail, request_meta, start_session, state};
+    use super::server::{fail, keep_typed_on_error, request_meta, start_session, state};
     use crate::backend::accounts;
+    use crate::model::flash::typed;
 
     let state = state()?;
     let remember = remember.is_some_and(|v| v == "on" || v == "true");
     let signed_in = accounts::log_in(&state, &email, &password, remember, request_meta())
         .await
-        .map_err(fail)?;
+        .map_err(fail);
+    let signed_in = keep_typed_on_error(signed_in, "/login", || typed([("email", Some(email))]))?;
     start_session(&state, &signed_in);
     leptos_axum::redirect("/dashboard");
     Ok(())

@@ -41,6 +41,15 @@ pub async fn create_code(
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
     use crate::backend::codes::{self, CodeInput};
+    use crate::model::flash::typed;
+    let draft = typed([
+        ("code", Some(code.clone())),
+        ("description", Some(description.clone())),
+        ("category", Some(category.clone())),
+        ("severity", severity.clone()),
+        ("active", active.clone()),
+        ("comment", comment.clone()),
+    ]);
     let input = CodeInput {
         code,
         description,
@@ -50,7 +59,8 @@ pub async fn create_code(
         comment,
     };
     let created =
-        super::server::in_org(async |ctx, state| codes::create(ctx, state, input).await).await?;
+        super::server::in_org(async |ctx, state| codes::create(ctx, state, input).await).await;
+    let created = super::server::keep_typed_on_error(created, "/codes/new", || draft)?;
     leptos_axum::redirect(&format!("/codes/{}", created.id));
     Ok(created)
 }

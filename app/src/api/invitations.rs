@@ -14,10 +14,17 @@ pub async fn list_invitations() -> Result<Vec<InvitationOut>, AppError> {
 #[server(endpoint = "invitations/create")]
 pub async fn invite_member(email: String, role: Role) -> Result<InvitationOut, AppError> {
     use crate::backend::invitations;
+    use crate::model::flash::typed;
     let invited = super::server::in_org(async |ctx, state| {
         invitations::invite(ctx, state, &email, role).await
     })
-    .await?;
+    .await;
+    let invited = super::server::keep_typed_on_error(invited, "/members", || {
+        typed([
+            ("email", Some(email)),
+            ("role", Some(role.as_str().to_owned())),
+        ])
+    })?;
     say_sent(&invited, "Invitation sent to");
     Ok(invited)
 }

@@ -345,6 +345,45 @@ mod tests {
         }
     }
 
+    fn test_send(status_code: Option<i32>, error: Option<&str>, succeeded: bool) -> TestSendOut {
+        TestSendOut {
+            delivery_id: Uuid::from_u128(1),
+            request_headers: Vec::new(),
+            request_body: String::new(),
+            status_code,
+            response_body: None,
+            error: error.map(str::to_owned),
+            duration_ms: 12,
+            succeeded,
+        }
+    }
+
+    #[test]
+    fn a_test_send_is_told_in_one_sentence() {
+        assert_eq!(
+            test_send(Some(200), None, true).outcome(),
+            "Test event delivered: HTTP 200 in 12 ms."
+        );
+        assert_eq!(
+            test_send(None, Some("connection refused"), false).outcome(),
+            "Test event failed: connection refused in 12 ms."
+        );
+        assert_eq!(
+            test_send(None, None, false).outcome(),
+            "Test event failed: no response in 12 ms."
+        );
+    }
+
+    #[test]
+    fn a_replay_says_how_many_deliveries_it_queued() {
+        assert_eq!(
+            ReplayOut { queued: 0 }.said(),
+            "Nothing to replay in that range."
+        );
+        assert_eq!(ReplayOut { queued: 1 }.said(), "1 delivery queued again.");
+        assert_eq!(ReplayOut { queued: 7 }.said(), "7 deliveries queued again.");
+    }
+
     #[test]
     fn blank_numbers_take_the_defaults() {
         let draft = input("", " ", &[]).check().unwrap();

@@ -177,6 +177,11 @@ pub fn TextField(
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
+    // What was typed, when the server refused the form and this page is its
+    // answer; never a password.
+    let typed = (kind != "password")
+        .then(|| crate::ui::flash::typed_value(name))
+        .flatten();
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let described_by = {
@@ -200,6 +205,7 @@ pub fn TextField(
                 id=id
                 name=name
                 type=kind
+                value=typed
                 autocomplete=autocomplete
                 required
                 aria-invalid=move || error.get().is_some().to_string()

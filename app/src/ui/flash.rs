@@ -21,6 +21,12 @@ pub fn page_flash() -> Option<Flash> {
     use_context::<PageFlash>().and_then(|flash| flash.0)
 }
 
+/// The value typed into field `name` of a form the server refused, when
+/// this page is its answer.
+pub fn typed_value(name: &str) -> Option<String> {
+    page_flash().and_then(|flash| flash.typed().map(|form| form.value(name)))
+}
+
 /// What the last form did, said once at the top of the page it led to.
 #[component]
 pub fn FlashNotice() -> impl IntoView {

@@ -1,9 +1,9 @@
-//! The resources pages load their data with. The server writes each
-//! resource's value into the page as JSON and the browser reads it back
-//! while hydrating; server functions answer in JSON too. Leptos's own codec
-//! parses the first from a `&str` and server functions parse the second
-//! from bytes, so the browser's wasm held two copies of every type's JSON
-//! parser. This codec parses from bytes as well: one copy.
+//! The resources pages load their data with. Pages are rendered by the
+//! server only (islands mode), so a page's resources are never sent to the
+//! browser; a resource inside an island would be, as JSON. Leptos's own
+//! codec parses it from a `&str` and server functions parse from bytes, so
+//! a wasm using both held two copies of a type's JSON parser. This codec
+//! parses from bytes as well: one copy.
 use codee::{Decoder, Encoder};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;

@@ -94,15 +94,7 @@ pub fn CodePage() -> impl IntoView {
 /// The refused edit in a flash: the version it was based on, and the draft.
 fn refused_edit(form: Typed<'_>) -> Option<(i32, Draft)> {
     let version = form.value("version").parse().ok()?;
-    let draft = Draft {
-        code: form.value("code"),
-        description: form.value("description"),
-        category: form.value("category"),
-        severity: form.value("severity"),
-        active: form.has("active"),
-        comment: form.value("comment"),
-    };
-    Some((version, draft))
+    Some((version, Draft::from_typed(form)))
 }
 
 /// The edit was refused because the code moved on.

@@ -82,6 +82,26 @@ impl Draft {
             comment: String::new(),
         }
     }
+
+    /// What was typed into a code form the server refused.
+    pub fn from_typed(form: crate::model::flash::Typed<'_>) -> Self {
+        Draft {
+            code: form.value("code"),
+            description: form.value("description"),
+            category: form.value("category"),
+            severity: form.value("severity"),
+            active: form.has("active"),
+            comment: form.value("comment"),
+        }
+    }
+
+    /// The form's values on this page: what was typed, when the server
+    /// refused it and this page is the answer, else `otherwise`.
+    pub fn typed_or(otherwise: impl FnOnce() -> Draft) -> Draft {
+        crate::ui::flash::page_flash()
+            .and_then(|flash| flash.typed().map(Draft::from_typed))
+            .unwrap_or_else(otherwise)
+    }
 }
 
 impl From<&CodeContent> for Draft {

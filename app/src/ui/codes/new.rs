@@ -11,8 +11,7 @@ use crate::ui::components::{action_error, FormError, SubmitButton};
 pub fn NewCodePage() -> impl IntoView {
     let create = ServerAction::<CreateCode>::new();
     let error = action_error(create);
-    // The form is built once, so what the user typed stays after a refused
-    // save; with JavaScript off the page comes back empty with the error.
+    // After a refused save the page comes back with what was typed.
     view! {
         <Title text="New code · Codebook"/>
         <main class="page narrow">
@@ -20,7 +19,7 @@ pub fn NewCodePage() -> impl IntoView {
             <h1>"New code"</h1>
             <ActionForm action=create attr:class="stack">
                 <FormError error/>
-                <CodeFields prefix="new" values=Draft::new_code() default_severity_choice=true error/>
+                <CodeFields prefix="new" values=Draft::typed_or(Draft::new_code) default_severity_choice=true error/>
                 <SubmitButton label="Create code" pending_label="Creating…" pending=create.pending()/>
             </ActionForm>
         </main>

@@ -12,6 +12,7 @@ use crate::model::{Permission, Role};
 use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
 };
+use crate::ui::flash::typed_value;
 use crate::ui::resource::page_resource;
 
 /// The invite form and the open invitations, for those who may invite.
@@ -22,6 +23,10 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
     let revoke = ServerAction::<RevokeInvitation>::new();
     let invitations = page_resource(|| (), |_| list_invitations());
     let error = action_error(invite);
+    // A refused invitation comes back with its role still chosen.
+    let chosen = typed_value("role")
+        .and_then(|role| role.parse::<Role>().ok())
+        .unwrap_or(Role::Member);
     let assignable: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| my_role.can_assign(*r))
@@ -37,7 +42,7 @@ pub fn InvitePanel(my_role: Role) -> impl IntoView {
                     <select id="invite-role" name="role">
                         {assignable
                             .into_iter()
-                            .map(|r| view! { <option value=r.as_str() selected=r == Role::Member>{r.label()}</option> })
+                            .map(|r| view! { <option value=r.as_str() selected=r == chosen>{r.label()}</option> })
                             .collect_view()}
                     </select>
                 </div>

@@ -15,11 +15,7 @@ pub fn MembersPage() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let leave = ServerAction::<LeaveOrganization>::new();
-    // Reload the list after every change.
-    let data = page_resource(
-        move || (change.version().get(), remove.version().get()),
-        |_| list_members(),
-    );
+    let data = page_resource(|| (), |_| list_members());
     let change_error = action_error(change);
     let remove_error = action_error(remove);
     let leave_error = action_error(leave);

@@ -43,16 +43,8 @@ pub fn PlatformOrganizationsPage() -> impl IntoView {
         limits: ServerAction::new(),
     };
     let data = page_resource(
-        move || {
-            (
-                search(),
-                page(),
-                actions.active.version().get(),
-                actions.plan.version().get(),
-                actions.limits.version().get(),
-            )
-        },
-        |(q, page, ..)| platform_organizations(q, page),
+        move || (search(), page()),
+        |(q, page)| platform_organizations(q, page),
     );
     view! {
         <Title text="Organizations · Codebook"/>

@@ -27,8 +27,8 @@ pub fn WebhookDeliveryPage() -> impl IntoView {
     });
     let replay = ServerAction::<ReplayDelivery>::new();
     let detail = page_resource(
-        move || (ids.get(), replay.version().get()),
-        |(ids, _)| async move {
+        move || ids.get(),
+        |ids| async move {
             let (endpoint_id, id) = ids?;
             get_delivery(endpoint_id, id).await
         },
