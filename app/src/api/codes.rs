@@ -11,6 +11,24 @@ use uuid::Uuid;
 use crate::model::codes::{CodeFilter, CodeHistory, CodeOut, CodePage, CommentOut};
 use crate::model::AppError;
 
+/// A code form as typed (and `more` fields), for the form to show again
+/// when the server refuses it.
+#[cfg(feature = "ssr")]
+fn typed_code<const N: usize>(
+    input: &crate::backend::codes::CodeInput,
+    more: [(&str, Option<String>); N],
+) -> crate::model::flash::Flash {
+    let fields = [
+        ("code", Some(input.code.clone())),
+        ("description", Some(input.description.clone())),
+        ("category", Some(input.category.clone())),
+        ("severity", input.severity.clone()),
+        ("active", input.active.then(|| "on".to_owned())),
+        ("comment", input.comment.clone()),
+    ];
+    crate::model::flash::typed(fields.into_iter().chain(more))
+}
+
 /// A checkbox as a form posts it: present ("on") when ticked.
 #[cfg(feature = "ssr")]
 fn ticked(value: &Option<String>) -> bool {
@@ -41,15 +59,6 @@ pub async fn create_code(
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
     use crate::backend::codes::{self, CodeInput};
-    use crate::model::flash::typed;
-    let draft = typed([
-        ("code", Some(code.clone())),
-        ("description", Some(description.clone())),
-        ("category", Some(category.clone())),
-        ("severity", severity.clone()),
-        ("active", active.clone()),
-        ("comment", comment.clone()),
-    ]);
     let input = CodeInput {
         code,
         description,
@@ -58,6 +67,7 @@ pub async fn create_code(
         active: ticked(&active),
         comment,
     };
+    let draft = typed_code(&input, []);
     let created =
         super::server::in_org(async |ctx, state| codes::create(ctx, state, input).await).await;
     let created = super::server::keep_typed_on_error(created, "/codes/new", || draft)?;
@@ -79,18 +89,6 @@ pub async fn update_code(
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
     use crate::backend::codes::{self, CodeInput};
-    use crate::model::flash::typed;
-    // The edit as typed, so a refused one (a conflict above all) comes back
-    // to the form to be merged or mended.
-    let draft = typed([
-        ("version", Some(version.to_string())),
-        ("code", Some(code.clone())),
-        ("description", Some(description.clone())),
-        ("category", Some(category.clone())),
-        ("severity", severity.clone()),
-        ("active", active.clone()),
-        ("comment", comment.clone()),
-    ]);
     let input = CodeInput {
         code,
         description,
@@ -99,6 +97,9 @@ pub async fn update_code(
         active: ticked(&active),
         comment,
     };
+    // The edit as typed, so a refused one (a conflict above all) comes back
+    // to the form to be merged or mended.
+    let draft = typed_code(&input, [("version", Some(version.to_string()))]);
     let page = format!("/codes/{id}");
     let updated = super::server::in_org(async |ctx, state| {
         codes::update(ctx, state, id, version, input).await

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::HeaderMap;
 
+use super::cookies;
 use super::webhooks::secrets::SecretKey;
 use crate::model::flash::Flash;
 
@@ -33,11 +34,7 @@ fn context(page: &str) -> Vec<u8> {
 pub fn cookie_for(key: &SecretKey, page: &str, flash: &Flash, secure: bool) -> String {
     let json = serde_json::to_vec(flash).expect("a flash serializes");
     let sealed = URL_SAFE_NO_PAD.encode(key.seal_bytes(&json, &context(page)));
-    cookie::Cookie::build((cookie_name(secure), sealed))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure)
+    cookies::build(cookie_name(secure), sealed, secure)
         .max_age(cookie::time::Duration::seconds(MAX_AGE_SECONDS))
         .build()
         .to_string()
@@ -46,31 +43,16 @@ pub fn cookie_for(key: &SecretKey, page: &str, flash: &Flash, secure: bool) -> S
 /// The flash in `headers` if it is for `page`; a flash for another page
 /// (or sealed with another key, or tampered with) is none.
 pub fn open(key: &SecretKey, headers: &HeaderMap, page: &str, secure: bool) -> Option<Flash> {
-    let name = cookie_name(secure);
-    let value = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(|c| c.ok())
-        .find(|c| c.name() == name && !c.value().is_empty())?
-        .value()
-        .to_owned();
-    let sealed = URL_SAFE_NO_PAD.decode(value).ok()?;
+    let sealed = URL_SAFE_NO_PAD
+        .decode(cookies::value(headers, cookie_name(secure))?)
+        .ok()?;
     let json = key.open_bytes(&sealed, &context(page))?;
     serde_json::from_slice(&json).ok()
 }
 
 /// `Set-Cookie` that removes the flash once its page has shown it.
 pub fn clear_cookie(secure: bool) -> String {
-    cookie::Cookie::build((cookie_name(secure), ""))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::ZERO)
-        .build()
-        .to_string()
+    cookies::removal(cookie_name(secure), secure)
 }
 
 #[cfg(test)]

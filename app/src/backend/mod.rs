@@ -8,6 +8,7 @@ pub mod audit;
 pub mod caller;
 pub mod codes;
 pub mod context;
+pub mod cookies;
 pub mod db;
 pub mod error;
 pub mod flash;

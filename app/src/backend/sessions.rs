@@ -43,14 +43,7 @@ impl SessionToken {
 
     /// The session cookie `name` of a request, if it has one.
     pub fn from_headers(headers: &HeaderMap, name: &str) -> Option<Self> {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(|c| c.ok())
-            .find(|c| c.name() == name && !c.value().is_empty())
-            .map(|c| Self(c.value().to_owned()))
+        super::cookies::value(headers, name).map(Self)
     }
 }
 
@@ -72,11 +65,7 @@ pub fn cookie_name(secure: bool) -> &'static str {
 /// `Set-Cookie` for a new session. Without "remember me" it is a browser
 /// session cookie; with it, it lasts as long as the session row.
 pub fn session_cookie(token: &SessionToken, remember: bool, secure: bool) -> String {
-    let mut c = cookie::Cookie::build((cookie_name(secure), token.as_str().to_owned()))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure);
+    let mut c = super::cookies::build(cookie_name(secure), token.as_str().to_owned(), secure);
     if remember {
         c = c.max_age(cookie::time::Duration::seconds(LONG_TTL.num_seconds()));
     }
@@ -84,14 +73,7 @@ pub fn session_cookie(token: &SessionToken, remember: bool, secure: bool) -> Str
 }
 
 pub fn clear_cookie(secure: bool) -> String {
-    cookie::Cookie::build((cookie_name(secure), ""))
-        .path("/")
-        .http_only(true)
-        .same_site(cookie::SameSite::Lax)
-        .secure(secure)
-        .max_age(cookie::time::Duration::ZERO)
-        .build()
-        .to_string()
+    super::cookies::removal(cookie_name(secure), secure)
 }
 
 /// The signed-in user behind a live session.

@@ -66,7 +66,7 @@ impl<'a> Typed<'a> {
 
 /// The fields of a form as `Flash::Typed` holds them; `None` leaves a
 /// field out (an unticked checkbox).
-pub fn typed<const N: usize>(fields: [(&str, Option<String>); N]) -> Flash {
+pub fn typed<'a>(fields: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Flash {
     Flash::Typed(
         fields
             .into_iter()
