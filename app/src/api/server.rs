@@ -47,8 +47,8 @@ pub fn fail(error: backend::Error) -> AppError {
 
 /// Gives the server function's response the status of `code`.
 pub(crate) fn set_response_status(code: ErrorCode) {
-    // A plain form post (no JavaScript) must keep the redirect back to the
-    // form, which carries the error; anyone else gets the real status.
+    // A page's plain form post must keep the redirect back to the form,
+    // which carries the error; anyone else gets the real status.
     if accepts_html() {
         return;
     }

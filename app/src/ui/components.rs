@@ -100,8 +100,8 @@ pub fn item_load_error(
 
 /// A moment in time, written the same way on every page: `2026-11-23 08:52
 /// UTC`, or with `date_only` the day alone (the full time then shows on
-/// hover). Always UTC and never relative ("3 minutes ago"): the server and
-/// the browser must render the same text, or hydration fails.
+/// hover). Always UTC and never relative ("3 minutes ago"): the server
+/// renders it, so it cannot know the reader's zone or keep "ago" current.
 #[component]
 pub fn DateTime(
     at: chrono::DateTime<chrono::Utc>,
@@ -230,7 +230,9 @@ pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
     }
 }
 
-/// A submit button that says it is working while the action runs.
+/// A submit button that says it is working while the action runs. On a
+/// server-rendered page (everywhere but an island) `pending` stays false:
+/// the browser shows its own progress while the form posts.
 #[component]
 pub fn SubmitButton(
     label: &'static str,
