@@ -25,7 +25,8 @@ use crate::ui::components::{action_error, FormError, SubmitButton};
 use crate::ui::flash::page_flash;
 use crate::ui::resource::page_resource;
 
-/// Every change this page can make; the page reloads the code after each.
+/// Every change this page can make; each answers with a redirect back to
+/// the code's page.
 #[derive(Clone, Copy)]
 pub(super) struct CodeActions {
     pub update: ServerAction<UpdateCode>,
@@ -79,11 +80,11 @@ pub fn CodePage() -> impl IntoView {
                 {move || {
                     let sent = sent.clone();
                     Suspend::new(async move {
-                    let viewer = Viewer::load().await;
-                    match data.await {
-                        Ok(history) => view! { <CodeView history viewer actions sent/> }.into_any(),
-                        Err(e) => load_error(e),
-                    }
+                        let viewer = Viewer::load().await;
+                        match data.await {
+                            Ok(history) => view! { <CodeView history viewer actions sent/> }.into_any(),
+                            Err(e) => load_error(e),
+                        }
                     })
                 }}
             </Transition>
