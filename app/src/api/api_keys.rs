@@ -29,15 +29,8 @@ pub async fn create_api_key(
     };
     let made =
         super::server::in_org(async |ctx, state| api_keys::create(ctx, state, form).await).await?;
-    show_once(&made);
+    super::server::redirect_with_secret("/api-keys", &made.secret);
     Ok(made)
-}
-
-/// Sends a browser back to the keys, where the new key shows once.
-#[cfg(feature = "ssr")]
-fn show_once(made: &NewApiKey) {
-    use crate::model::flash::Flash;
-    super::server::redirect_with_flash("/api-keys", Flash::Secret(made.secret.clone()));
 }
 
 /// A new key with the same settings; the old one works for `grace_hours`
@@ -52,7 +45,7 @@ pub async fn rotate_api_key(
         api_keys::rotate(ctx, state, id, grace_hours.as_deref()).await
     })
     .await?;
-    show_once(&made);
+    super::server::redirect_with_secret("/api-keys", &made.secret);
     Ok(made)
 }
 

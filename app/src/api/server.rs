@@ -198,6 +198,12 @@ pub fn redirect_with_flash(page: &str, flash: crate::model::flash::Flash) {
     leptos_axum::redirect(page);
 }
 
+/// Sends a browser's form post on to `page`, which shows the new `secret`
+/// once.
+pub fn redirect_with_secret(page: &str, secret: &str) {
+    redirect_with_flash(page, crate::model::flash::Flash::Secret(secret.to_owned()));
+}
+
 /// Sends a browser's form post on to `page`, which says `notice` once.
 pub fn redirect_with_notice(page: &str, notice: impl Into<String>) {
     redirect_with_flash(page, crate::model::flash::Flash::Notice(notice.into()));

@@ -13,25 +13,17 @@ use crate::model::AppError;
 /// A webhook form as typed, to give back to the form when refused.
 #[cfg(feature = "ssr")]
 fn typed_settings(input: &crate::model::webhooks::EndpointInput) -> crate::model::flash::Flash {
-    let mut fields = vec![
-        ("url".to_owned(), input.url.clone()),
-        ("description".to_owned(), input.description.clone()),
-        (
-            "timeout_seconds".to_owned(),
-            input.timeout_seconds.clone().unwrap_or_default(),
-        ),
-        (
-            "max_retries".to_owned(),
-            input.max_retries.clone().unwrap_or_default(),
-        ),
+    let fields = [
+        ("url", Some(input.url.clone())),
+        ("description", Some(input.description.clone())),
+        ("timeout_seconds", input.timeout_seconds.clone()),
+        ("max_retries", input.max_retries.clone()),
     ];
-    fields.extend(
-        input
-            .event_types
-            .iter()
-            .map(|event| ("event_types".to_owned(), event.clone())),
-    );
-    crate::model::flash::Flash::Typed(fields)
+    let events = input
+        .event_types
+        .iter()
+        .map(|event| ("event_types", Some(event.clone())));
+    crate::model::flash::typed(fields.into_iter().chain(events))
 }
 
 #[cfg(feature = "ssr")]
@@ -78,15 +70,8 @@ pub async fn create_webhook(
     let created =
         super::server::in_org(async |ctx, state| webhooks::create(ctx, state, input).await).await;
     let created = super::server::keep_typed_on_error(created, "/webhooks", || typed)?;
-    show_secret_once("/webhooks", &created);
+    super::server::redirect_with_secret("/webhooks", &created.secret);
     Ok(created)
-}
-
-/// Sends a browser to `page`, where the new secret shows once.
-#[cfg(feature = "ssr")]
-fn show_secret_once(page: &str, made: &EndpointWithSecret) {
-    use crate::model::flash::Flash;
-    super::server::redirect_with_flash(page, Flash::Secret(made.secret.clone()));
 }
 
 #[server(endpoint = "webhooks/update")]
@@ -141,7 +126,7 @@ pub async fn rotate_webhook_secret(id: Uuid) -> Result<EndpointWithSecret, AppEr
     let rotated =
         super::server::in_org(async |ctx, state| webhooks::rotate_secret(ctx, state, id).await)
             .await?;
-    show_secret_once(&format!("/webhooks/{id}"), &rotated);
+    super::server::redirect_with_secret(&format!("/webhooks/{id}"), &rotated.secret);
     Ok(rotated)
 }
 

@@ -2,7 +2,7 @@
 //! page by `App`, and shown by the secret dialog and the notice line.
 use leptos::prelude::*;
 
-use crate::model::flash::Flash;
+use crate::model::flash::{Flash, Typed};
 
 #[derive(Clone)]
 struct PageFlash(Option<Flash>);
@@ -21,10 +21,16 @@ pub fn page_flash() -> Option<Flash> {
     use_context::<PageFlash>().and_then(|flash| flash.0)
 }
 
+/// What `read` makes of the form the server refused, when this page is its
+/// answer.
+pub fn refused_form<T>(read: impl FnOnce(Typed<'_>) -> Option<T>) -> Option<T> {
+    page_flash().and_then(|flash| flash.typed().and_then(read))
+}
+
 /// The value typed into field `name` of a form the server refused, when
 /// this page is its answer.
 pub fn typed_value(name: &str) -> Option<String> {
-    page_flash().and_then(|flash| flash.typed().map(|form| form.value(name)))
+    refused_form(|form| Some(form.value(name)))
 }
 
 /// What the last form did, said once at the top of the page it led to.

@@ -190,20 +190,12 @@ async fn a_key_made_with_the_form_is_shown_once_by_the_page_it_leads_to() {
     );
 
     // Another page neither shows it nor spends it.
-    let other = client
-        .get(format!("{}/webhooks", app.address))
-        .send()
-        .await
-        .unwrap();
+    let other = app.page(&client, "/webhooks").await;
     assert!(flash_cookies(&other).is_empty());
     assert_eq!(shown_key(&other.text().await.unwrap()), None);
 
     // Its page shows it, once: the answer clears the cookie.
-    let page = client
-        .get(format!("{}/api-keys", app.address))
-        .send()
-        .await
-        .unwrap();
+    let page = app.page(&client, "/api-keys").await;
     assert!(flash_cookies(&page)[0].contains("Max-Age=0"));
     let key = shown_key(&page.text().await.unwrap()).expect("the key in the dialog");
     assert!(regex_lite_match(&key), "{key}");
@@ -214,11 +206,7 @@ async fn a_key_made_with_the_form_is_shown_once_by_the_page_it_leads_to() {
             .await
             .unwrap();
     assert_eq!(stored, Sha256::digest(key.as_bytes()).to_vec());
-    let again = client
-        .get(format!("{}/api-keys", app.address))
-        .send()
-        .await
-        .unwrap();
+    let again = app.page(&client, "/api-keys").await;
     assert_eq!(shown_key(&again.text().await.unwrap()), None);
 }
 
@@ -238,7 +226,7 @@ async fn a_program_calling_the_server_function_gets_the_key_and_no_cookie() {
 #[tokio::test]
 async fn a_refused_form_comes_back_with_its_error_and_nothing_made() {
     let app = spawn_app().await;
-    let (client, org_id) = owner_without_key_limit(&app).await;
+    let (client, _) = owner_without_key_limit(&app).await;
     let response = post_form(
         &app,
         &client,
@@ -254,21 +242,10 @@ async fn a_refused_form_comes_back_with_its_error_and_nothing_made() {
         "{location}"
     );
     assert!(flash_cookies(&response).is_empty());
-    let page = client
-        .get(&location)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let path = location.strip_prefix(app.address.as_str()).unwrap();
+    let page = app.page(&client, path).await.text().await.unwrap();
     assert_eq!(shown_key(&page), None);
-    let keys: i64 = sqlx::query_scalar("select count(*) from api_keys where organization_id = $1")
-        .bind(org_id)
-        .fetch_one(&app.db.superuser)
-        .await
-        .unwrap();
-    assert_eq!(keys, 0);
+    assert_eq!(app.count("api_keys").await, 0);
 }
 
 /// `cb_live_` + 30 alphanumerics + `_` + 6 alphanumerics.

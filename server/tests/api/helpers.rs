@@ -238,6 +238,15 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Opens a page of the app as `client` (the answer as it came).
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> Response {
+        client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("select count(*) from {table}"))
             .fetch_one(&self.db.superuser)

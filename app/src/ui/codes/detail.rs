@@ -22,7 +22,7 @@ use crate::model::codes::{CodeHistory, CodeOut};
 use crate::model::flash::Typed;
 use crate::model::{AppError, ErrorCode, Permission};
 use crate::ui::components::{action_error, FormError, SubmitButton};
-use crate::ui::flash::page_flash;
+use crate::ui::flash::refused_form;
 use crate::ui::resource::page_resource;
 
 /// Every change this page can make; each answers with a redirect back to
@@ -71,7 +71,7 @@ pub fn CodePage() -> impl IntoView {
     );
     // The edit the server refused, if that is what led here (with the
     // version it was based on), to merge onto the current version.
-    let sent = page_flash().and_then(|flash| flash.typed().and_then(refused_edit));
+    let sent = refused_form(refused_edit);
     view! {
         <Title text="Code · Codebook"/>
         <main class="page">

@@ -98,8 +98,7 @@ impl Draft {
     /// The form's values on this page: what was typed, when the server
     /// refused it and this page is the answer, else `otherwise`.
     pub fn typed_or(otherwise: impl FnOnce() -> Draft) -> Draft {
-        crate::ui::flash::page_flash()
-            .and_then(|flash| flash.typed().map(Draft::from_typed))
+        crate::ui::flash::refused_form(|form| Some(Draft::from_typed(form)))
             .unwrap_or_else(otherwise)
     }
 }

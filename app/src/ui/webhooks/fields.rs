@@ -49,8 +49,7 @@ impl Settings {
     /// What the form starts with: what was typed, when the server refused
     /// it and this page is the answer, else `otherwise`.
     pub fn typed_or(otherwise: impl FnOnce() -> Settings) -> Settings {
-        crate::ui::flash::page_flash()
-            .and_then(|flash| flash.typed().map(Settings::from_typed))
+        crate::ui::flash::refused_form(|form| Some(Settings::from_typed(form)))
             .unwrap_or_else(otherwise)
     }
 
