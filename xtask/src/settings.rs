@@ -8,9 +8,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-/// The workspace root: this crate lives one folder below it.
+/// The workspace root: this crate lives one folder below it. Read from the
+/// environment `cargo run` (and the test runner) give the process, not
+/// from the path compiled in: clones that share a target folder share this
+/// binary, and cargo may reuse one built in another clone, which would
+/// then publish the site into that clone (seen: `make test` in one clone
+/// served the other's stale wasm).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
