@@ -4,10 +4,10 @@ export { expect };
 
 /**
  * The Playwright `test`, plus a check run around every test: the browser saw
- * no uncaught script error, every /pkg/ asset (wasm, js, css) loaded, and
- * every island on a page found its code in the wasm. (Pages are rendered by
- * the server and forms post as page navigations with JavaScript on too; only
- * the islands run in the browser.)
+ * no uncaught script error, no error in the console and no hydration
+ * warning, and every /pkg/ asset (wasm, js, css) loaded. (The server renders
+ * every page; with JavaScript the browser hydrates it and the app's router
+ * moves between pages from then on.)
  */
 export const test = base.extend<{ browserHealth: void }>({
   browserHealth: [
@@ -17,12 +17,14 @@ export const test = base.extend<{ browserHealth: void }>({
       // Leptos logs where hydration failed just before it panics; keep that
       // (and the page's address), as the panic itself only says "unreachable".
       page.on('console', (message) => {
+        const where = new URL(page.url()).pathname;
         if (message.type() === 'error' && message.text().startsWith('A hydration error occurred')) {
-          const where = /defined at (\S+?)\.?\n/.exec(message.text())?.[1] ?? 'unknown';
-          problems.push(`hydration error on ${new URL(page.url()).pathname} (element defined at ${where})`);
-        }
-        if (message.text().startsWith('Could not find WASM function for the island')) {
-          problems.push(`an island on ${new URL(page.url()).pathname} is not in the wasm: ${message.text()}`);
+          const element = /defined at (\S+?)\.?\n/.exec(message.text())?.[1] ?? 'unknown';
+          problems.push(`hydration error on ${where} (element defined at ${element})`);
+        } else if (message.type() === 'error' && !expectedConsoleError(message.text())) {
+          problems.push(`console error on ${where}: ${message.text()}`);
+        } else if (message.type() === 'warning' && /hydrat/i.test(message.text())) {
+          problems.push(`hydration warning on ${where}: ${message.text()}`);
         }
       });
       page.on('response', (response) => {
@@ -37,6 +39,14 @@ export const test = base.extend<{ browserHealth: void }>({
     { auto: true },
   ],
 });
+
+/**
+ * Console errors the browser itself logs for answers the tests provoke on
+ * purpose: a refused form's status (4xx) is logged as a failed resource.
+ */
+function expectedConsoleError(text: string): boolean {
+  return /^Failed to load resource: the server responded with a status of 4\d\d/.test(text);
+}
 
 export interface NewAccount {
   name: string;

@@ -158,6 +158,7 @@ pub fn router(state: ServerState) -> Router {
         .merge(crate::rest::router(&state.app))
         .merge(app::backend::codes::routes())
         .merge(app::backend::audit::export::routes())
+        .merge(app::backend::live::routes())
         .nest_service(
             &format!("/{}", options.site_pkg_dir),
             crate::site::pkg_service(&options),
@@ -237,6 +238,8 @@ pub struct Application {
     jobs: app::backend::jobs::Worker,
     webhooks: Option<WebhookWorker>,
     api_key_usage: app::backend::api_keys::UsageFlusher,
+    live: app::backend::live::LiveFeed,
+    live_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -278,6 +281,11 @@ impl Application {
         let webhooks = settings
             .webhook_worker
             .then(|| start_webhook_worker(&state.app));
+        let live = state.app.live.clone();
+        let live_listener = tokio::spawn(app::backend::live::listen(
+            state.app.pool.clone(),
+            live.clone(),
+        ));
         Ok(Self {
             listener,
             router: router(state),
@@ -285,6 +293,8 @@ impl Application {
             jobs,
             webhooks,
             api_key_usage,
+            live,
+            live_listener,
         })
     }
 
@@ -305,14 +315,22 @@ impl Application {
             jobs,
             webhooks,
             api_key_usage,
+            live,
+            live_listener,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
+        let stopping = shutdown_signal();
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            stopping.await;
+            // Open event streams end, or the server would wait on them.
+            live.close();
+        })
         .await?;
+        live_listener.abort();
         // The requests under way finish and are recorded, then both stop.
         if let Some(webhooks) = webhooks {
             webhooks.stop().await;

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod codes;
 pub mod dev;
+pub mod flash;
 pub mod invitations;
 pub mod members;
 pub mod orgs;

@@ -59,6 +59,7 @@ pub(crate) fn set_response_status(code: ErrorCode) {
     }
 }
 
+/// A page's plain form post (no JavaScript, or a link the browser follows).
 fn accepts_html() -> bool {
     parts()
         .and_then(|p| {
@@ -209,47 +210,64 @@ pub fn redirect_with_notice(page: &str, notice: impl Into<String>) {
     redirect_with_flash(page, crate::model::flash::Flash::Notice(notice.into()));
 }
 
-/// Hands `flash` to the next rendering of `page`, when a browser posted a
-/// form (an API client gets the answer itself, and no cookie).
+/// A call from the running app in a browser: browsers mark their own
+/// requests with `Sec-Fetch-Site`, which a page's script cannot forge and
+/// programs do not send.
+fn from_browser() -> bool {
+    parts().is_some_and(|p| {
+        p.headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site == "same-origin")
+    })
+}
+
+/// Hands `flash` to the next rendering of `page`, when a browser posted the
+/// form, plainly or from the running app (an API client gets the answer
+/// itself, and no cookie).
 pub fn flash_to(page: &str, flash: crate::model::flash::Flash) {
-    if !accepts_html() {
+    if !accepts_html() && !from_browser() {
         return;
     }
+    set_flash_cookie(page, &flash);
+}
+
+fn set_flash_cookie(page: &str, flash: &crate::model::flash::Flash) {
     if let Ok(state) = state() {
         set_cookie(&crate::backend::flash::cookie_for(
             &state.webhooks.key,
             page,
-            &flash,
+            flash,
             state.secure_cookies(),
         ));
     }
 }
 
 /// `result`, and when it failed, what was typed (`flash`) handed back to
-/// `page`, whose form shows it again.
+/// `page`, whose form shows it again. Only for a plain form post: the
+/// running app keeps the form as it was typed, on the same page.
 pub fn keep_typed_on_error<T>(
     result: Result<T, AppError>,
     page: &str,
     flash: impl FnOnce() -> crate::model::flash::Flash,
 ) -> Result<T, AppError> {
-    if result.is_err() {
-        flash_to(page, flash());
+    if result.is_err() && accepts_html() {
+        set_flash_cookie(page, &flash());
     }
     result
 }
 
-/// The flash for the page being rendered, if there is one, taken: the
-/// answer clears the cookie, so it shows once.
+/// The flash for the page being rendered, if there is one, taken.
 pub fn take_flash() -> Option<crate::model::flash::Flash> {
+    take_flash_for(parts()?.uri.path())
+}
+
+/// The flash for the page at `path`, if the request carries one, taken:
+/// the answer clears the cookie, so it shows once.
+pub fn take_flash_for(path: &str) -> Option<crate::model::flash::Flash> {
     let parts = parts()?;
     let state = use_context::<AppState>()?;
     let secure = state.secure_cookies();
-    let flash = crate::backend::flash::open(
-        &state.webhooks.key,
-        &parts.headers,
-        parts.uri.path(),
-        secure,
-    )?;
+    let flash = crate::backend::flash::open(&state.webhooks.key, &parts.headers, path, secure)?;
     set_cookie(&crate::backend::flash::clear_cookie(secure));
     Some(flash)
 }

@@ -16,6 +16,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod jwt;
 pub mod limits;
+pub mod live;
 pub mod mail;
 pub mod members;
 pub mod orgs;

@@ -49,6 +49,8 @@ pub struct Shared {
     pub webhooks: Webhooks,
     /// API keys presented to this process: their leases and usage.
     pub api_keys: KeyGate,
+    /// Changes heard from the database, for open pages (`/events`).
+    pub live: super::live::LiveFeed,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             trusted_proxies: TrustedProxies::default(),
             webhooks: Webhooks::strict_ephemeral(),
             api_keys: KeyGate::default(),
+            live: Default::default(),
         }))
     }
 

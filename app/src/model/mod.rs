@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codes;
 pub mod error;
 pub mod flash;
+pub mod live;
 pub mod members;
 pub mod orgs;
 pub mod platform;

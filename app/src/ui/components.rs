@@ -32,11 +32,11 @@ where
     F: Fn(T) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    // The Suspense may run its child again when the resource changes (after
+    // The Transition may run its child again when the resource changes (after
     // an action), so every run needs its own handle on `children`.
     let children = Arc::new(children);
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 let children = Arc::clone(&children);
                 Suspend::new(async move {
@@ -46,7 +46,7 @@ where
                     }
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 

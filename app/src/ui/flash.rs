@@ -1,24 +1,61 @@
-//! The flash of the page being rendered (`model::flash`): taken once per
-//! page by `App`, and shown by the secret dialog and the notice line.
+//! The flash of the page being shown (`model::flash`): what the last form
+//! left for it. The server render takes it from the request and hands it
+//! to the browser with the page; after that, each time the app moves to
+//! another page or a form answers, the browser asks the server for the
+//! flash of the page it now shows.
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
 
 use crate::model::flash::{Flash, Typed};
+use crate::ui::resource::Json;
 
-#[derive(Clone)]
-struct PageFlash(Option<Flash>);
+#[derive(Clone, Copy)]
+struct PageFlash(RwSignal<Option<Flash>>);
 
-/// Takes this request's flash, if it is for this page, for the page's
-/// components to show.
-pub fn provide_page_flash() {
-    #[cfg(feature = "ssr")]
-    let flash = crate::api::server::take_flash();
-    #[cfg(not(feature = "ssr"))]
-    let flash = None;
+/// Provides the page's flash to the components of every page; inside the
+/// router, as it follows the location.
+#[component]
+pub fn PageFlashScope(children: Children) -> impl IntoView {
+    let flash = RwSignal::new(flash_of_first_page());
+    let location = use_location();
+    let shown = move || (location.pathname.get(), crate::ui::actions::data_version());
+    Effect::watch(
+        shown,
+        move |(path, _), _, _| {
+            let path = path.clone();
+            leptos::task::spawn_local(async move {
+                let taken = crate::api::flash::take_page_flash(path).await;
+                flash.set(taken.ok().flatten());
+            });
+        },
+        false,
+    );
     provide_context(PageFlash(flash));
+    children()
 }
 
+/// The server takes the flash of the page it renders; the browser reads
+/// the same value from the page as it hydrates it.
+fn flash_of_first_page() -> Option<Flash> {
+    SharedValue::<_, Json>::new_with_encoding(|| {
+        #[cfg(feature = "ssr")]
+        let flash = crate::api::server::take_flash();
+        #[cfg(not(feature = "ssr"))]
+        let flash = None;
+        flash
+    })
+    .into_inner()
+}
+
+/// The page's flash, as it is when a component is built (what the form
+/// typed before the server refused it).
 pub fn page_flash() -> Option<Flash> {
-    use_context::<PageFlash>().and_then(|flash| flash.0)
+    use_context::<PageFlash>().and_then(|flash| flash.0.get_untracked())
+}
+
+/// The page's flash, followed as it changes (what a form just did).
+fn current_flash() -> Option<Flash> {
+    use_context::<PageFlash>().and_then(|flash| flash.0.get())
 }
 
 /// What `read` makes of the form the server refused, when this page is its
@@ -33,12 +70,30 @@ pub fn typed_value(name: &str) -> Option<String> {
     refused_form(|form| Some(form.value(name)))
 }
 
-/// What the last form did, said once at the top of the page it led to.
+/// The secret the last form made, while the page shows it.
+pub fn flash_secret() -> Option<String> {
+    current_flash().and_then(|flash| flash.secret().map(str::to_owned))
+}
+
+/// The notice the last form left, while the page shows it.
+pub fn flash_notice() -> Option<String> {
+    current_flash().and_then(|flash| flash.notice().map(str::to_owned))
+}
+
+/// Forgets the flash (the person has read it and closed it).
+pub fn dismiss_flash() {
+    if let Some(flash) = use_context::<PageFlash>() {
+        flash.0.set(None);
+    }
+}
+
+/// What the last form did, said once, as a toast that does not move the
+/// page.
 #[component]
 pub fn FlashNotice() -> impl IntoView {
-    page_flash().and_then(|flash| {
-        flash
-            .notice()
-            .map(|notice| view! { <p class="notice flash" role="status">{notice.to_owned()}</p> })
-    })
+    view! {
+        <div class="toasts">
+            {move || flash_notice().map(|notice| view! { <p class="notice flash toast" role="status">{notice}</p> })}
+        </div>
+    }
 }

@@ -8,9 +8,10 @@ use crate::api::orgs::{my_organizations, SwitchOrganization};
 use crate::model::accounts::CurrentUser;
 use crate::model::orgs::MyOrganization;
 use crate::model::AppError;
+use crate::ui::actions::form_action;
 use crate::ui::components::LoadError;
 use crate::ui::flash::FlashNotice;
-use crate::ui::resource::{page_resource, PageResource};
+use crate::ui::resource::{held_page_resource, PageResource};
 
 /// The signed-in user, loaded once by the layout and shared with its pages.
 #[derive(Clone, Copy)]
@@ -31,14 +32,17 @@ pub async fn current_user() -> Option<CurrentUser> {
 
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
-    let user = page_resource(|| (), |_| get_current_user());
-    let orgs = page_resource(|| (), |_| my_organizations());
+    // Others' changes do not concern who is signed in: these follow the
+    // forms only (a switch, a rename).
+    let user = held_page_resource(|| (), |_| get_current_user());
+    let orgs = held_page_resource(|| (), |_| my_organizations());
     provide_context(CurrentUserResource(user));
+    crate::ui::live::listen_for_changes();
     // The page sits outside the header's Suspense: a Suspend may run again
     // when its resources resolve, and a page built inside it would be built
     // twice on the server, so its resources would not match in the browser.
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match user.await {
                     Ok(Some(user)) => {
@@ -49,7 +53,7 @@ pub fn SignedInLayout() -> impl IntoView {
                     Err(error) => view! { <LoadError error/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
         <FlashNotice/>
         <Outlet/>
     }
@@ -57,7 +61,7 @@ pub fn SignedInLayout() -> impl IntoView {
 
 #[component]
 fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
-    let log_out = ServerAction::<LogOut>::new();
+    let log_out = form_action::<LogOut>();
     let org_name = user.organization.as_ref().map(|o| o.name.clone());
     let current = user.organization.as_ref().map(|o| o.id);
     let can_read_audit = user
@@ -103,7 +107,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
 /// without JavaScript too.
 #[component]
 fn OrgSwitcher(orgs: Vec<MyOrganization>, current: Option<uuid::Uuid>) -> impl IntoView {
-    let switch = ServerAction::<SwitchOrganization>::new();
+    let switch = form_action::<SwitchOrganization>();
     view! {
         <ActionForm action=switch attr:class="inline switcher">
             <label for="org-switcher" class="visually-hidden">"Organization"</label>

@@ -1,5 +1,6 @@
 //! Components and pages, one folder per area.
 pub mod accounts;
+pub mod actions;
 pub mod api_keys;
 pub mod audit;
 pub mod codes;
@@ -8,6 +9,7 @@ pub mod dev;
 pub mod flash;
 pub mod invitations;
 pub mod layout;
+pub mod live;
 pub mod members;
 pub mod orgs;
 pub mod platform;
@@ -28,6 +30,7 @@ use audit::{AuditEntryPage, AuditLogPage, AuditVerifyPage};
 use codes::{CodePage, CodesPage, ImportCodesPage, NewCodePage};
 use components::PageErrorBoundary;
 use dev::DevMailPage;
+use flash::PageFlashScope;
 use invitations::AcceptInvitationPage;
 use layout::SignedInLayout;
 use members::MembersPage;
@@ -47,7 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options islands=true/>
+                <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
@@ -81,7 +84,7 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    flash::provide_page_flash();
+    actions::provide_data_version();
     // Every page waits for its data before the server answers, so that
     // redirects and status codes are real HTTP ones and a browser without
     // JavaScript gets the whole page. An error thrown while a page renders
@@ -89,6 +92,7 @@ pub fn App() -> impl IntoView {
     // happen, through `Loaded` and `FormError`).
     view! {
         <Router>
+            <PageFlashScope>
             <PageErrorBoundary>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
@@ -128,6 +132,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                 </Routes>
             </PageErrorBoundary>
+            </PageFlashScope>
         </Router>
     }
 }

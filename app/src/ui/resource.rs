@@ -1,9 +1,10 @@
-//! The resources pages load their data with. Pages are rendered by the
-//! server only (islands mode), so a page's resources are never sent to the
-//! browser; a resource inside an island would be, as JSON. Leptos's own
-//! codec parses it from a `&str` and server functions parse from bytes, so
-//! a wasm using both held two copies of a type's JSON parser. This codec
-//! parses from bytes as well: one copy.
+//! The resources pages load their data with: loaded by the server as it
+//! renders the page, sent to the browser in the page as JSON, and loaded
+//! again from the browser when their source or the data version
+//! (`ui::actions`) changes. Leptos's own codec parses JSON from a `&str`
+//! and server functions parse from bytes, so a wasm using both held two
+//! copies of a type's JSON parser. This codec parses from bytes as well:
+//! one copy.
 use codee::{Decoder, Encoder};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -33,7 +34,8 @@ impl<T: DeserializeOwned> Decoder<T> for Json {
 /// A page's data: loaded on the server, carried to the browser in the page.
 pub type PageResource<T> = Resource<T, Json>;
 
-/// `Resource::new` with the codec above.
+/// `Resource::new` with the codec above, loaded again after any form of
+/// the app answered and after someone else changed the organization's data.
 #[track_caller]
 pub fn page_resource<S, T, Fut>(
     source: impl Fn() -> S + Send + Sync + 'static,
@@ -44,7 +46,30 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
-    Resource::new_with_options(source, fetcher, false)
+    held_page_resource(
+        move || (source(), crate::ui::actions::live_version()),
+        move |(source, _)| fetcher(source),
+    )
+}
+
+/// A page resource that does not follow others' changes: the page decides
+/// when to load it again (through `source`), as it may be holding what
+/// someone typed.
+#[track_caller]
+pub fn held_page_resource<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> PageResource<T>
+where
+    S: Send + Sync + Clone + PartialEq + 'static,
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(
+        move || (source(), crate::ui::actions::data_version()),
+        move |(source, _)| fetcher(source),
+        false,
+    )
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! A secret shown once: a webhook's signing secret after it is made or
 //! rotated, a new API key. The server never shows it again (it keeps a
 //! hash or a sealed copy), so the dialog says so and offers to copy it.
-//! The form that made it hands it to its page as a flash; the page renders
-//! it, with or without JavaScript, and only the copy button is an island.
+//! The form that made it hands it to its page as a flash; the page shows it,
+//! with or without JavaScript.
 use leptos::prelude::*;
 
-use crate::ui::flash::page_flash;
+use crate::ui::flash::{dismiss_flash, flash_secret};
 
 /// The field that holds the secret, which the copy button reads.
 const SECRET_FIELD_ID: &str = "one-time-secret";
@@ -14,8 +14,8 @@ const SECRET_FIELD_ID: &str = "one-time-secret";
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const SELECTED_ONLY: &str = "The secret is selected: press Ctrl+C (⌘C on a Mac) to copy it.";
 
-/// Shows the secret the page's flash holds, if any. "Done" loads the page
-/// again, by when the flash is spent.
+/// Shows the secret the page's flash holds, if any. "Done" closes it; the
+/// flash is spent already.
 #[component]
 pub fn SecretDialog(
     /// The dialog's heading and the field's label ("Signing secret").
@@ -23,9 +23,7 @@ pub fn SecretDialog(
     /// What the holder does with it, after "shown only once".
     note: &'static str,
 ) -> impl IntoView {
-    page_flash()
-        .and_then(|flash| flash.secret().map(str::to_owned))
-        .map(|value| view! { <SecretPanel value title note/> })
+    move || flash_secret().map(|value| view! { <SecretPanel value title note/> })
 }
 
 #[component]
@@ -57,7 +55,11 @@ fn SecretPanel(value: String, title: &'static str, note: &'static str) -> impl I
                     <CopySecret/>
                 </div>
             </div>
-            <form method="get">
+            // Without JavaScript, loading the page again closes it.
+            <form method="get" on:submit=|ev| {
+                ev.prevent_default();
+                dismiss_flash();
+            }>
                 <button type="submit" class="primary">"Done: I have stored it"</button>
             </form>
         </section>
@@ -67,7 +69,7 @@ fn SecretPanel(value: String, title: &'static str, note: &'static str) -> impl I
 /// The copy button and what it did. Hidden until the browser runs it:
 /// without JavaScript there is nothing to press, and the field is there to
 /// select by hand.
-#[island]
+#[component]
 fn CopySecret() -> impl IntoView {
     let ready = RwSignal::new(false);
     let copied = RwSignal::new(None::<&'static str>);

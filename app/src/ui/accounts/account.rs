@@ -6,6 +6,7 @@ use crate::api::accounts::{
     list_sessions, ChangePassword, DeleteAccount, RevokeOtherSessions, RevokeSession,
 };
 use crate::model::accounts::SessionOut;
+use crate::ui::actions::form_action;
 use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
 };
@@ -14,9 +15,9 @@ use crate::ui::resource::page_resource;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let revoke = ServerAction::<RevokeSession>::new();
-    let revoke_others = ServerAction::<RevokeOtherSessions>::new();
-    let change = ServerAction::<ChangePassword>::new();
+    let revoke = form_action::<RevokeSession>();
+    let revoke_others = form_action::<RevokeOtherSessions>();
+    let change = form_action::<ChangePassword>();
     let sessions = page_resource(|| (), |_| list_sessions());
     let change_error = action_error(change);
     view! {
@@ -68,7 +69,7 @@ pub fn AccountPage() -> impl IntoView {
 /// it; on success it signs out and sends to the sign-up page.
 #[component]
 fn DeleteAccountForm() -> impl IntoView {
-    let delete = ServerAction::<DeleteAccount>::new();
+    let delete = form_action::<DeleteAccount>();
     let error = action_error(delete);
     view! {
         <section class="danger-zone" aria-labelledby="delete-account-heading">

@@ -10,11 +10,12 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::accounts::{LogIn, SignUp};
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let action = ServerAction::<SignUp>::new();
+    let action = form_action::<SignUp>();
     let error = action_error(action);
     view! {
         <Title text="Create your account · Codebook"/>
@@ -48,7 +49,7 @@ pub fn SignUpPage() -> impl IntoView {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = ServerAction::<LogIn>::new();
+    let action = form_action::<LogIn>();
     let error = action_error(action);
     let query = leptos_router::hooks::use_query_map();
     let after_reset = move || query.read().get("reset").is_some();

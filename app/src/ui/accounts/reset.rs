@@ -4,20 +4,21 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::accounts::{RequestPasswordReset, ResetPassword};
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, field_error, FormError, SubmitButton, TextField};
-use crate::ui::flash::page_flash;
+use crate::ui::flash::flash_notice;
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let action = ServerAction::<RequestPasswordReset>::new();
+    let action = form_action::<RequestPasswordReset>();
     let error = action_error(action);
     // The form's answer comes back here, saying so.
-    let sent = page_flash().and_then(|flash| flash.notice().map(str::to_owned));
+    let sent = flash_notice;
     view! {
         <Title text="Forgot your password · Codebook"/>
         <main class="page narrow">
             <h1>"Forgot your password?"</h1>
-            {match sent {
+            {move || match sent() {
                 Some(sent) => view! { <p role="status">{sent}</p> }.into_any(),
                 None => view! {
                     <p class="lead">"We will mail you a link to choose a new one."</p>
@@ -38,7 +39,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let action = ServerAction::<ResetPassword>::new();
+    let action = form_action::<ResetPassword>();
     let error = action_error(action);
     view! {
         <Title text="Choose a new password · Codebook"/>

@@ -9,6 +9,7 @@ use crate::model::api_keys::{
     ApiKeyView, Scope, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_ROTATION_GRACE_HOURS,
     MAX_EXPIRY_DAYS, MAX_RATE_LIMIT_PER_MINUTE, MAX_ROTATION_GRACE_HOURS,
 };
+use crate::ui::actions::form_action;
 use crate::ui::codes::FieldError;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded, SubmitButton};
 use crate::ui::resource::page_resource;
@@ -25,10 +26,10 @@ struct KeyActions {
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    let create = ServerAction::<CreateApiKey>::new();
+    let create = form_action::<CreateApiKey>();
     let actions = KeyActions {
-        rotate: ServerAction::new(),
-        revoke: ServerAction::new(),
+        rotate: form_action(),
+        revoke: form_action(),
     };
     let keys = page_resource(|| (), |_| list_api_keys());
     view! {

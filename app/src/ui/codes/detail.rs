@@ -6,7 +6,12 @@
 //! code and shows the user's unsaved values beside the current version,
 //! keeps their values in the form and bases it on the current version, so
 //! saving again merges. The refused edit comes back from the server as the
-//! page's flash (`Flash::Typed`).
+//! page's flash (`Flash::Typed`) after a plain form post, and from the
+//! action's own input in the running app.
+//!
+//! Someone else's change to the code shows at once (`ui::live`), unless
+//! the edit form is being typed into: then the page keeps the form and says
+//! what changed; saving offers the merge as above.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -20,10 +25,13 @@ use crate::api::codes::{
 };
 use crate::model::codes::{CodeHistory, CodeOut};
 use crate::model::flash::Typed;
+use crate::model::live::LiveChange;
 use crate::model::{AppError, ErrorCode, Permission};
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, FormError, SubmitButton};
 use crate::ui::flash::refused_form;
-use crate::ui::resource::page_resource;
+use crate::ui::live::last_change;
+use crate::ui::resource::held_page_resource;
 
 /// Every change this page can make; each answers with a redirect back to
 /// the code's page.
@@ -35,17 +43,51 @@ pub(super) struct CodeActions {
     pub comment: ServerAction<AddComment>,
     pub edit_comment: ServerAction<EditComment>,
     pub delete_comment: ServerAction<DeleteComment>,
+    /// The last edit the running app sent: the version it was based on and
+    /// what was typed (the action forgets its input once answered).
+    last_edit: RwSignal<Option<(i32, Draft)>>,
+    /// Whether the edit form holds typing not yet saved.
+    editing: RwSignal<bool>,
 }
 
 impl CodeActions {
     fn new() -> Self {
+        let update = form_action::<UpdateCode>();
+        let last_edit = RwSignal::new(None);
+        let editing = RwSignal::new(false);
+        Effect::new(move |_| {
+            if let Some(sent) = update.input().get() {
+                last_edit.set(Some((sent.version, Draft::from(&sent))));
+            }
+        });
+        // Answered: the form is rebuilt from what the server now holds.
+        Effect::watch(
+            move || update.version().get(),
+            move |_, _, _| editing.set(false),
+            false,
+        );
         CodeActions {
-            update: ServerAction::new(),
-            delete: ServerAction::new(),
-            restore: ServerAction::new(),
-            comment: ServerAction::new(),
-            edit_comment: ServerAction::new(),
-            delete_comment: ServerAction::new(),
+            update,
+            delete: form_action(),
+            restore: form_action(),
+            comment: form_action(),
+            edit_comment: form_action(),
+            delete_comment: form_action(),
+            last_edit,
+            editing,
+        }
+    }
+}
+
+impl From<&UpdateCode> for Draft {
+    fn from(sent: &UpdateCode) -> Self {
+        Draft {
+            code: sent.code.clone(),
+            description: sent.description.clone(),
+            category: sent.category.clone(),
+            severity: sent.severity.clone().unwrap_or_default(),
+            active: sent.active.is_some(),
+            comment: sent.comment.clone().unwrap_or_default(),
         }
     }
 }
@@ -60,14 +102,53 @@ pub fn CodePage() -> impl IntoView {
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
     let actions = CodeActions::new();
-    let data = page_resource(
-        move || id.get(),
-        |id| async move {
+    // Read again when someone else changes this code, unless its edit form
+    // is being typed into (`changed_meanwhile` then says so).
+    let reloads = RwSignal::new(0_u64);
+    let changed_meanwhile = RwSignal::new(None::<LiveChange>);
+    let data = held_page_resource(
+        move || (id.get(), reloads.get()),
+        |(id, _)| async move {
             match id {
                 Some(id) => get_code_history(id).await,
                 None => Err(AppError::new(ErrorCode::NotFound, "There is no such code.")),
             }
         },
+    );
+    // A save refused because the code moved on: read it again, to merge.
+    Effect::watch(
+        move || actions.update.version().get(),
+        move |_, _, _| {
+            let stale = actions
+                .update
+                .value()
+                .with_untracked(|answer| matches!(answer, Some(Err(error)) if is_stale(error)));
+            if stale {
+                reloads.update(|n| *n += 1);
+            }
+        },
+        false,
+    );
+    Effect::watch(
+        last_change,
+        move |change, _, _| {
+            let Some(change) = change.as_ref() else {
+                return;
+            };
+            if !id
+                .get_untracked()
+                .is_some_and(|id| change.concerns_code(id))
+            {
+                return;
+            }
+            if actions.editing.get_untracked() {
+                changed_meanwhile.set(Some(change.clone()));
+            } else {
+                changed_meanwhile.set(None);
+                reloads.update(|n| *n += 1);
+            }
+        },
+        false,
     );
     // The edit the server refused, if that is what led here (with the
     // version it was based on), to merge onto the current version.
@@ -76,9 +157,10 @@ pub fn CodePage() -> impl IntoView {
         <Title text="Code · Codebook"/>
         <main class="page">
             <p><a href="/codes">"← All codes"</a></p>
+            {move || changed_meanwhile.get().map(|change| view! { <ChangedMeanwhile change/> })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || {
-                    let sent = sent.clone();
+                    let sent = sent.clone().or_else(|| actions.last_edit.get_untracked());
                     Suspend::new(async move {
                         let viewer = Viewer::load().await;
                         match data.await {
@@ -89,6 +171,22 @@ pub fn CodePage() -> impl IntoView {
                 }}
             </Transition>
         </main>
+    }
+}
+
+/// Someone saved the code while the edit form was being typed into.
+#[component]
+fn ChangedMeanwhile(change: LiveChange) -> impl IntoView {
+    let by = change.by.unwrap_or_else(|| "someone else".to_owned());
+    let version = change
+        .version
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default();
+    view! {
+        <p class="notice-box live-change" aria-live="polite" data-testid="changed-meanwhile">
+            {format!("This code was changed by {by}{version} while you were editing. ")}
+            "Your edit is kept: saving it shows both and merges them."
+        </p>
     }
 }
 
@@ -290,7 +388,7 @@ fn EditForm(code: CodeOut, values: Option<Draft>, actions: CodeActions) -> impl 
     let error = action_error(actions.update);
     let values = values.unwrap_or_else(|| Draft::from(&code.content));
     view! {
-        <section aria-labelledby="edit-heading" class="panel">
+        <section aria-labelledby="edit-heading" class="panel" on:input=move |_| actions.editing.set(true)>
             <h2 id="edit-heading">"Edit"</h2>
             <ActionForm action=actions.update attr:class="stack">
                 <input type="hidden" name="id" value=code.id.to_string()/>

@@ -42,7 +42,7 @@ pub fn ImportCodesPage() -> impl IntoView {
         <main class="page narrow">
             <p><a href="/codes">"← All codes"</a></p>
             <h1>"Import codes"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     if Viewer::load().await.can(Permission::BulkImportExport) {
                         view! { <ImportForm/> }.into_any()
@@ -50,13 +50,13 @@ pub fn ImportCodesPage() -> impl IntoView {
                         view! { <p class="notice">"Only managers, admins and owners can import codes."</p> }.into_any()
                     }
                 })}
-            </Suspense>
+            </Transition>
         </main>
     }
 }
 
-/// The one part of the page that runs in the browser.
-#[island]
+/// The form; it sends only from the browser.
+#[component]
 fn ImportForm() -> impl IntoView {
     let state = RwSignal::new(Upload::Idle);
     // Effects run only in a browser that runs the app: until then (and

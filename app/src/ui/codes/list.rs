@@ -20,9 +20,9 @@ pub fn CodesPage() -> impl IntoView {
         <Title text="Codes · Codebook"/>
         <main class="page">
             <h1>"Codes"</h1>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move { view! { <Actions viewer=Viewer::load().await filter/> } })}
-            </Suspense>
+            </Transition>
             <SearchForm filter/>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
@@ -63,11 +63,13 @@ fn Actions(viewer: Viewer, filter: Memo<CodeFilter>) -> impl IntoView {
 }
 
 /// The search form: a GET form onto this page, so its answer is a link.
+/// In the running app the list follows the words as they are typed.
 #[component]
 fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
     let f = move || filter.get();
+    let search_as_typed = search_while_typing();
     view! {
-        <Form method="GET" action="" attr:class="code-search" attr:role="search" attr:aria-label="Codes">
+        <Form method="GET" action="" noscroll=true attr:class="code-search" attr:role="search" attr:aria-label="Codes">
             <div class="field grow">
                 <label for="code-q">"Search"</label>
                 <input
@@ -75,6 +77,7 @@ fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
                     type="search"
                     name="q"
                     value=move || f().q.unwrap_or_default()
+                    on:input=search_as_typed
                     aria-describedby="code-q-hint"
                 />
                 <p class="field-hint" id="code-q-hint">"Words of the description (fract femur), or the start of a code (S72.0)."</p>
@@ -114,6 +117,33 @@ fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
             </div>
             <button type="submit" class="primary">"Search"</button>
         </Form>
+    }
+}
+
+/// How long typing must pause before the list follows it.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Submits the search form once typing pauses, so the list and the address
+/// follow the query; each pause is a step of the back button.
+fn search_while_typing() -> impl Fn(leptos::ev::Event) + Copy + 'static {
+    let waiting = StoredValue::new(None::<TimeoutHandle>);
+    move |ev: leptos::ev::Event| {
+        if let Some(handle) = waiting.get_value() {
+            handle.clear();
+        }
+        #[cfg(feature = "hydrate")]
+        {
+            let input = event_target::<web_sys::HtmlInputElement>(&ev);
+            let submit = move || {
+                if let Some(form) = input.form() {
+                    let _ = form.request_submit();
+                }
+            };
+            waiting.set_value(set_timeout_with_handle(submit, SEARCH_PAUSE).ok());
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
     }
 }
 

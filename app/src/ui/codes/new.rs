@@ -5,11 +5,12 @@ use leptos_meta::Title;
 
 use super::{CodeFields, Draft};
 use crate::api::codes::CreateCode;
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, FormError, SubmitButton};
 
 #[component]
 pub fn NewCodePage() -> impl IntoView {
-    let create = ServerAction::<CreateCode>::new();
+    let create = form_action::<CreateCode>();
     let error = action_error(create);
     // After a refused save the page comes back with what was typed.
     view! {

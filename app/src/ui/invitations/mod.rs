@@ -8,20 +8,29 @@ use crate::api::invitations::{
     RevokeInvitation,
 };
 use crate::model::members::{InvitationOut, InvitationPreview};
-use crate::model::{Permission, Role};
+use crate::model::{AppError, Permission, Role};
+use crate::ui::actions::form_action;
 use crate::ui::components::{
     action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
 };
 use crate::ui::flash::typed_value;
-use crate::ui::resource::page_resource;
+use crate::ui::resource::{page_resource, PageResource};
+
+/// The open invitations, loaded by the members page (outside the part it
+/// draws again after a change, so a load under way is never orphaned).
+pub fn invitations_resource() -> PageResource<Result<Vec<InvitationOut>, AppError>> {
+    page_resource(|| (), |_| list_invitations())
+}
 
 /// The invite form and the open invitations, for those who may invite.
 #[component]
-pub fn InvitePanel(my_role: Role) -> impl IntoView {
-    let invite = ServerAction::<InviteMember>::new();
-    let resend = ServerAction::<ResendInvitation>::new();
-    let revoke = ServerAction::<RevokeInvitation>::new();
-    let invitations = page_resource(|| (), |_| list_invitations());
+pub fn InvitePanel(
+    my_role: Role,
+    invitations: PageResource<Result<Vec<InvitationOut>, AppError>>,
+) -> impl IntoView {
+    let invite = form_action::<InviteMember>();
+    let resend = form_action::<ResendInvitation>();
+    let revoke = form_action::<RevokeInvitation>();
     let error = action_error(invite);
     // A refused invitation comes back with its role still chosen.
     let chosen = typed_value("role")
@@ -135,7 +144,7 @@ pub fn AcceptInvitationPage() -> impl IntoView {
 
 #[component]
 fn AcceptForm(p: InvitationPreview, token: String) -> impl IntoView {
-    let accept = ServerAction::<AcceptInvitation>::new();
+    let accept = form_action::<AcceptInvitation>();
     let error = action_error(accept);
     let heading = format!("Join {}", p.organization);
     let summary = format!(

@@ -6,16 +6,18 @@ use leptos_meta::Title;
 use crate::api::members::{list_members, ChangeMemberRole, LeaveOrganization, RemoveMember};
 use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::Role;
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
-use crate::ui::invitations::{may_invite, InvitePanel};
+use crate::ui::invitations::{invitations_resource, may_invite, InvitePanel};
 use crate::ui::resource::page_resource;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let change = ServerAction::<ChangeMemberRole>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let leave = ServerAction::<LeaveOrganization>::new();
+    let change = form_action::<ChangeMemberRole>();
+    let remove = form_action::<RemoveMember>();
+    let leave = form_action::<LeaveOrganization>();
     let data = page_resource(|| (), |_| list_members());
+    let invitations = invitations_resource();
     let change_error = action_error(change);
     let remove_error = action_error(remove);
     let leave_error = action_error(leave);
@@ -32,7 +34,7 @@ pub fn MembersPage() -> impl IntoView {
                     let sole_owner = is_sole_owner(&page);
                     view! {
                         <MemberTable page change remove/>
-                        {may_invite(my_role).then(|| view! { <InvitePanel my_role/> })}
+                        {may_invite(my_role).then(|| view! { <InvitePanel my_role invitations/> })}
                         <LeaveSection leave sole_owner/>
                     }
                 }

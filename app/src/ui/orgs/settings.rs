@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use crate::api::orgs::{CreateOrganization, DeleteOrganization, UpdateOrganization};
 use crate::model::accounts::CurrentOrganization;
 use crate::model::Permission;
+use crate::ui::actions::form_action;
 use crate::ui::components::{
     action_error, field_error, FormError, Loaded, SubmitButton, TextField,
 };
@@ -29,8 +30,8 @@ pub fn SettingsPage() -> impl IntoView {
 
 #[component]
 fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
-    let update = ServerAction::<UpdateOrganization>::new();
-    let delete = ServerAction::<DeleteOrganization>::new();
+    let update = form_action::<UpdateOrganization>();
+    let delete = form_action::<DeleteOrganization>();
     let update_error = action_error(update);
     let delete_error = action_error(delete);
     let may_edit = org.role.can(Permission::ManageSettings);
@@ -71,7 +72,7 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
 
 #[component]
 pub fn NewOrganizationPage() -> impl IntoView {
-    let create = ServerAction::<CreateOrganization>::new();
+    let create = form_action::<CreateOrganization>();
     let error = action_error(create);
     view! {
         <Title text="New organization · Codebook"/>

@@ -16,6 +16,7 @@ use crate::api::platform::{
 };
 use crate::model::orgs::Plan;
 use crate::model::platform::{OrgAdminPage, OrgAdminRow};
+use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
 use crate::ui::resource::page_resource;
 
@@ -38,9 +39,9 @@ pub fn PlatformOrganizationsPage() -> impl IntoView {
             .unwrap_or(1)
     };
     let actions = Actions {
-        active: ServerAction::new(),
-        plan: ServerAction::new(),
-        limits: ServerAction::new(),
+        active: form_action(),
+        plan: form_action(),
+        limits: form_action(),
     };
     let data = page_resource(
         move || (search(), page()),

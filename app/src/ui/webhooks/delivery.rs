@@ -11,6 +11,7 @@ use super::{load_error, parse_id, RequestHeaders};
 use crate::api::webhooks::{get_delivery, ReplayDelivery};
 use crate::model::webhooks::{AttemptOut, DeliveryDetail};
 use crate::model::Permission;
+use crate::ui::actions::form_action;
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
 use crate::ui::resource::page_resource;
@@ -25,7 +26,7 @@ pub fn WebhookDeliveryPage() -> impl IntoView {
             parse_id(params.get("delivery_id"))?,
         ))
     });
-    let replay = ServerAction::<ReplayDelivery>::new();
+    let replay = form_action::<ReplayDelivery>();
     let detail = page_resource(
         move || ids.get(),
         |ids| async move {

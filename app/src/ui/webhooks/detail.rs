@@ -22,6 +22,7 @@ use crate::api::webhooks::{
 };
 use crate::model::webhooks::{DeliveryFilter, EndpointOut};
 use crate::model::{AppError, Permission};
+use crate::ui::actions::form_action;
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
 use crate::ui::resource::page_resource;
@@ -40,12 +41,12 @@ pub(super) struct EndpointActions {
 impl EndpointActions {
     fn new() -> Self {
         EndpointActions {
-            update: ServerAction::new(),
-            enable: ServerAction::new(),
-            rotate: ServerAction::new(),
-            test: ServerAction::new(),
-            replay_failed: ServerAction::new(),
-            delete: ServerAction::new(),
+            update: form_action(),
+            enable: form_action(),
+            rotate: form_action(),
+            test: form_action(),
+            replay_failed: form_action(),
+            delete: form_action(),
         }
     }
 }
@@ -91,10 +92,12 @@ pub fn WebhookPage() -> impl IntoView {
                 })}
             </Transition>
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
+                {move || {
+                    // Read before waiting: the page may be gone after.
+                    let (filter, id) = (filter.get_untracked(), id.get_untracked());
+                    Suspend::new(async move {
                     let viewer = Viewer::load().await;
-                    let filter = filter.get_untracked();
-                    match (id.get_untracked(), deliveries.await) {
+                    match (id, deliveries.await) {
                         (Ok(id), Ok(page)) => view! {
                             <DeliveryLog endpoint_id=id page filter/>
                             {viewer.can(Permission::ManageWebhooks).then(|| view! { <ReplayFailedForm endpoint_id=id action=actions.replay_failed/> })}
@@ -104,7 +107,7 @@ pub fn WebhookPage() -> impl IntoView {
                         (Err(_), _) | (_, Err(AppError { code: crate::model::ErrorCode::NotFound, .. })) => ().into_any(),
                         (_, Err(e)) => view! { <div class="form-error" role="alert">{e.message}</div> }.into_any(),
                     }
-                })}
+                })}}
             </Transition>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -13,13 +13,14 @@ use super::{health_text, EnabledBadge};
 use crate::api::webhooks::{list_webhooks, CreateWebhook};
 use crate::model::webhooks::EndpointOut;
 use crate::model::Permission;
+use crate::ui::actions::form_action;
 use crate::ui::codes::Viewer;
 use crate::ui::components::{action_error, FormError, Loaded, SubmitButton};
 use crate::ui::resource::page_resource;
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
-    let create = ServerAction::<CreateWebhook>::new();
+    let create = form_action::<CreateWebhook>();
     let endpoints = page_resource(|| (), |_| list_webhooks());
     view! {
         <Title text="Webhooks · Codebook"/>
@@ -35,12 +36,12 @@ pub fn WebhooksPage() -> impl IntoView {
                 </Loaded>
             </section>
             <SecretDialog title="Signing secret" note=NEW_NOTE/>
-            <Suspense fallback=|| ()>
+            <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     let viewer = Viewer::load().await;
                     viewer.can(Permission::ManageWebhooks).then(|| view! { <AddEndpoint create/> })
                 })}
-            </Suspense>
+            </Transition>
         </main>
     }
 }
