@@ -117,3 +117,41 @@ test('the codes search shows matches while typing, and the address holds the que
   await expect(rows.filter({ hasText: 'S72.001A' })).toBeVisible();
   await expect(rows.filter({ hasText: 'J45.909' })).toHaveCount(0);
 });
+
+test("a teammate's edit shows on an open code page within 2 s, and an open editor is told, not overwritten", async ({ page }) => {
+  await signUpOwner(page);
+  const response = await page.request.post('/api/codes/create', {
+    form: { code: 'E11.9', description: 'Type 2 diabetes mellitus', category: 'Endocrine', severity: 'medium', active: 'on' },
+  });
+  expect(response.status(), await response.text()).toBeLessThan(300);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Codes', exact: true }).click();
+  await page.getByRole('link', { name: 'E11.9' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'E11.9' })).toBeVisible();
+  await markDocument(page);
+  const current = page.getByTestId('current-values');
+
+  // A second tab edits the code.
+  const other = await page.context().newPage();
+  try {
+    await open(other, new URL(page.url()).pathname);
+    const form = other.locator('section', { has: other.getByRole('heading', { level: 2, name: 'Edit' }) });
+    await form.getByLabel('Description', { exact: true }).fill('Type 2 diabetes mellitus without complications');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await expect(other.getByRole('status')).toHaveText('Saved as version 2.');
+
+    await expect(current).toContainText('Type 2 diabetes mellitus without complications', { timeout: 2_000 });
+    await expectSameDocument(page, 'a change made elsewhere');
+
+    // Now this page's editor holds typing when the other page saves again.
+    const editor = page.locator('section', { has: page.getByRole('heading', { level: 2, name: 'Edit' }) });
+    await editor.getByLabel('Category').fill('Diabetes');
+    await form.getByLabel('Description', { exact: true }).fill('Type 2 diabetes, uncomplicated');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await expect(other.getByRole('status')).toHaveText('Saved as version 3.');
+    await expect(page.getByTestId('changed-meanwhile')).toContainText('(version 3)', { timeout: 2_000 });
+    await expect(editor.getByLabel('Category')).toHaveValue('Diabetes');
+    await expectSameDocument(page, 'a change made elsewhere while editing');
+  } finally {
+    await other.close();
+  }
+});

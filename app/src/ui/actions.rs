@@ -54,15 +54,16 @@ where
     S::Output: Clone + Send + Sync + 'static,
 {
     let action = ServerAction::<S>::new();
-    let version = use_context::<DataVersion>();
+    let data = use_context::<DataVersion>();
+    // Taken once: the action's own getters fail once a page drawn again
+    // has disposed it, while its answer is still coming in.
+    let (answered, answer) = (action.version(), action.value());
     Effect::watch(
-        move || action.version().get(),
+        move || answered.get(),
         move |_, _, _| {
-            let succeeded = action
-                .value()
-                .with_untracked(|answer| matches!(answer, Some(Ok(_))));
-            if let (true, Some(version)) = (succeeded, version) {
-                after_the_redirect(move || version.0.update(|n| *n += 1));
+            let succeeded = answer.with_untracked(|answer| matches!(answer, Some(Ok(_))));
+            if let (true, Some(data)) = (succeeded, data) {
+                after_the_redirect(move || data.0.update(|n| *n += 1));
             }
         },
         false,

@@ -21,11 +21,17 @@ pub fn PageFlashScope(children: Children) -> impl IntoView {
     let shown = move || (location.pathname.get(), crate::ui::actions::data_version());
     Effect::watch(
         shown,
-        move |(path, _), _, _| {
-            let path = path.clone();
+        move |(path, version), before, _| {
+            // Another page: the last one's flash is gone. The same page,
+            // reloaded after a form: its flash stays until a new one comes.
+            if before.is_some_and(|(before, _)| before != path) {
+                flash.set(None);
+            }
+            let (path, _) = (path.clone(), version);
             leptos::task::spawn_local(async move {
-                let taken = crate::api::flash::take_page_flash(path).await;
-                flash.set(taken.ok().flatten());
+                if let Ok(Some(taken)) = crate::api::flash::take_page_flash(path).await {
+                    flash.set(Some(taken));
+                }
             });
         },
         false,

@@ -10,6 +10,7 @@ mod codes;
 mod helpers;
 mod invitations;
 mod jobs;
+mod live;
 mod members;
 mod orgs;
 mod platform;

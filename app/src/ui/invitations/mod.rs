@@ -16,21 +16,37 @@ use crate::ui::components::{
 use crate::ui::flash::typed_value;
 use crate::ui::resource::{page_resource, PageResource};
 
-/// The open invitations, loaded by the members page (outside the part it
-/// draws again after a change, so a load under way is never orphaned).
-pub fn invitations_resource() -> PageResource<Result<Vec<InvitationOut>, AppError>> {
-    page_resource(|| (), |_| list_invitations())
+/// The invitations part of the members page: its data and its forms,
+/// made by the page itself, outside the part it draws again after a change
+/// (a load or an answer under way is never left to a part that is gone).
+#[derive(Clone, Copy)]
+pub struct Invitations {
+    list: PageResource<Result<Vec<InvitationOut>, AppError>>,
+    invite: ServerAction<InviteMember>,
+    resend: ServerAction<ResendInvitation>,
+    revoke: ServerAction<RevokeInvitation>,
+}
+
+impl Invitations {
+    pub fn load() -> Self {
+        Invitations {
+            list: page_resource(|| (), |_| list_invitations()),
+            invite: form_action(),
+            resend: form_action(),
+            revoke: form_action(),
+        }
+    }
 }
 
 /// The invite form and the open invitations, for those who may invite.
 #[component]
-pub fn InvitePanel(
-    my_role: Role,
-    invitations: PageResource<Result<Vec<InvitationOut>, AppError>>,
-) -> impl IntoView {
-    let invite = form_action::<InviteMember>();
-    let resend = form_action::<ResendInvitation>();
-    let revoke = form_action::<RevokeInvitation>();
+pub fn InvitePanel(my_role: Role, invitations: Invitations) -> impl IntoView {
+    let Invitations {
+        list: invitations,
+        invite,
+        resend,
+        revoke,
+    } = invitations;
     let error = action_error(invite);
     // A refused invitation comes back with its role still chosen.
     let chosen = typed_value("role")

@@ -8,7 +8,7 @@ use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::Role;
 use crate::ui::actions::form_action;
 use crate::ui::components::{action_error, DateTime, FormError, Loaded};
-use crate::ui::invitations::{invitations_resource, may_invite, InvitePanel};
+use crate::ui::invitations::{may_invite, Invitations, InvitePanel};
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -17,7 +17,7 @@ pub fn MembersPage() -> impl IntoView {
     let remove = form_action::<RemoveMember>();
     let leave = form_action::<LeaveOrganization>();
     let data = page_resource(|| (), |_| list_members());
-    let invitations = invitations_resource();
+    let invitations = Invitations::load();
     let change_error = action_error(change);
     let remove_error = action_error(remove);
     let leave_error = action_error(leave);

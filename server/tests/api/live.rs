@@ -1,0 +1,179 @@
+//! `/events`: every open stream hears every change of its own organization
+//! and nothing of another's; a reconnecting stream replays what it missed.
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{new_client, spawn_app, TestApp};
+
+/// Long enough for a loaded machine; a stream that hears nothing fails here.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A server-sent event stream, read as the browser's EventSource reads it.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+/// One `change` event: its id and its data.
+struct Change {
+    id: i64,
+    data: Value,
+}
+
+impl EventStream {
+    async fn open(app: &TestApp, client: &reqwest::Client, last_event_id: Option<i64>) -> Self {
+        let mut request = client.get(format!("{}/events", app.address));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next `change` event (keep-alive comments and resyncs are none).
+    async fn next_change(&mut self) -> Change {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    if let Some(change) = parse_change(&block) {
+                        return change;
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .expect("the stream stays readable")
+                    .expect("the stream stays open");
+                self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        })
+        .await
+        .expect("a change arrived in time")
+    }
+}
+
+fn parse_change(block: &str) -> Option<Change> {
+    let field = |name: &str| {
+        block
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+    };
+    (field("event")? == "change").then(|| Change {
+        id: field("id").unwrap().parse().unwrap(),
+        data: serde_json::from_str(field("data").unwrap()).unwrap(),
+    })
+}
+
+async fn create_code(app: &TestApp, client: &reqwest::Client, code: &str) -> Uuid {
+    let form = [
+        ("code", code.to_owned()),
+        ("description", format!("Description of {code}")),
+        ("category", "Test".to_owned()),
+        ("severity", "medium".to_owned()),
+        ("active", "on".to_owned()),
+    ];
+    let response = app.call(client, "codes/create", &form).await;
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_stream_hears_every_change_of_its_organization_and_none_of_another() {
+    const ORGS: usize = 20;
+    const STREAMS_PER_ORG: usize = 10;
+    const CODES_PER_ORG: usize = 5;
+    let app = spawn_app().await;
+    let mut orgs = Vec::new();
+    for _ in 0..ORGS {
+        let (_, client) = app.signed_up_user().await;
+        let mut streams = Vec::new();
+        for _ in 0..STREAMS_PER_ORG {
+            streams.push(EventStream::open(&app, &client, None).await);
+        }
+        orgs.push((client, streams));
+    }
+
+    // Every organization writes at the same time.
+    let writes = orgs.iter().enumerate().map(|(org, (client, _))| {
+        let app = &app;
+        async move {
+            let mut ids = Vec::new();
+            for n in 0..CODES_PER_ORG {
+                ids.push(create_code(app, client, &format!("Z{org:02}.{n}")).await);
+            }
+            ids
+        }
+    });
+    let written: Vec<Vec<Uuid>> = futures::future::join_all(writes).await;
+
+    for ((_, streams), own) in orgs.iter_mut().zip(&written) {
+        for stream in streams.iter_mut() {
+            let mut heard = Vec::new();
+            for _ in 0..CODES_PER_ORG {
+                let change = stream.next_change().await;
+                assert_eq!(change.data["event_type"], "code.created");
+                heard.push(
+                    change.data["code_id"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<Uuid>()
+                        .unwrap(),
+                );
+            }
+            // In the order written, each once; another organization's
+            // change would have taken one of these places.
+            assert_eq!(&heard, own);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused() {
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let mut stream = EventStream::open(&app, &client, None).await;
+    let first = create_code(&app, &client, "A00.1").await;
+    let seen = stream.next_change().await;
+    assert_eq!(seen.data["code_id"], first.to_string());
+    // Named by who made it.
+    assert!(seen.data["by"]
+        .as_str()
+        .is_some_and(|by| by.starts_with("Ada ")));
+    drop(stream);
+
+    // Missed while away.
+    let second = create_code(&app, &client, "A00.2").await;
+    let third = create_code(&app, &client, "A00.3").await;
+    let mut again = EventStream::open(&app, &client, Some(seen.id)).await;
+    let replayed = [again.next_change().await, again.next_change().await];
+    assert_eq!(replayed[0].data["code_id"], second.to_string());
+    assert_eq!(replayed[1].data["code_id"], third.to_string());
+    assert!(replayed[0].id > seen.id && replayed[1].id > replayed[0].id);
+
+    // No session, no stream.
+    let outsider = new_client()
+        .get(format!("{}/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outsider.status(), StatusCode::UNAUTHORIZED);
+}
