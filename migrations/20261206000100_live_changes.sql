@@ -11,7 +11,7 @@ create index outbox_live_seq_idx on outbox (organization_id, live_seq);
 -- A definer, as it names the person who made the change (from users,
 -- which the app role may not read freely); it runs only as the trigger.
 create function outbox_notify_live() returns trigger
-language plpgsql security definer set search_path = public, pg_temp as $$
+language plpgsql security definer set search_path = pg_catalog, public, pg_temp as $$
 declare
     batch record;
     author text;

@@ -37,13 +37,8 @@ pub fn use_hashed_names(options: &mut LeptosOptions) -> anyhow::Result<()> {
     };
     let hashes = std::fs::read_to_string(&path)?;
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    for (ext, hash) in hashes.lines().filter_map(|l| l.split_once(':')) {
-        let file = pkg.join(format!(
-            "{}.{}.{}",
-            options.output_name,
-            hash.trim(),
-            ext.trim()
-        ));
+    for (kind, hash) in hashes.lines().filter_map(|l| l.split_once(':')) {
+        let file = pkg.join(hashed_file_name(&options.output_name, kind.trim(), hash.trim()));
         anyhow::ensure!(
             file.is_file(),
             "{} names {}, which is missing: rebuild the site with `cargo xtask build`",
@@ -54,6 +49,16 @@ pub fn use_hashed_names(options: &mut LeptosOptions) -> anyhow::Result<()> {
     options.hash_files = true;
     options.hash_file = path.to_string_lossy().into();
     Ok(())
+}
+
+/// The name of a hash file entry's file: the app's script, wasm and
+/// stylesheet, and the link module and manifest of its split wasm.
+fn hashed_file_name(output_name: &str, kind: &str, hash: &str) -> String {
+    match kind {
+        "split" => format!("__wasm_split.{hash}.js"),
+        "manifest" => format!("__wasm_split_manifest.{hash}.json"),
+        ext => format!("{output_name}.{hash}.{ext}"),
+    }
 }
 
 /// What serves `/pkg`.
@@ -94,8 +99,14 @@ mod tests {
         std::fs::write(pkg.join("codebook.00aa.wasm.gz"), gzip(WASM)).unwrap();
         std::fs::write(pkg.join("codebook.11bb.js"), "export default 1").unwrap();
         std::fs::write(pkg.join("codebook.22cc.css"), "body{}").unwrap();
+        std::fs::write(pkg.join("__wasm_split.33dd.js"), "export {}").unwrap();
+        std::fs::write(pkg.join("__wasm_split_manifest.33dd.json"), "{}").unwrap();
         if with_hash_file {
-            std::fs::write(root.join("hash.txt"), "js: 11bb\nwasm: 00aa\ncss: 22cc\n").unwrap();
+            std::fs::write(
+                root.join("hash.txt"),
+                "js: 11bb\nwasm: 00aa\ncss: 22cc\nsplit: 33dd\nmanifest: 33dd\n",
+            )
+            .unwrap();
         }
         let options = LeptosOptions::builder()
             .output_name("codebook")

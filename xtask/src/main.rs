@@ -11,6 +11,7 @@
 mod budget;
 mod settings;
 mod site;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -149,36 +150,42 @@ fn build_site(settings: &Settings, target_dir: &Path) -> anyhow::Result<()> {
         .join(format!("{}.wasm", settings.lib_package.replace('-', "_")));
     let compiled = started.elapsed();
 
+    let split_dir = wasm_target_dir.join("split");
     let bindgen_dir = wasm_target_dir.join("bindgen");
     let input = site::content_hash(&std::fs::read(&wasm).context("reading the compiled wasm")?);
-    // wasm-opt takes a minute: both steps are skipped when the compiled
-    // wasm is the one the glue in `bindgen_dir` was made from.
+    // Splitting and wasm-opt take a minute: they are skipped when the
+    // compiled wasm is the one the published files were made from.
     let marker = bindgen_dir.join("made-from.txt");
-    if std::fs::read_to_string(&marker).is_ok_and(|made_from| made_from == input) {
-        eprintln!("xtask: the wasm is unchanged; reusing its glue");
+    let split = if std::fs::read_to_string(&marker).is_ok_and(|made_from| made_from == input) {
+        eprintln!("xtask: the wasm is unchanged; reusing its split and glue");
+        split::Split::read(&split_dir)?
     } else {
         let _ = std::fs::remove_dir_all(&bindgen_dir);
-        site::bindgen(&wasm, &settings.output_name, &bindgen_dir)?;
+        let split = split::Split::run(&wasm, &split_dir)?;
+        let was_split = started.elapsed();
+        site::bindgen(&split.main, &settings.output_name, &bindgen_dir)?;
         let bound = started.elapsed();
         site::optimise(&bindgen_dir.join(format!("{}_bg.wasm", settings.output_name)))?;
+        for chunk in split.chunks.values() {
+            site::optimise(chunk)?;
+        }
         std::fs::write(&marker, &input)?;
         eprintln!(
-            "xtask: wasm compiled in {:.1} s, wasm-bindgen {:.1} s, wasm-opt {:.1} s",
+            "xtask: wasm compiled in {:.1} s, split into {} chunks in {:.1} s, wasm-bindgen {:.1} s, wasm-opt {:.1} s",
             compiled.as_secs_f64(),
-            (bound - compiled).as_secs_f64(),
+            split.chunks.len(),
+            (was_split - compiled).as_secs_f64(),
+            (bound - was_split).as_secs_f64(),
             (started.elapsed() - bound).as_secs_f64(),
         );
-    }
-    let hashed = site::publish(settings, &bindgen_dir)?;
+        split
+    };
+    let hashed = site::publish(settings, &bindgen_dir, &split)?;
     eprintln!(
-        "xtask: site published in {} after {:.1} s: {}.{}.wasm, {} bytes gzipped (ceiling {}; every page's first load, target {})",
+        "xtask: site published in {} after {:.1} s\n{}",
         settings.site_root.display(),
         started.elapsed().as_secs_f64(),
-        settings.output_name,
-        hashed.wasm,
-        budget::wasm_gzip_size(settings, &hashed)?,
-        budget::WASM_GZIP_BUDGET,
-        budget::FIRST_LOAD_TARGET,
+        budget::Report::of(settings, &hashed)?,
     );
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! From a compiled hydrate wasm to the files the server serves: the
-//! wasm-bindgen glue, a size-optimised wasm, the stylesheet and the public
-//! assets, each script, wasm and stylesheet named after a hash of its
-//! content (so browsers may cache them for a year) and stored gzipped too
-//! (so the server never compresses them per request).
+//! wasm-bindgen glue, the size-optimised main module and route chunks
+//! (`split`), the link module that loads them, the stylesheet and the
+//! public assets, each named after a hash of its content (so browsers may
+//! cache them for a year) and stored gzipped too (so the server never
+//! compresses them per request).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::settings::Settings;
+use crate::split::{self, Split};
 
 /// The files of one build of the site, named as the server serves them.
 #[derive(Debug)]
@@ -20,13 +23,31 @@ pub struct Hashed {
     pub js: String,
     pub wasm: String,
     pub css: String,
+    /// The build's link module is `__wasm_split.<split>.js`, its manifest
+    /// `__wasm_split_manifest.<split>.json`.
+    pub split: String,
+    /// For each lazy route, the published names of the chunks it needs
+    /// (without `.wasm`).
+    pub routes: BTreeMap<String, Vec<String>>,
 }
 
 impl Hashed {
     /// `hash.txt` as leptos's `HydrationScripts` reads it (`js: <hash>`,
-    /// `wasm: <hash>`), and the stylesheet's for our own `<link>`.
+    /// `wasm: <hash>`, `split: <hash>`, `manifest: <hash>`), and the
+    /// stylesheet's for our own `<link>`.
     fn hash_file(&self) -> String {
-        format!("js: {}\nwasm: {}\ncss: {}\n", self.js, self.wasm, self.css)
+        format!(
+            "js: {}\nwasm: {}\ncss: {}\nsplit: {}\nmanifest: {}\n",
+            self.js, self.wasm, self.css, self.split, self.split
+        )
+    }
+
+    fn link_module(&self) -> String {
+        format!("__wasm_split.{}.js", self.split)
+    }
+
+    fn manifest(&self) -> String {
+        format!("__wasm_split_manifest.{}.json", self.split)
     }
 
     /// The hashes of the site's last build, from its hash file (the
@@ -47,23 +68,37 @@ impl Hashed {
                 .map(|(_, hash)| hash.trim().to_owned())
                 .with_context(|| format!("{} names no {kind}", path.display()))
         };
+        let split = hash("split")?;
+        let manifest = settings
+            .pkg_dir()
+            .join(format!("__wasm_split_manifest.{split}.json"));
+        let routes = serde_json::from_slice(&fs::read(&manifest)?)?;
         Ok(Hashed {
             js: hash("js")?,
             wasm: hash("wasm")?,
             css: hash("css")?,
+            split,
+            routes,
         })
     }
 
-    /// Where the gzipped wasm of these hashes is published.
+    /// Where the gzipped main module of these hashes is published.
     pub fn wasm_gz(&self, settings: &Settings) -> PathBuf {
         settings
             .pkg_dir()
             .join(format!("{}.{}.wasm.gz", settings.output_name, self.wasm))
     }
+
+    /// Where a chunk's gzipped file is published.
+    pub fn chunk_gz(&self, settings: &Settings, chunk: &str) -> PathBuf {
+        settings.pkg_dir().join(format!("{chunk}.wasm.gz"))
+    }
 }
 
 /// Generates the glue for `wasm` into `out_dir`: `<name>.js` and
 /// `<name>_bg.wasm`, plus `snippets/` if a crate inlines JavaScript.
+/// The main module of a split keeps the linker's exports, which its chunks
+/// import.
 pub fn bindgen(wasm: &Path, name: &str, out_dir: &Path) -> anyhow::Result<()> {
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(wasm)
@@ -71,6 +106,7 @@ pub fn bindgen(wasm: &Path, name: &str, out_dir: &Path) -> anyhow::Result<()> {
         .web(true)?
         .typescript(false)
         .omit_default_module_path(false)
+        .keep_lld_exports(true)
         .generate(out_dir)
         .context("wasm-bindgen failed")
 }
@@ -95,31 +131,91 @@ pub fn optimise(wasm: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Publishes the glue in `bindgen_dir`, the stylesheet and the assets into
-/// the site folder, then writes the hash file that names them. Files of
-/// earlier builds are removed from the package folder afterwards.
-pub fn publish(settings: &Settings, bindgen_dir: &Path) -> anyhow::Result<Hashed> {
+/// Publishes the glue in `bindgen_dir`, the split's chunks and link
+/// module, the stylesheet and the assets into the site folder, then writes
+/// the hash file that names them. Files of earlier builds are removed from
+/// the package folder afterwards.
+pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow::Result<Hashed> {
     let name = &settings.output_name;
     let pkg = settings.pkg_dir();
     fs::create_dir_all(&pkg).with_context(|| format!("creating {}", pkg.display()))?;
     copy_dir(&settings.assets_dir, &settings.site_root)?;
+    let mut published = Vec::new();
 
-    let js = fs::read(bindgen_dir.join(format!("{name}.js")))?;
     let wasm = fs::read(bindgen_dir.join(format!("{name}_bg.wasm")))?;
+    // The build's name for its link module: as long as the placeholder.
+    let split_id = long_hash(&wasm);
+    let link_name = format!("./__wasm_split.{split_id}.js");
+    let wasm = split::rename_in_wasm(&wasm, split::LINK_PLACEHOLDER, &link_name)?;
+    let js = fs::read_to_string(bindgen_dir.join(format!("{name}.js")))?
+        .replace(split::LINK_PLACEHOLDER, &link_name);
     let css = fs::read(&settings.style_file)
         .with_context(|| format!("reading {}", settings.style_file.display()))?;
+
+    // Each chunk under its own content's hash: a build that leaves a route
+    // alone leaves its chunk cached.
+    let mut link = fs::read_to_string(&split.link)
+        .with_context(|| format!("reading {}", split.link.display()))?;
+    let mut chunk_names = BTreeMap::new();
+    for (stem, path) in &split.chunks {
+        let hash = write_hashed(&pkg, stem, "wasm", &fs::read(path)?)?;
+        let hashed_stem = format!("{stem}.{hash}");
+        link = link.replace(
+            &format!("\"./{stem}.wasm\""),
+            &format!("\"./{hashed_stem}.wasm\""),
+        );
+        published.push(format!("{hashed_stem}.wasm"));
+        chunk_names.insert(stem.clone(), hashed_stem);
+    }
+    let routes: BTreeMap<String, Vec<String>> = split
+        .needs
+        .iter()
+        .map(|(route, stems)| {
+            let chunks = stems
+                .iter()
+                .filter_map(|s| chunk_names.get(s).cloned())
+                .collect();
+            (route.clone(), chunks)
+        })
+        .collect();
+
+    let hashed_js = write_hashed(&pkg, name, "js", js.as_bytes())?;
+    let link = link.replace(split::GLUE_PLACEHOLDER, &format!("./{name}.{hashed_js}.js"));
     let hashed = Hashed {
-        js: write_hashed(&pkg, name, "js", &js)?,
+        js: hashed_js,
         wasm: write_hashed(&pkg, name, "wasm", &wasm)?,
         css: write_hashed(&pkg, name, "css", &css)?,
+        split: split_id,
+        routes,
     };
+    write_with_gz(&pkg.join(hashed.link_module()), link.as_bytes())?;
+    write_atomically(
+        &pkg.join(hashed.manifest()),
+        &serde_json::to_vec_pretty(&hashed.routes)?,
+    )?;
+    published.extend([
+        format!("{name}.{}.js", hashed.js),
+        format!("{name}.{}.wasm", hashed.wasm),
+        format!("{name}.{}.css", hashed.css),
+        hashed.link_module(),
+        hashed.manifest(),
+    ]);
     let snippets = bindgen_dir.join("snippets");
     if snippets.is_dir() {
         copy_dir(&snippets, &pkg.join("snippets"))?;
     }
     write_atomically(&settings.hash_file(), hashed.hash_file().as_bytes())?;
-    remove_stale(&pkg, name, &hashed)?;
+    remove_stale(&pkg, &published)?;
     Ok(hashed)
+}
+
+/// 22 hex digits of the content's SHA-256: the length of the link module's
+/// placeholder name.
+fn long_hash(content: &[u8]) -> String {
+    let digest = Sha256::digest(content);
+    let hex: String = digest[..11].iter().map(|b| format!("{b:02x}")).collect();
+    debug_assert_eq!(hex.len(), 22);
+    hex
 }
 
 /// The first 16 hex digits of the content's SHA-256: enough that two
@@ -132,10 +228,13 @@ pub fn content_hash(content: &[u8]) -> String {
 /// Writes `<name>.<hash>.<ext>` and its `.gz`; returns the hash.
 fn write_hashed(dir: &Path, name: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
     let hash = content_hash(content);
-    let path = dir.join(format!("{name}.{hash}.{ext}"));
-    write_atomically(&path, content)?;
-    write_atomically(&gz_path(&path), &gzip(content)?)?;
+    write_with_gz(&dir.join(format!("{name}.{hash}.{ext}")), content)?;
     Ok(hash)
+}
+
+fn write_with_gz(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    write_atomically(path, content)?;
+    write_atomically(&gz_path(path), &gzip(content)?)
 }
 
 fn gz_path(path: &Path) -> PathBuf {
@@ -159,26 +258,19 @@ fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes the package folder's files of earlier builds (other hashes,
-/// or the unhashed names cargo-leptos writes).
-fn remove_stale(pkg: &Path, name: &str, current: &Hashed) -> anyhow::Result<()> {
-    let keep = [
-        format!("{name}.{}.js", current.js),
-        format!("{name}.{}.wasm", current.wasm),
-        format!("{name}.{}.css", current.css),
-    ];
+/// Removes the package folder's files of earlier builds: every file but
+/// those just published (and their `.gz`).
+fn remove_stale(pkg: &Path, published: &[String]) -> anyhow::Result<()> {
     for entry in fs::read_dir(pkg)? {
         let entry = entry?;
         let file_name = entry.file_name();
         let Some(file_name) = file_name.to_str() else {
             continue;
         };
-        let is_ours = file_name.starts_with(&format!("{name}."))
-            || file_name.starts_with(&format!("{name}_bg."));
-        let kept = keep
+        let kept = published
             .iter()
             .any(|k| file_name == k || file_name.strip_suffix(".gz") == Some(k.as_str()));
-        if is_ours && !kept && entry.file_type()?.is_file() {
+        if !kept && entry.file_type()?.is_file() {
             fs::remove_file(entry.path())?;
         }
     }
@@ -237,10 +329,34 @@ mod tests {
             lib_package: "frontend".into(),
             wasm_profile: "wasm-release".into(),
         };
+        let split_dir = dir.join("split");
+        fs::create_dir_all(&split_dir).unwrap();
+        let link = split_dir.join("link.js");
+        let chunk = split_dir.join("codes_route.wasm");
+        let split = Split {
+            main: split_dir.join("main.wasm"),
+            link: link.clone(),
+            chunks: BTreeMap::from([("codes_route".to_owned(), chunk.clone())]),
+            needs: BTreeMap::from([("codes_route".to_owned(), vec!["codes_route".to_owned()])]),
+        };
         let build = |js: &str| {
-            fs::write(bindgen_dir.join("app.js"), js).unwrap();
-            fs::write(bindgen_dir.join("app_bg.wasm"), b"\0asm").unwrap();
-            publish(&settings, &bindgen_dir).unwrap()
+            fs::write(
+                bindgen_dir.join("app.js"),
+                format!("{js} {}", split::LINK_PLACEHOLDER),
+            )
+            .unwrap();
+            let wasm = [b"\0asm".as_slice(), split::LINK_PLACEHOLDER.as_bytes()].concat();
+            fs::write(bindgen_dir.join("app_bg.wasm"), wasm).unwrap();
+            fs::write(
+                &link,
+                format!(
+                    "import {{ initSync }} from \"{}\"; \"./codes_route.wasm\"",
+                    split::GLUE_PLACEHOLDER
+                ),
+            )
+            .unwrap();
+            fs::write(&chunk, b"\0asm chunk").unwrap();
+            publish(&settings, &bindgen_dir, &split).unwrap()
         };
 
         let first = build("one");
@@ -254,6 +370,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
+        let chunk_name = &second.routes["codes_route"][0];
         let mut expected = vec![
             format!("app.{}.css", second.css),
             format!("app.{}.css.gz", second.css),
@@ -261,6 +378,11 @@ mod tests {
             format!("app.{}.js.gz", second.js),
             format!("app.{}.wasm", second.wasm),
             format!("app.{}.wasm.gz", second.wasm),
+            format!("{chunk_name}.wasm"),
+            format!("{chunk_name}.wasm.gz"),
+            format!("__wasm_split.{}.js", second.split),
+            format!("__wasm_split.{}.js.gz", second.split),
+            format!("__wasm_split_manifest.{}.json", second.split),
         ];
         expected.sort();
         assert_eq!(files, expected);
@@ -268,12 +390,21 @@ mod tests {
         let mut unzipped = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
             .unwrap();
-        assert_eq!(unzipped, "two");
+        // The glue names the build's link module, and the link module the
+        // glue and the chunk under their published names.
+        let link_name = format!("./__wasm_split.{}.js", second.split);
+        assert_eq!(unzipped, format!("two {link_name}"));
+        let link = fs::read_to_string(pkg.join(&link_name[2..])).unwrap();
+        assert!(
+            link.contains(&format!("\"./app.{}.js\"", second.js)),
+            "{link}"
+        );
+        assert!(link.contains(&format!("\"./{chunk_name}.wasm\"")), "{link}");
         assert_eq!(
             fs::read_to_string(settings.hash_file()).unwrap(),
             format!(
-                "js: {}\nwasm: {}\ncss: {}\n",
-                second.js, second.wasm, second.css
+                "js: {}\nwasm: {}\ncss: {}\nsplit: {}\nmanifest: {}\n",
+                second.js, second.wasm, second.css, second.split, second.split
             )
         );
         assert!(settings.site_root.join("img/logo.svg").is_file());

@@ -21,7 +21,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Redirect, Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 use accounts::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage};
@@ -81,6 +81,55 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
     }
 }
 
+/// Each page is a lazy route: its view is compiled into a wasm chunk of its
+/// own, which the browser fetches when the page is first shown (the server
+/// preloads it with the page it renders), so the first load of any page is
+/// the shell and that page's chunk.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                view! { <$page/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    SignUpRoute => SignUpPage,
+    LoginRoute => LoginPage,
+    ForgotPasswordRoute => ForgotPasswordPage,
+    ResetPasswordRoute => ResetPasswordPage,
+    AcceptInvitationRoute => AcceptInvitationPage,
+    DevMailRoute => DevMailPage,
+    DashboardRoute => DashboardPage,
+    CodesRoute => CodesPage,
+    NewCodeRoute => NewCodePage,
+    ImportCodesRoute => ImportCodesPage,
+    CodeRoute => CodePage,
+    MembersRoute => MembersPage,
+    WebhooksRoute => WebhooksPage,
+    ApiKeysRoute => ApiKeysPage,
+    WebhookRoute => WebhookPage,
+    WebhookDeliveryRoute => WebhookDeliveryPage,
+    AuditLogRoute => AuditLogPage,
+    AuditVerifyRoute => AuditVerifyPage,
+    AuditEntryRoute => AuditEntryPage,
+    AccountRoute => AccountPage,
+    SettingsRoute => SettingsPage,
+    NewOrganizationRoute => NewOrganizationPage,
+    PlatformOrganizationsRoute => PlatformOrganizationsPage,
+    PlatformSecurityRoute => PlatformSecurityPage,
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -96,39 +145,39 @@ pub fn App() -> impl IntoView {
             <PageErrorBoundary>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/invite/:token") view=AcceptInvitationPage ssr=SsrMode::Async/>
-                    <Route path=path!("/dev/mail") view=DevMailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/invite/:token") view={Lazy::<AcceptInvitationRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/dev/mail") view={Lazy::<DevMailRoute>::new()} ssr=SsrMode::Async/>
                     <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
-                        <Route path=path!("/dashboard") view=DashboardPage ssr=SsrMode::Async/>
-                        <Route path=path!("/codes") view=CodesPage ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/new") view=NewCodePage ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/import") view=ImportCodesPage ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/:id") view=CodePage ssr=SsrMode::Async/>
-                        <Route path=path!("/members") view=MembersPage ssr=SsrMode::Async/>
-                        <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
-                        <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
-                        <Route path=path!("/webhooks/:id") view=WebhookPage ssr=SsrMode::Async/>
+                        <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/codes") view={Lazy::<CodesRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/new") view={Lazy::<NewCodeRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/import") view={Lazy::<ImportCodesRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/codes/:id") view={Lazy::<CodeRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/members") view={Lazy::<MembersRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/webhooks/:id") view={Lazy::<WebhookRoute>::new()} ssr=SsrMode::Async/>
                         <Route
                             path=path!("/webhooks/:id/deliveries/:delivery_id")
-                            view=WebhookDeliveryPage
+                            view={Lazy::<WebhookDeliveryRoute>::new()}
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/audit") view=AuditLogPage ssr=SsrMode::Async/>
-                        <Route path=path!("/audit/verify") view=AuditVerifyPage ssr=SsrMode::Async/>
-                        <Route path=path!("/audit/:seq") view=AuditEntryPage ssr=SsrMode::Async/>
-                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
-                        <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                        <Route path=path!("/organizations/new") view=NewOrganizationPage ssr=SsrMode::Async/>
+                        <Route path=path!("/audit") view={Lazy::<AuditLogRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/audit/verify") view={Lazy::<AuditVerifyRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/audit/:seq") view={Lazy::<AuditEntryRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
                         <Route
                             path=path!("/platform/organizations")
-                            view=PlatformOrganizationsPage
+                            view={Lazy::<PlatformOrganizationsRoute>::new()}
                             ssr=SsrMode::Async
                         />
-                        <Route path=path!("/platform/security") view=PlatformSecurityPage ssr=SsrMode::Async/>
+                        <Route path=path!("/platform/security") view={Lazy::<PlatformSecurityRoute>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </PageErrorBoundary>

@@ -41,13 +41,14 @@ impl EventStream {
         }
     }
 
-    /// The next `change` event (keep-alive comments and resyncs are none).
-    async fn next_change(&mut self) -> Change {
+    /// The next change to a code (keep-alive comments, resyncs and other
+    /// events, such as the audit entry each change writes, are passed over).
+    async fn next_code_change(&mut self) -> Change {
         tokio::time::timeout(PATIENCE, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {
                     let block: String = self.buffer.drain(..end + 2).collect();
-                    if let Some(change) = parse_change(&block) {
+                    if let Some(change) = parse_change(&block).filter(is_code_change) {
                         return change;
                     }
                     continue;
@@ -64,6 +65,12 @@ impl EventStream {
         .await
         .expect("a change arrived in time")
     }
+}
+
+fn is_code_change(change: &Change) -> bool {
+    change.data["event_type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("code."))
 }
 
 fn parse_change(block: &str) -> Option<Change> {
@@ -129,7 +136,7 @@ async fn every_stream_hears_every_change_of_its_organization_and_none_of_another
         for stream in streams.iter_mut() {
             let mut heard = Vec::new();
             for _ in 0..CODES_PER_ORG {
-                let change = stream.next_change().await;
+                let change = stream.next_code_change().await;
                 assert_eq!(change.data["event_type"], "code.created");
                 heard.push(
                     change.data["code_id"]
@@ -152,7 +159,7 @@ async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused
     let (_, client) = app.signed_up_user().await;
     let mut stream = EventStream::open(&app, &client, None).await;
     let first = create_code(&app, &client, "A00.1").await;
-    let seen = stream.next_change().await;
+    let seen = stream.next_code_change().await;
     assert_eq!(seen.data["code_id"], first.to_string());
     // Named by who made it.
     assert!(seen.data["by"]
@@ -164,7 +171,7 @@ async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused
     let second = create_code(&app, &client, "A00.2").await;
     let third = create_code(&app, &client, "A00.3").await;
     let mut again = EventStream::open(&app, &client, Some(seen.id)).await;
-    let replayed = [again.next_change().await, again.next_change().await];
+    let replayed = [again.next_code_change().await, again.next_code_change().await];
     assert_eq!(replayed[0].data["code_id"], second.to_string());
     assert_eq!(replayed[1].data["code_id"], third.to_string());
     assert!(replayed[0].id > seen.id && replayed[1].id > replayed[0].id);
