@@ -38,7 +38,11 @@ pub fn use_hashed_names(options: &mut LeptosOptions) -> anyhow::Result<()> {
     let hashes = std::fs::read_to_string(&path)?;
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     for (kind, hash) in hashes.lines().filter_map(|l| l.split_once(':')) {
-        let file = pkg.join(hashed_file_name(&options.output_name, kind.trim(), hash.trim()));
+        let file = pkg.join(hashed_file_name(
+            &options.output_name,
+            kind.trim(),
+            hash.trim(),
+        ));
         anyhow::ensure!(
             file.is_file(),
             "{} names {}, which is missing: rebuild the site with `cargo xtask build`",

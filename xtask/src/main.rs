@@ -165,10 +165,11 @@ fn build_site(settings: &Settings, target_dir: &Path) -> anyhow::Result<()> {
         let was_split = started.elapsed();
         site::bindgen(&split.main, &settings.output_name, &bindgen_dir)?;
         let bound = started.elapsed();
-        site::optimise(&bindgen_dir.join(format!("{}_bg.wasm", settings.output_name)))?;
-        for chunk in split.chunks.values() {
-            site::optimise(chunk)?;
-        }
+        let main = bindgen_dir.join(format!("{}_bg.wasm", settings.output_name));
+        let wasms: Vec<_> = std::iter::once(main)
+            .chain(split.chunks.values().cloned())
+            .collect();
+        site::optimise_all(&wasms)?;
         std::fs::write(&marker, &input)?;
         eprintln!(
             "xtask: wasm compiled in {:.1} s, split into {} chunks in {:.1} s, wasm-bindgen {:.1} s, wasm-opt {:.1} s",

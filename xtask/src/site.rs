@@ -131,6 +131,83 @@ pub fn optimise(wasm: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Chunks smaller than this are published as the splitter wrote them:
+/// `wasm-opt` starts up for a second per file, and hundreds of tiny chunks
+/// (shared helpers) would cost minutes to save a few bytes each.
+const WORTH_OPTIMISING: u64 = 8 * 1024;
+
+/// `optimise` on every file worth it, as many at once as there are cores;
+/// the others lose their custom sections (names, producers), which is most
+/// of what `wasm-opt` would take off them.
+pub fn optimise_all(wasms: &[PathBuf]) -> anyhow::Result<()> {
+    let (mut queue, small): (Vec<&PathBuf>, Vec<&PathBuf>) = wasms
+        .iter()
+        .partition(|w| w.metadata().is_ok_and(|m| m.len() >= WORTH_OPTIMISING));
+    for wasm in small {
+        let stripped = without_custom_sections(&fs::read(wasm)?)?;
+        fs::write(wasm, stripped)?;
+    }
+    // The largest first, so the last to finish is a small one.
+    queue.sort_by_key(|w| std::cmp::Reverse(w.metadata().map(|m| m.len()).unwrap_or(0)));
+    let queue = std::sync::Mutex::new(queue.into_iter());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let next = queue.lock().expect("no worker panicked").next();
+                        match next {
+                            Some(wasm) => optimise(wasm)?,
+                            None => return Ok(()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("an optimiser thread panicked"))
+    })
+}
+
+/// A wasm module without its custom sections (id 0): what it runs is in
+/// the other sections.
+fn without_custom_sections(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(
+        wasm.len() >= 8 && &wasm[..4] == b"\0asm",
+        "not a wasm module"
+    );
+    let mut out = wasm[..8].to_vec();
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        let (size, size_len) = read_leb128(&wasm[at + 1..])?;
+        let end = at + 1 + size_len + size;
+        anyhow::ensure!(
+            end <= wasm.len(),
+            "a section runs past the end of the module"
+        );
+        if id != 0 {
+            out.extend_from_slice(&wasm[at..end]);
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// An unsigned LEB128 number and how many bytes it took.
+fn read_leb128(bytes: &[u8]) -> anyhow::Result<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, byte) in bytes.iter().take(5).enumerate() {
+        value |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok((value, i + 1));
+        }
+    }
+    bail!("a malformed section size")
+}
+
 /// Publishes the glue in `bindgen_dir`, the split's chunks and link
 /// module, the stylesheet and the assets into the site folder, then writes
 /// the hash file that names them. Files of earlier builds are removed from
@@ -300,6 +377,18 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_sections_are_dropped_and_the_others_kept_as_they_were() {
+        let type_section = [1u8, 1, 0x60];
+        let custom = [0u8, 5, 4, b'n', b'a', b'm', b'e'];
+        let header = b"\0asm\x01\0\0\0";
+        let wasm = [header.as_slice(), &custom, &type_section].concat();
+        let stripped = without_custom_sections(&wasm).unwrap();
+        assert_eq!(stripped, [header.as_slice(), &type_section].concat());
+        assert!(without_custom_sections(b"not wasm").is_err());
+        assert!(without_custom_sections(&[header.as_slice(), &[1, 9, 0]].concat()).is_err());
+    }
 
     #[test]
     fn the_hash_changes_with_the_content_and_only_with_it() {

@@ -45,9 +45,10 @@ pub fn live_version_counter() -> Option<RwSignal<u64>> {
 /// without JavaScript the same form posts and the server redirects.
 ///
 /// Once it succeeded the data version is bumped, two animation frames
-/// later: the router follows the answer's redirect in the first, so a page
-/// the answer led away from is gone by then and does not load again. A
-/// refusal changed nothing: the page keeps the form and its error.
+/// later (the router follows the answer's redirect in the first), unless
+/// the answer led to another page: that page loads its own data, and the
+/// one left behind must not start loading again while it goes. A refusal
+/// changed nothing: the page keeps the form and its error.
 pub fn form_action<S>() -> ServerAction<S>
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
@@ -63,7 +64,12 @@ where
         move |_, _, _| {
             let succeeded = answer.with_untracked(|answer| matches!(answer, Some(Ok(_))));
             if let (true, Some(data)) = (succeeded, data) {
-                after_the_redirect(move || data.0.update(|n| *n += 1));
+                let answered_on = current_path();
+                after_the_redirect(move || {
+                    if current_path() == answered_on {
+                        data.0.update(|n| *n += 1);
+                    }
+                });
             }
         },
         false,
@@ -73,4 +79,13 @@ where
 
 fn after_the_redirect(then: impl FnOnce() + 'static) {
     request_animation_frame(move || request_animation_frame(then));
+}
+
+/// The path the browser shows (none on the server, where actions do not
+/// answer).
+fn current_path() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    return window().location().pathname().ok();
+    #[cfg(not(feature = "hydrate"))]
+    None
 }

@@ -171,7 +171,10 @@ async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused
     let second = create_code(&app, &client, "A00.2").await;
     let third = create_code(&app, &client, "A00.3").await;
     let mut again = EventStream::open(&app, &client, Some(seen.id)).await;
-    let replayed = [again.next_code_change().await, again.next_code_change().await];
+    let replayed = [
+        again.next_code_change().await,
+        again.next_code_change().await,
+    ];
     assert_eq!(replayed[0].data["code_id"], second.to_string());
     assert_eq!(replayed[1].data["code_id"], third.to_string());
     assert!(replayed[0].id > seen.id && replayed[1].id > replayed[0].id);

@@ -67,7 +67,7 @@ fn Actions(viewer: Viewer, filter: Memo<CodeFilter>) -> impl IntoView {
 #[component]
 fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
     let f = move || filter.get();
-    let search_as_typed = search_while_typing();
+    let search_as_typed = search_while_typing(filter);
     view! {
         <Form method="GET" action="" noscroll=true attr:class="code-search" attr:role="search" attr:aria-label="Codes">
             <div class="field grow">
@@ -125,8 +125,10 @@ fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
 const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Submits the search form once typing pauses, so the list and the address
-/// follow the query; each pause is a step of the back button.
-fn search_while_typing() -> impl Fn(leptos::ev::Event) + Copy + 'static {
+/// follow the query; each pause is a step of the back button. Nothing is
+/// sent when the list already shows what was typed (the search button was
+/// pressed meanwhile).
+fn search_while_typing(filter: Memo<CodeFilter>) -> impl Fn(leptos::ev::Event) + Copy + 'static {
     let waiting = StoredValue::new(None::<TimeoutHandle>);
     move |ev: leptos::ev::Event| {
         if let Some(handle) = waiting.get_value() {
@@ -136,14 +138,17 @@ fn search_while_typing() -> impl Fn(leptos::ev::Event) + Copy + 'static {
         {
             let input = event_target::<web_sys::HtmlInputElement>(&ev);
             let submit = move || {
-                if let Some(form) = input.form() {
-                    let _ = form.request_submit();
+                let shown = filter.try_get_untracked().map(|f| f.q.unwrap_or_default());
+                if shown.is_some_and(|shown| shown != input.value()) {
+                    if let Some(form) = input.form() {
+                        let _ = form.request_submit();
+                    }
                 }
             };
             waiting.set_value(set_timeout_with_handle(submit, SEARCH_PAUSE).ok());
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
+        let _ = (ev, filter);
     }
 }
 
