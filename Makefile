@@ -30,7 +30,7 @@ release:
 dev:
 	scripts/bootstrap.sh dev
 	rm -f target/site/hash.txt
-	cargo leptos watch
+	cargo leptos watch --split
 
 fmt:
 	cargo fmt --all

@@ -155,3 +155,29 @@ test("a teammate's edit shows on an open code page within 2 s, and an open edito
     await other.close();
   }
 });
+
+test('Ctrl-K opens a palette that jumps to a page, or to a code by words of its description', async ({ page }) => {
+  await signUpOwner(page);
+  const response = await page.request.post('/api/codes/create', {
+    form: { code: 'J45.909', description: 'Unspecified asthma, uncomplicated', category: 'Respiratory', severity: 'medium', active: 'on' },
+  });
+  expect(response.status(), await response.text()).toBeLessThan(300);
+  await markDocument(page);
+
+  // The button shows once the app runs, and the shortcut with it.
+  await expect(page.getByRole('button', { name: /Go to/ })).toBeVisible();
+  await page.keyboard.press('Control+k');
+  const palette = page.getByRole('dialog', { name: 'Go to' });
+  await expect(palette).toBeVisible();
+  await palette.getByRole('searchbox').fill('asthma');
+  await expect(palette.getByRole('link', { name: /J45\.909/ })).toBeVisible();
+  await palette.getByRole('searchbox').press('Enter');
+  await expect(page.getByRole('heading', { level: 1, name: 'J45.909' })).toBeVisible();
+  await expect(palette).toHaveCount(0);
+
+  await page.getByRole('button', { name: /Go to/ }).click();
+  await palette.getByRole('searchbox').fill('memb');
+  await palette.getByRole('searchbox').press('Enter');
+  await expectPath(page, '/members');
+  await expectSameDocument(page, 'the palette');
+});

@@ -152,17 +152,23 @@ fn PageError(errors: ArcRwSignal<Errors>) -> impl IntoView {
 }
 
 /// The error of the last run of a server action, if it failed.
+///
+/// This and the other readers of a form's state below read with `try_`:
+/// a page drawn again after a form answered disposes the old form while
+/// its last updates may still be on their way, and those then read
+/// nothing instead of failing.
 pub fn action_error<I, O>(action: ServerAction<I>) -> Signal<Option<AppError>>
 where
     I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
     O: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || action.value().get().and_then(Result::err))
+    let answer = action.value();
+    Signal::derive(move || answer.try_get().flatten().and_then(Result::err))
 }
 
 /// The message for one field out of an action's error.
 pub fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
-    Signal::derive(move || error.get().and_then(|e| e.message_for(field)))
+    Signal::derive(move || error.try_get().flatten().and_then(|e| e.message_for(field)))
 }
 
 /// A labelled input with its error underneath, tied together for screen
@@ -191,7 +197,7 @@ pub fn TextField(
             if hint.is_some() {
                 ids.push(hint_id.clone());
             }
-            if error.get().is_some() {
+            if error.try_get().flatten().is_some() {
                 ids.push(error_id.clone());
             }
             // No attribute at all rather than an empty reference list.
@@ -208,12 +214,12 @@ pub fn TextField(
                 value=typed
                 autocomplete=autocomplete
                 required
-                aria-invalid=move || error.get().is_some().to_string()
+                aria-invalid=move || error.try_get().flatten().is_some().to_string()
                 aria-describedby=described_by
             />
             {hint.map(|hint| view! { <p class="field-hint" id=hint_id>{hint}</p> })}
-            <Show when=move || error.get().is_some()>
-                <p class="field-error" id=error_id.clone() role="alert">{move || error.get()}</p>
+            <Show when=move || error.try_get().flatten().is_some()>
+                <p class="field-error" id=error_id.clone() role="alert">{move || error.try_get().flatten()}</p>
             </Show>
         </div>
     }
@@ -222,7 +228,7 @@ pub fn TextField(
 /// An error that concerns the whole form, not one field.
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    let message = move || error.get().and_then(|e| e.form_message());
+    let message = move || error.try_get().flatten().and_then(|e| e.form_message());
     view! {
         <Show when=move || message().is_some()>
             <div class="form-error" role="alert">{message}</div>
@@ -240,8 +246,8 @@ pub fn SubmitButton(
     #[prop(into)] pending: Signal<bool>,
 ) -> impl IntoView {
     view! {
-        <button type="submit" class="primary" disabled=move || pending.get() aria-busy=move || pending.get().to_string()>
-            {move || if pending.get() { pending_label } else { label }}
+        <button type="submit" class="primary" disabled=move || pending.try_get().unwrap_or(false) aria-busy=move || pending.try_get().unwrap_or(false).to_string()>
+            {move || if pending.try_get().unwrap_or(false) { pending_label } else { label }}
         </button>
     }
 }

@@ -11,6 +11,7 @@ use crate::model::AppError;
 use crate::ui::actions::form_action;
 use crate::ui::components::LoadError;
 use crate::ui::flash::FlashNotice;
+use crate::ui::palette::CommandPalette;
 use crate::ui::resource::{held_page_resource, PageResource};
 
 /// The signed-in user, loaded once by the layout and shared with its pages.
@@ -42,20 +43,24 @@ pub fn SignedInLayout() -> impl IntoView {
     // when its resources resolve, and a page built inside it would be built
     // twice on the server, so its resources would not match in the browser.
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Ok(Some(user)) => {
-                        let orgs = orgs.await.unwrap_or_default();
-                        view! { <Header user orgs/> }.into_any()
+        <div class="app-shell">
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(user)) => {
+                            let orgs = orgs.await.unwrap_or_default();
+                            view! { <Header user orgs/> }.into_any()
+                        }
+                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
+                        Err(error) => view! { <LoadError error/> }.into_any(),
                     }
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(error) => view! { <LoadError error/> }.into_any(),
-                }
-            })}
-        </Transition>
-        <FlashNotice/>
-        <Outlet/>
+                })}
+            </Transition>
+            <div class="app-content">
+                <FlashNotice/>
+                <Outlet/>
+            </div>
+        </div>
     }
 }
 
@@ -72,34 +77,66 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
         .organization
         .as_ref()
         .is_some_and(|o| o.role.can(crate::model::Permission::ManageApiKeys));
+    let role = user.organization.as_ref().map(|o| o.role.label());
+    let is_platform_admin = user.is_platform_admin;
+    // The sidebar: on a phone its navigation folds into a "Menu" (a
+    // disclosure, so it works without JavaScript too).
     view! {
-        <header class="top">
-            <A href="/dashboard" attr:class="brand">"Codebook"</A>
-            <span class="org" data-testid="current-org">{org_name}</span>
-            {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
-            <nav aria-label="Main" class="main-nav">
-                <A href="/dashboard">"Dashboard"</A>
-                <A href="/codes">"Codes"</A>
-                <A href="/members">"Members"</A>
-                <A href="/webhooks">"Webhooks"</A>
-                {can_read_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}
-                {can_manage_keys.then(|| view! { <A href="/api-keys">"API keys"</A> })}
-                <A href="/settings">"Settings"</A>
-                <A href="/organizations/new">"New organization"</A>
-                {user.is_platform_admin.then(|| view! {
-                    <A href="/platform/organizations">"Organizations"</A>
-                    <A href="/platform/security">"Security events"</A>
-                })}
-            </nav>
-            <nav aria-label="Account" class="account">
-                // A server page, not a route of the app: a plain link.
-                <a href="/docs/api" rel="external">"API reference"</a>
-                <A href="/account" attr:class="user">{user.name}</A>
-                <ActionForm action=log_out attr:class="inline">
-                    <button type="submit" class="link">"Log out"</button>
-                </ActionForm>
-            </nav>
+        <header class="top sidebar">
+            <div class="sidebar-head">
+                <A href="/dashboard" attr:class="brand">"Codebook"</A>
+                <p class="org-card">
+                    <span class="org" data-testid="current-org">{org_name}</span>
+                    {role.map(|role| view! { <span class="role">{role}</span> })}
+                </p>
+                {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
+                <CommandPalette/>
+            </div>
+            <details class="nav-menu">
+                <summary>"Menu"</summary>
+                <nav aria-label="Main" class="main-nav">
+                    <NavGroup label="Catalogue">
+                        <A href="/dashboard">"Dashboard"</A>
+                        <A href="/codes">"Codes"</A>
+                    </NavGroup>
+                    <NavGroup label="Team">
+                        <A href="/members">"Members"</A>
+                    </NavGroup>
+                    <NavGroup label="Integrations">
+                        <A href="/webhooks">"Webhooks"</A>
+                        {can_manage_keys.then(|| view! { <A href="/api-keys">"API keys"</A> })}
+                        // A server page, not a route of the app: a plain link.
+                        <a href="/docs/api" rel="external">"API reference"</a>
+                    </NavGroup>
+                    <NavGroup label="Administration">
+                        {can_read_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}
+                        <A href="/settings">"Settings"</A>
+                        <A href="/organizations/new">"New organization"</A>
+                        {is_platform_admin.then(|| view! {
+                            <A href="/platform/organizations">"Organizations"</A>
+                            <A href="/platform/security">"Security events"</A>
+                        })}
+                    </NavGroup>
+                </nav>
+                <nav aria-label="Account" class="account">
+                    <A href="/account" attr:class="user">{user.name}</A>
+                    <ActionForm action=log_out attr:class="inline">
+                        <button type="submit" class="link">"Log out"</button>
+                    </ActionForm>
+                </nav>
+            </details>
         </header>
+    }
+}
+
+/// A labelled group of the sidebar's links.
+#[component]
+fn NavGroup(label: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="nav-group" role="group" aria-label=label>
+            <span class="nav-heading" aria-hidden="true">{label}</span>
+            {children()}
+        </div>
     }
 }
 

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod live;
 pub mod members;
 pub mod orgs;
+pub mod palette;
 pub mod platform;
 pub mod resource;
 pub mod secret;

@@ -120,6 +120,23 @@ fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
     }
 }
 
+/// An empty catalogue says how to fill it: an import of a release file, or
+/// one code at a time.
+#[component]
+fn EmptyCatalogue() -> impl IntoView {
+    view! {
+        <div class="notice-box empty-state" role="status">
+            <p><strong>"No codes yet."</strong></p>
+            <p>
+                "Start from a release: " <a href="/codes/import">"import a CSV file"</a>
+                " with the header " <code>"code,description,category"</code>
+                " (the ICD-10-CM order files, gzipped or not, have this shape), or "
+                <a href="/codes/new">"add a code"</a> " by hand."
+            </p>
+        </div>
+    }
+}
+
 /// How long typing must pause before the list follows it.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
@@ -169,13 +186,11 @@ fn CodeTable(page: CodePage, filter: CodeFilter) -> impl IntoView {
         "Codes"
     };
     if page.codes.is_empty() {
-        let message = if filter == CodeFilter::default() {
-            "No codes yet."
-        } else {
-            "No codes match."
-        };
+        if filter == CodeFilter::default() {
+            return view! { <EmptyCatalogue/> }.into_any();
+        }
         return view! {
-            <p class="notice" role="status">{message}</p>
+            <p class="notice" role="status">"No codes match."</p>
             {on_later_page.then(|| view! { <p><a href=format!("?{}", first.to_query())>"First page"</a></p> })}
         }
         .into_any();

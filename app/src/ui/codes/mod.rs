@@ -302,7 +302,11 @@ fn described_by(
     hint_id: Option<String>,
 ) -> impl Fn() -> String + Send + Sync + 'static {
     move || {
-        let has_error = error.get().and_then(|e| e.message_for(field)).is_some();
+        let has_error = error
+            .try_get()
+            .flatten()
+            .and_then(|e| e.message_for(field))
+            .is_some();
         hint_id
             .iter()
             .chain(has_error.then_some(&error_id))
@@ -314,7 +318,8 @@ fn described_by(
 
 fn invalid(error: Signal<Option<AppError>>, field: &str) -> String {
     error
-        .get()
+        .try_get()
+        .flatten()
         .is_some_and(|e| e.field.as_deref() == Some(field))
         .to_string()
 }
@@ -326,7 +331,7 @@ pub(crate) fn FieldError(
     field: &'static str,
     id: String,
 ) -> impl IntoView {
-    let message = move || error.get().and_then(|e| e.message_for(field));
+    let message = move || error.try_get().flatten().and_then(|e| e.message_for(field));
     view! {
         <Show when=move || message().is_some()>
             <p class="field-error" id=id.clone() role="alert">{message}</p>
