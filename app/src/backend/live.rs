@@ -66,11 +66,6 @@ impl Default for LiveFeed {
 }
 
 impl LiveFeed {
-    /// How many streams are open in this process.
-    pub fn listeners(&self) -> usize {
-        self.heard.receiver_count()
-    }
-
     /// Ends every open stream; browsers reconnect to another process.
     pub fn close(&self) {
         self.closing.send_replace(true);

@@ -2,7 +2,7 @@
 //!
 //! A form's answer usually redirects back to the page it was on, which the
 //! router does not load again (the address did not change). So every
-//! answered action bumps a counter, the data version, which every page
+//! succeeded action bumps a counter, the data version, which every page
 //! resource and the page's flash follow: the page reads its data again and
 //! shows what the form did. A change someone else made (`ui::live`) bumps
 //! a second counter, which page resources follow unless the page holds

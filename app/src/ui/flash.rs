@@ -21,13 +21,13 @@ pub fn PageFlashScope(children: Children) -> impl IntoView {
     let shown = move || (location.pathname.get(), crate::ui::actions::data_version());
     Effect::watch(
         shown,
-        move |(path, version), before, _| {
+        move |(path, _), before, _| {
             // Another page: the last one's flash is gone. The same page,
             // reloaded after a form: its flash stays until a new one comes.
             if before.is_some_and(|(before, _)| before != path) {
                 flash.set(None);
             }
-            let (path, _) = (path.clone(), version);
+            let path = path.clone();
             leptos::task::spawn_local(async move {
                 if let Ok(Some(taken)) = crate::api::flash::take_page_flash(path).await {
                     flash.set(Some(taken));
