@@ -282,7 +282,7 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
         copy_dir(&snippets, &pkg.join("snippets"))?;
     }
     write_atomically(&settings.hash_file(), hashed.hash_file().as_bytes())?;
-    remove_stale(&pkg, &published)?;
+    keep_two_builds(&pkg, published)?;
     Ok(hashed)
 }
 
@@ -335,8 +335,25 @@ fn write_atomically(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes the package folder's files of earlier builds: every file but
-/// those just published (and their `.gz`).
+/// Where the package folder lists the files of its last build.
+const LAST_BUILD: &str = "last-build.txt";
+
+/// Keeps the files of this build and of the one before, and removes the
+/// rest: a tab opened before a deploy still finds the chunks of the pages
+/// it has not shown yet, until the deploy after.
+fn keep_two_builds(pkg: &Path, mut published: Vec<String>) -> anyhow::Result<()> {
+    let record = pkg.join(LAST_BUILD);
+    let before: Vec<String> = fs::read_to_string(&record)
+        .map(|list| list.lines().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let listed = published.join("\n");
+    published.extend(before);
+    published.push(LAST_BUILD.to_owned());
+    remove_stale(pkg, &published)?;
+    write_atomically(&record, listed.as_bytes())
+}
+
+/// Removes the package folder's files but those named (and their `.gz`).
 fn remove_stale(pkg: &Path, published: &[String]) -> anyhow::Result<()> {
     for entry in fs::read_dir(pkg)? {
         let entry = entry?;
@@ -450,42 +467,50 @@ mod tests {
 
         let first = build("one");
         let second = build("two");
-
-        assert_ne!(first.js, second.js);
-        assert_eq!(first.wasm, second.wasm);
         let pkg = settings.pkg_dir();
+        // A tab of the first build still finds its files after the second;
+        // the third removes them.
+        assert!(pkg.join(format!("app.{}.js", first.js)).is_file());
+        let third = build("three");
+        assert!(!pkg.join(format!("app.{}.js", first.js)).exists());
+
+        assert_ne!(second.js, third.js);
+        assert_eq!(second.wasm, third.wasm);
         let mut files: Vec<String> = fs::read_dir(&pkg)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
-        let chunk_name = &second.routes["codes_route"][0];
+        let chunk_name = &third.routes["codes_route"][0];
         let mut expected = vec![
-            format!("app.{}.css", second.css),
-            format!("app.{}.css.gz", second.css),
             format!("app.{}.js", second.js),
             format!("app.{}.js.gz", second.js),
-            format!("app.{}.wasm", second.wasm),
-            format!("app.{}.wasm.gz", second.wasm),
+            format!("app.{}.css", third.css),
+            format!("app.{}.css.gz", third.css),
+            format!("app.{}.js", third.js),
+            format!("app.{}.js.gz", third.js),
+            format!("app.{}.wasm", third.wasm),
+            format!("app.{}.wasm.gz", third.wasm),
             format!("{chunk_name}.wasm"),
             format!("{chunk_name}.wasm.gz"),
-            format!("__wasm_split.{}.js", second.split),
-            format!("__wasm_split.{}.js.gz", second.split),
-            format!("__wasm_split_manifest.{}.json", second.split),
+            format!("__wasm_split.{}.js", third.split),
+            format!("__wasm_split.{}.js.gz", third.split),
+            format!("__wasm_split_manifest.{}.json", third.split),
+            LAST_BUILD.to_owned(),
         ];
         expected.sort();
         assert_eq!(files, expected);
-        let gz = fs::read(pkg.join(format!("app.{}.js.gz", second.js))).unwrap();
+        let gz = fs::read(pkg.join(format!("app.{}.js.gz", third.js))).unwrap();
         let mut unzipped = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped)
             .unwrap();
         // The glue names the build's link module, and the link module the
         // glue and the chunk under their published names.
-        let link_name = format!("./__wasm_split.{}.js", second.split);
-        assert_eq!(unzipped, format!("two {link_name}"));
+        let link_name = format!("./__wasm_split.{}.js", third.split);
+        assert_eq!(unzipped, format!("three {link_name}"));
         let link = fs::read_to_string(pkg.join(&link_name[2..])).unwrap();
         assert!(
-            link.contains(&format!("\"./app.{}.js\"", second.js)),
+            link.contains(&format!("\"./app.{}.js\"", third.js)),
             "{link}"
         );
         assert!(link.contains(&format!("\"./{chunk_name}.wasm\"")), "{link}");
@@ -493,7 +518,7 @@ mod tests {
             fs::read_to_string(settings.hash_file()).unwrap(),
             format!(
                 "js: {}\nwasm: {}\ncss: {}\nsplit: {}\nmanifest: {}\n",
-                second.js, second.wasm, second.css, second.split, second.split
+                third.js, third.wasm, third.css, third.split, third.split
             )
         );
         assert!(settings.site_root.join("img/logo.svg").is_file());
