@@ -38,6 +38,10 @@ const BUFFERED: usize = 4096;
 const REPLAY_LIMIT: i64 = 200;
 /// How often an idle stream says it is alive, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long one stream lasts. The caller is checked when a stream opens;
+/// ending it now and then makes the browser reconnect (replaying what it
+/// missed), so a removed member or a revoked session stops hearing soon.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
 /// What the listener hears: one organization's change, or (no
 /// organization) that changes may have been missed.
@@ -161,10 +165,14 @@ async fn events(
     };
     let org = ctx.org_id;
     let grant = ctx.grant.clone();
+    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
     let live = stream::unfold((receiver, closing), move |(mut receiver, mut closing)| {
         let grant = grant.clone();
         async move {
-            let event = next_event(&mut receiver, &mut closing, org, &grant).await?;
+            let event = tokio::select! {
+                event = next_event(&mut receiver, &mut closing, org, &grant) => event?,
+                _ = tokio::time::sleep_until(ends) => return None,
+            };
             Some((event, (receiver, closing)))
         }
     });

@@ -39,7 +39,7 @@ pub fn SignedInLayout() -> impl IntoView {
     let orgs = held_page_resource(|| (), |_| my_organizations());
     provide_context(CurrentUserResource(user));
     crate::ui::live::listen_for_changes();
-    // The page sits outside the header's Suspense: a Suspend may run again
+    // The page sits outside the header's Transition: a Suspend may run again
     // when its resources resolve, and a page built inside it would be built
     // twice on the server, so its resources would not match in the browser.
     view! {
