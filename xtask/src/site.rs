@@ -289,17 +289,21 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
 /// 22 hex digits of the content's SHA-256: the length of the link module's
 /// placeholder name.
 fn long_hash(content: &[u8]) -> String {
-    let digest = Sha256::digest(content);
-    let hex: String = digest[..11].iter().map(|b| format!("{b:02x}")).collect();
-    debug_assert_eq!(hex.len(), 22);
-    hex
+    hex_digest(content, 11)
 }
 
 /// The first 16 hex digits of the content's SHA-256: enough that two
 /// builds never collide, short enough to read in a URL.
 pub fn content_hash(content: &[u8]) -> String {
-    let digest = Sha256::digest(content);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex_digest(content, 8)
+}
+
+/// The first `bytes` bytes of the content's SHA-256, in hex.
+fn hex_digest(content: &[u8], bytes: usize) -> String {
+    Sha256::digest(content)[..bytes]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `<name>.<hash>.<ext>` and its `.gz`; returns the hash.
