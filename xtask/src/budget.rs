@@ -1,7 +1,8 @@
 //! The size budget of the browser's wasm, gzipped as browsers download it:
 //! no page is interactive before the wasm it needs has arrived. A page's
 //! first load is the main module (runtime, router, layout) and the chunks
-//! of its route. The one place the budget is set.
+//! of its route, which arrive as one bundle (`bundle.rs`). The one place
+//! the budget is set.
 //!
 //! The target, `FIRST_LOAD_TARGET`, is not met yet: the main module alone
 //! is over it (the README has the figures). Until it is, the test command
@@ -21,17 +22,17 @@ pub const FIRST_LOAD_TARGET: u64 = 250_000;
 
 /// The first load of any page, gzipped: what the test command allows
 /// meanwhile.
-pub const FIRST_LOAD_CEILING: u64 = 600_000;
+pub const FIRST_LOAD_CEILING: u64 = 500_000;
 
 /// The gzipped sizes of one published build.
 #[derive(Debug)]
 pub struct Report {
     /// The main module.
     pub shell: u64,
-    /// Each chunk, by its published name.
-    pub chunks: BTreeMap<String, u64>,
-    /// Each lazy route's first load: the shell and the chunks it needs.
+    /// Each lazy route's first load: the shell and its route's bundle.
     pub first_loads: BTreeMap<String, u64>,
+    /// Each chunk, by its published name, as later pages fetch them.
+    pub chunks: BTreeMap<String, u64>,
 }
 
 impl Report {
@@ -43,22 +44,23 @@ impl Report {
                 .len())
         };
         let shell = size(hashed.wasm_gz(settings))?;
-        let mut chunks = BTreeMap::new();
         let mut first_loads = BTreeMap::new();
-        for (route, needed) in &hashed.routes {
+        for (route, files) in &hashed.routes {
             let mut load = shell;
-            for chunk in needed {
-                if !chunks.contains_key(chunk) {
-                    chunks.insert(chunk.clone(), size(hashed.chunk_gz(settings, chunk))?);
-                }
-                load += chunks[chunk];
+            for file in files {
+                load += size(hashed.gz(settings, &format!("{file}.wasm")))?;
             }
             first_loads.insert(route.clone(), load);
         }
+        let chunks = hashed
+            .chunks
+            .iter()
+            .map(|chunk| Ok((chunk.clone(), size(hashed.gz(settings, chunk))?)))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Report {
             shell,
-            chunks,
             first_loads,
+            chunks,
         })
     }
 
@@ -73,6 +75,8 @@ impl Report {
             .max(self.shell)
     }
 
+    /// Everything a visitor of every page would fetch: the shell and every
+    /// chunk once.
     pub fn total(&self) -> u64 {
         self.shell + self.chunks.values().sum::<u64>()
     }
@@ -93,7 +97,8 @@ impl fmt::Display for Report {
         }
         write!(
             f,
-            "  total {:>9}; largest first load {:>9}",
+            "  total (shell and {} chunks) {:>9}; largest first load {:>9}",
+            self.chunks.len(),
             self.total(),
             self.largest_first_load()
         )

@@ -9,6 +9,7 @@
 //! cargo-leptos (`make dev`) reads the same settings from Cargo.toml.
 
 mod budget;
+mod bundle;
 mod settings;
 mod site;
 mod split;

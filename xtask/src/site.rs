@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,6 +14,7 @@ use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::settings::Settings;
+use crate::bundle::{self, Bundle};
 use crate::split::{self, Split};
 
 /// The files of one build of the site, named as the server serves them.
@@ -26,9 +26,12 @@ pub struct Hashed {
     /// The build's link module is `__wasm_split.<split>.js`, its manifest
     /// `__wasm_split_manifest.<split>.json`.
     pub split: String,
-    /// For each lazy route, the published names of the chunks it needs
+    /// For each lazy route, what its first load fetches besides the main
+    /// module, as leptos preloads it: the published name of its bundle
     /// (without `.wasm`).
     pub routes: BTreeMap<String, Vec<String>>,
+    /// Every chunk's published file name, as later pages fetch them.
+    pub chunks: Vec<String>,
 }
 
 impl Hashed {
@@ -73,12 +76,18 @@ impl Hashed {
             .pkg_dir()
             .join(format!("__wasm_split_manifest.{split}.json"));
         let routes = serde_json::from_slice(&fs::read(&manifest)?)?;
+        let chunks = fs::read_to_string(settings.pkg_dir().join(LAST_BUILD))?
+            .lines()
+            .filter(|file| is_chunk(file))
+            .map(str::to_owned)
+            .collect();
         Ok(Hashed {
             js: hash("js")?,
             wasm: hash("wasm")?,
             css: hash("css")?,
             split,
             routes,
+            chunks,
         })
     }
 
@@ -89,10 +98,17 @@ impl Hashed {
             .join(format!("{}.{}.wasm.gz", settings.output_name, self.wasm))
     }
 
-    /// Where a chunk's gzipped file is published.
-    pub fn chunk_gz(&self, settings: &Settings, chunk: &str) -> PathBuf {
-        settings.pkg_dir().join(format!("{chunk}.wasm.gz"))
+    /// Where a published file's gzipped copy is.
+    pub fn gz(&self, settings: &Settings, file: &str) -> PathBuf {
+        gz_path(&settings.pkg_dir().join(file))
     }
+}
+
+/// Whether a published file is one of the splitter's chunks (it names
+/// them `chunk_<n>` and `split_<route>`).
+#[cfg(test)]
+fn is_chunk(file: &str) -> bool {
+    (file.starts_with("chunk_") || file.starts_with("split_")) && file.ends_with(".wasm")
 }
 
 /// Generates the glue for `wasm` into `out_dir`: `<name>.js` and
@@ -219,9 +235,32 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     copy_dir(&settings.assets_dir, &settings.site_root)?;
     let mut published = Vec::new();
 
+    // Each chunk under its own content's hash: a build that leaves a route
+    // alone leaves its chunk cached.
+    let mut chunk_files = BTreeMap::new();
+    let mut files = Vec::new();
+    for (stem, path) in &split.chunks {
+        let content = fs::read(path)?;
+        let file = hashed_name(stem, "wasm", &content);
+        chunk_files.insert(stem.clone(), file.clone());
+        files.push((pkg.join(file), content));
+    }
+    let bundles = bundle_routes(&pkg, split, &chunk_files, &mut files)?;
+    write_all_with_gz(files)?;
+    published.extend(chunk_files.values().cloned());
+    published.extend(bundles.values().map(|b| b.file.clone()));
+
     let wasm = fs::read(bindgen_dir.join(format!("{name}_bg.wasm")))?;
-    // The build's name for its link module: as long as the placeholder.
-    let split_id = long_hash(&wasm);
+    // The build's name for its link module, as long as the placeholder:
+    // from the main module and every chunk it may load, since the link
+    // module names them all.
+    let split_id = long_hash(
+        &[
+            wasm.as_slice(),
+            chunk_files.values().cloned().collect::<Vec<_>>().join("\n").as_bytes(),
+        ]
+        .concat(),
+    );
     let link_name = format!("./__wasm_split.{split_id}.js");
     let wasm = split::rename_in_wasm(&wasm, split::LINK_PLACEHOLDER, &link_name)?;
     let js = fs::read_to_string(bindgen_dir.join(format!("{name}.js")))?
@@ -229,30 +268,15 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     let css = fs::read(&settings.style_file)
         .with_context(|| format!("reading {}", settings.style_file.display()))?;
 
-    // Each chunk under its own content's hash: a build that leaves a route
-    // alone leaves its chunk cached.
-    let mut link = fs::read_to_string(&split.link)
+    let generated = fs::read_to_string(&split.link)
         .with_context(|| format!("reading {}", split.link.display()))?;
-    let mut chunk_names = BTreeMap::new();
-    for (stem, path) in &split.chunks {
-        let hash = write_hashed(&pkg, stem, "wasm", &fs::read(path)?)?;
-        let hashed_stem = format!("{stem}.{hash}");
-        link = link.replace(
-            &format!("\"./{stem}.wasm\""),
-            &format!("\"./{hashed_stem}.wasm\""),
-        );
-        published.push(format!("{hashed_stem}.wasm"));
-        chunk_names.insert(stem.clone(), hashed_stem);
-    }
-    let routes: BTreeMap<String, Vec<String>> = split
-        .needs
+    let link = bundle::link_module(&generated, &chunk_files, &bundles)?;
+    // What leptos preloads with a server-rendered page: its route's bundle.
+    let routes: BTreeMap<String, Vec<String>> = bundles
         .iter()
-        .map(|(route, stems)| {
-            let chunks = stems
-                .iter()
-                .filter_map(|s| chunk_names.get(s).cloned())
-                .collect();
-            (route.clone(), chunks)
+        .map(|(route, bundle)| {
+            let stem = bundle.file.strip_suffix(".wasm").unwrap_or(&bundle.file);
+            (route.clone(), vec![stem.to_owned()])
         })
         .collect();
 
@@ -264,6 +288,7 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
         css: write_hashed(&pkg, name, "css", &css)?,
         split: split_id,
         routes,
+        chunks: chunk_files.into_values().collect(),
     };
     write_with_gz(&pkg.join(hashed.link_module()), link.as_bytes())?;
     write_atomically(
@@ -286,6 +311,64 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     Ok(hashed)
 }
 
+/// Each route's bundle of the chunks it needs, named after its content
+/// and added to the files to publish.
+fn bundle_routes(
+    pkg: &Path,
+    split: &Split,
+    chunk_files: &BTreeMap<String, String>,
+    files: &mut Vec<(PathBuf, Vec<u8>)>,
+) -> anyhow::Result<BTreeMap<String, Bundle>> {
+    let mut bundles = BTreeMap::new();
+    for (route, stems) in &split.needs {
+        let mut bytes = Vec::new();
+        let mut chunks = Vec::new();
+        for stem in stems {
+            let path = split
+                .chunks
+                .get(stem)
+                .with_context(|| format!("{route} needs {stem}, which the split did not write"))?;
+            bytes.push(fs::read(path)?);
+            chunks.push(chunk_files[stem].clone());
+        }
+        let content = bundle::pack(&bytes)?;
+        let file = hashed_name(&format!("bundle{route}"), "wasm", &content);
+        files.push((pkg.join(&file), content));
+        bundles.insert(route.clone(), Bundle { file, chunks });
+    }
+    Ok(bundles)
+}
+
+/// `write_with_gz` for many files, on every core: compressing them is
+/// most of publishing. Files already published under their content's
+/// hash are left as they are.
+fn write_all_with_gz(files: Vec<(PathBuf, Vec<u8>)>) -> anyhow::Result<()> {
+    let queue = std::sync::Mutex::new(
+        files
+            .into_iter()
+            .filter(|(path, _)| !(path.is_file() && gz_path(path).is_file())),
+    );
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let next = queue.lock().expect("no writer panicked").next();
+                        match next {
+                            Some((path, content)) => write_with_gz(&path, &content)?,
+                            None => return Ok(()),
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("a writer thread panicked"))
+    })
+}
+
 /// 22 hex digits of the content's SHA-256: the length of the link module's
 /// placeholder name.
 fn long_hash(content: &[u8]) -> String {
@@ -306,10 +389,20 @@ fn hex_digest(content: &[u8], bytes: usize) -> String {
         .collect()
 }
 
-/// Writes `<name>.<hash>.<ext>` and its `.gz`; returns the hash.
+/// `<name>.<hash>.<ext>`, named after the content.
+fn hashed_name(name: &str, ext: &str, content: &[u8]) -> String {
+    format!("{name}.{}.{ext}", content_hash(content))
+}
+
+/// Writes `<name>.<hash>.<ext>` and its `.gz`; returns the hash. A file
+/// already published under that name has that content, and compressing
+/// takes seconds: it is left as it is.
 fn write_hashed(dir: &Path, name: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
     let hash = content_hash(content);
-    write_with_gz(&dir.join(format!("{name}.{hash}.{ext}")), content)?;
+    let path = dir.join(format!("{name}.{hash}.{ext}"));
+    if !(path.is_file() && gz_path(&path).is_file()) {
+        write_with_gz(&path, content)?;
+    }
     Ok(hash)
 }
 
@@ -324,10 +417,21 @@ fn gz_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Gzip made with Zopfli: about 4 % smaller than `gzip -9` on the wasm,
+/// readable by any gzip decoder. One iteration gives nearly all of it
+/// (15, the default, another 0.2 % for four times the time).
 pub fn gzip(content: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(content)?;
-    Ok(encoder.finish()?)
+    let mut gz = Vec::new();
+    zopfli::compress(
+        zopfli::Options {
+            iteration_count: std::num::NonZeroU64::MIN,
+            ..zopfli::Options::default()
+        },
+        zopfli::Format::Gzip,
+        content,
+        &mut gz,
+    )?;
+    Ok(gz)
 }
 
 /// A reader never sees half a file: the server may be serving the folder.
@@ -460,7 +564,10 @@ mod tests {
             fs::write(
                 &link,
                 format!(
-                    "import {{ initSync }} from \"{}\"; \"./codes_route.wasm\"",
+                    "import {{ initSync }} from \"{}\";\n\
+                     export const __wasm_split_load_codes_route = wrapAsyncCb(makeLoad(() => {{\n\
+                     const src = fetch(new URL(\"./codes_route.wasm\", import.meta.url));\n\
+                     }}, []));\n",
                     split::GLUE_PLACEHOLDER
                 ),
             )
@@ -485,7 +592,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
-        let chunk_name = &third.routes["codes_route"][0];
+        let bundle_name = &third.routes["codes_route"][0];
+        assert!(bundle_name.starts_with("bundlecodes_route."), "{bundle_name}");
+        let chunk_name = third.chunks[0].strip_suffix(".wasm").unwrap();
+        assert!(chunk_name.starts_with("codes_route."), "{chunk_name}");
         let mut expected = vec![
             format!("app.{}.js", second.js),
             format!("app.{}.js.gz", second.js),
@@ -497,6 +607,8 @@ mod tests {
             format!("app.{}.wasm.gz", third.wasm),
             format!("{chunk_name}.wasm"),
             format!("{chunk_name}.wasm.gz"),
+            format!("{bundle_name}.wasm"),
+            format!("{bundle_name}.wasm.gz"),
             format!("__wasm_split.{}.js", third.split),
             format!("__wasm_split.{}.js.gz", third.split),
             format!("__wasm_split_manifest.{}.json", third.split),
@@ -517,7 +629,13 @@ mod tests {
             link.contains(&format!("\"./app.{}.js\"", third.js)),
             "{link}"
         );
-        assert!(link.contains(&format!("\"./{chunk_name}.wasm\"")), "{link}");
+        assert!(
+            link.contains(&format!("fetchChunk(\"{chunk_name}.wasm\")")),
+            "{link}"
+        );
+        assert!(link.contains(&format!("\"{bundle_name}.wasm\"")), "{link}");
+        let bundle = fs::read(pkg.join(format!("{bundle_name}.wasm"))).unwrap();
+        assert_eq!(bundle, bundle::pack(&[b"\0asm chunk".to_vec()]).unwrap());
         assert_eq!(
             fs::read_to_string(settings.hash_file()).unwrap(),
             format!(
