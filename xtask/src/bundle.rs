@@ -78,9 +78,9 @@ pub fn link_module(
     Ok(format!("{import}\n{LOADER}{body}\n{exports}"))
 }
 
-/// What the link module gains: the first route's bundle, and chunks taken
-/// from it when it holds them (from the network otherwise, also when the
-/// bundle could not be fetched).
+/// What the link module gains: the first route's bundle, chunks taken from
+/// it when it holds them (from the network otherwise, also when the bundle
+/// could not be fetched), and a reload when a chunk is gone.
 const LOADER: &str = r#"
 let firstBundle = undefined;
 function firstLoadBundled(load, file, chunks) {
@@ -114,13 +114,29 @@ async function fetchBundle(file, chunks) {
 function fetchChunk(file) {
     const url = new URL("./" + file, import.meta.url);
     if (firstBundle === undefined) {
-        return fetch(url);
+        return fetchOrReload(url);
     }
     const wasm = { headers: { "content-type": "application/wasm" } };
     return firstBundle.then(
-        (found) => (found.has(file) ? new Response(found.get(file), wasm) : fetch(url)),
-        () => fetch(url),
+        (found) => (found.has(file) ? new Response(found.get(file), wasm) : fetchOrReload(url)),
+        () => fetchOrReload(url),
     );
+}
+// A chunk that is gone belongs to a build the server no longer keeps (the
+// tab outlived two deploys): the page the app was going to (the router
+// marks it on <html data-route>) is loaded from the server, with the build
+// it has now. Once per address, so a file missing for another reason
+// cannot load the page forever.
+async function fetchOrReload(url) {
+    const response = await fetch(url);
+    const going = new URL(document.documentElement.dataset.route ?? "", location.href).href;
+    const key = "codebook.loadedForMissingWasm";
+    if (response.status === 404 && sessionStorage.getItem(key) !== going) {
+        sessionStorage.setItem(key, going);
+        location.assign(going);
+        return new Promise(() => {});
+    }
+    return response;
 }
 "#;
 

@@ -250,17 +250,15 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     published.extend(chunk_files.values().cloned());
     published.extend(bundles.values().map(|b| b.file.clone()));
 
+    let generated = fs::read_to_string(&split.link)
+        .with_context(|| format!("reading {}", split.link.display()))?;
+    let link = bundle::link_module(&generated, &chunk_files, &bundles)?;
     let wasm = fs::read(bindgen_dir.join(format!("{name}_bg.wasm")))?;
     // The build's name for its link module, as long as the placeholder:
-    // from the main module and every chunk it may load, since the link
-    // module names them all.
-    let split_id = long_hash(
-        &[
-            wasm.as_slice(),
-            chunk_files.values().cloned().collect::<Vec<_>>().join("\n").as_bytes(),
-        ]
-        .concat(),
-    );
+    // from the main module and the link module, which names every chunk
+    // and bundle (the glue's name is filled in below, and follows from
+    // these two).
+    let split_id = long_hash(&[wasm.as_slice(), link.as_bytes()].concat());
     let link_name = format!("./__wasm_split.{split_id}.js");
     let wasm = split::rename_in_wasm(&wasm, split::LINK_PLACEHOLDER, &link_name)?;
     let js = fs::read_to_string(bindgen_dir.join(format!("{name}.js")))?
@@ -268,9 +266,6 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     let css = fs::read(&settings.style_file)
         .with_context(|| format!("reading {}", settings.style_file.display()))?;
 
-    let generated = fs::read_to_string(&split.link)
-        .with_context(|| format!("reading {}", split.link.display()))?;
-    let link = bundle::link_module(&generated, &chunk_files, &bundles)?;
     // What leptos preloads with a server-rendered page: its route's bundle.
     let routes: BTreeMap<String, Vec<String>> = bundles
         .iter()
