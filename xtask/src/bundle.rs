@@ -182,13 +182,22 @@ export const __wasm_split_load_codes = wrapAsyncCb(makeLoad(() => {
             "codes".to_owned(),
             Bundle {
                 file: "bundle_codes.cc.wasm".to_owned(),
-                chunks: vec!["chunk_1.aa.wasm".to_owned(), "split_codes.bb.wasm".to_owned()],
+                chunks: vec![
+                    "chunk_1.aa.wasm".to_owned(),
+                    "split_codes.bb.wasm".to_owned(),
+                ],
             },
         )]);
         let link = link_module(GENERATED, &published(), &bundles).unwrap();
-        assert!(link.starts_with("import { initSync } from \"./glue.js\";\n"), "{link}");
+        assert!(
+            link.starts_with("import { initSync } from \"./glue.js\";\n"),
+            "{link}"
+        );
         assert!(link.contains("fetchChunk(\"chunk_1.aa.wasm\")"), "{link}");
-        assert!(link.contains("fetchChunk(\"split_codes.bb.wasm\")"), "{link}");
+        assert!(
+            link.contains("fetchChunk(\"split_codes.bb.wasm\")"),
+            "{link}"
+        );
         assert!(!link.contains("new URL(\"./chunk_1.wasm\""), "{link}");
         assert!(link.contains("const __load_codes = wrapAsyncCb("), "{link}");
         assert!(
@@ -198,7 +207,10 @@ export const __wasm_split_load_codes = wrapAsyncCb(makeLoad(() => {
             ),
             "{link}"
         );
-        assert_eq!(link.matches("export const __wasm_split_load_codes").count(), 1);
+        assert_eq!(
+            link.matches("export const __wasm_split_load_codes").count(),
+            1
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use crate::settings::Settings;
 use crate::bundle::{self, Bundle};
+use crate::settings::Settings;
 use crate::split::{self, Split};
 
 /// The files of one build of the site, named as the server serves them.
@@ -588,7 +588,10 @@ mod tests {
             .collect();
         files.sort();
         let bundle_name = &third.routes["codes_route"][0];
-        assert!(bundle_name.starts_with("bundlecodes_route."), "{bundle_name}");
+        assert!(
+            bundle_name.starts_with("bundlecodes_route."),
+            "{bundle_name}"
+        );
         let chunk_name = third.chunks[0].strip_suffix(".wasm").unwrap();
         assert!(chunk_name.starts_with("codes_route."), "{chunk_name}");
         let mut expected = vec![
