@@ -8,7 +8,8 @@ use crate::api::accounts::{
 use crate::model::accounts::SessionOut;
 use crate::ui::actions::form_action;
 use crate::ui::components::{
-    action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
+    action_error, field_error, DataTable, DateTime, FormError, Header, Loaded, SubmitButton,
+    TextField,
 };
 use crate::ui::layout::current_user_resource;
 use crate::ui::resource::page_resource;
@@ -99,39 +100,35 @@ fn DeleteAccountForm() -> impl IntoView {
 
 #[component]
 fn SessionList(list: Vec<SessionOut>, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+    let rows = list
+        .into_iter()
+        .map(|s| view! { <SessionRow s revoke/> }.into_any())
+        .collect();
     view! {
-        <table class="table" data-testid="sessions">
-            <thead>
-                <tr>
-                    <th scope="col">"Device"</th>
-                    <th scope="col">"IP address"</th>
-                    <th scope="col">"Last seen"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
-            <tbody>
-                {list
-                    .into_iter()
-                    .map(|s| {
-                        let device = s.device();
-                        view! {
-                            <tr>
-                                <td>{device}{s.current.then_some(" (this session)")}</td>
-                                <td>{s.ip.clone().unwrap_or_default()}</td>
-                                <td><DateTime at=s.last_seen_at/></td>
-                                <td>
-                                    {(!s.current).then(|| view! {
-                                        <ActionForm action=revoke attr:class="inline">
-                                            <input type="hidden" name="id" value=s.id.to_string()/>
-                                            <button type="submit" class="danger">"Revoke"</button>
-                                        </ActionForm>
-                                    })}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <DataTable
+            testid="sessions"
+            headers=[Header::from("Device"), "IP address".into(), "Last seen".into(), Header::hidden("Actions")]
+            rows
+        />
+    }
+}
+
+#[component]
+fn SessionRow(s: SessionOut, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+    let device = s.device();
+    view! {
+        <tr>
+            <td>{device}{s.current.then_some(" (this session)")}</td>
+            <td>{s.ip.clone().unwrap_or_default()}</td>
+            <td><DateTime at=s.last_seen_at/></td>
+            <td>
+                {(!s.current).then(|| view! {
+                    <ActionForm action=revoke attr:class="inline">
+                        <input type="hidden" name="id" value=s.id.to_string()/>
+                        <button type="submit" class="danger">"Revoke"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
     }
 }

@@ -11,10 +11,11 @@ use crate::model::api_keys::{
 };
 use crate::ui::actions::form_action;
 use crate::ui::codes::FieldError;
-use crate::ui::components::{action_error, DateTime, FormError, Loaded, SubmitButton};
+use crate::ui::components::{
+    action_error, field_error, DataTable, DateTime, FormError, Loaded, SubmitButton, TextField,
+};
 use crate::ui::resource::page_resource;
 use crate::ui::secret::SecretDialog;
-use crate::ui::webhooks::NumberField;
 
 const KEY_NOTE: &str = "Programs send it as the header Authorization: Bearer <key>.";
 
@@ -54,36 +55,24 @@ pub fn ApiKeysPage() -> impl IntoView {
 
 #[component]
 fn KeyTable(list: Vec<ApiKeyView>, actions: KeyActions) -> impl IntoView {
-    if list.is_empty() {
-        return view! { <p class="notice" role="status">"No API keys yet."</p> }.into_any();
-    }
-    let rotate_error = action_error(actions.rotate);
-    let revoke_error = action_error(actions.revoke);
+    let rows = list
+        .into_iter()
+        .map(|key| view! { <KeyRow key actions/> }.into_any())
+        .collect();
     view! {
-        <FormError error=rotate_error/>
-        <FormError error=revoke_error/>
-        <div class="table-scroll">
-            <table class="table api-keys" data-testid="api-keys">
-                <caption class="visually-hidden">"API keys"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Scopes"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"Requests"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Actions"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|key| view! { <KeyRow key actions/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <FormError error=action_error(actions.rotate)/>
+        <FormError error=action_error(actions.revoke)/>
+        <DataTable
+            class="api-keys"
+            testid="api-keys"
+            caption="API keys"
+            caption_hidden=true
+            headers=["Name", "Key", "Scopes", "Status", "Last used", "Requests", "Created", "Actions"]
+            rows
+            empty="No API keys yet."
+            scroll=true
+        />
     }
-    .into_any()
 }
 
 #[component]
@@ -136,15 +125,17 @@ fn RotateForm(key: ApiKeyView, rotate: ServerAction<RotateApiKey>) -> impl IntoV
             <summary>"Rotate " <span class="visually-hidden">{key.name.clone()}</span> "…"</summary>
             <ActionForm action=rotate attr:class="stack">
                 <input type="hidden" name="id" value=id.clone()/>
-                <NumberField
+                <TextField
                     id=format!("grace-{id}")
                     label="Old key keeps working for (hours)"
                     name="grace_hours"
+                    kind="number"
                     min=0
                     max=MAX_ROTATION_GRACE_HOURS
+                    required=false
                     value=DEFAULT_ROTATION_GRACE_HOURS.to_string()
                     hint=format!("0 stops it now; at most {MAX_ROTATION_GRACE_HOURS}.")
-                    error
+                    error=field_error(error, "grace_hours")
                 />
                 <button type="submit">"Rotate key"</button>
             </ActionForm>
@@ -181,11 +172,7 @@ fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
             <h2 id="create-key-heading">"Create key"</h2>
             <ActionForm action=create attr:class="stack">
                 <FormError error/>
-                <div class="field">
-                    <label for="key-name">"Name"</label>
-                    <input id="key-name" name="name" type="text" required maxlength="100" autocomplete="off"/>
-                    <FieldError error field="name" id="key-name-error".to_owned()/>
-                </div>
+                <TextField id="key-name" label="Name" name="name" maxlength=100 autocomplete="off" error=field_error(error, "name")/>
                 <fieldset class="scopes">
                     <legend>"Scopes"</legend>
                     {Scope::ALL
@@ -204,25 +191,29 @@ fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
                         .collect_view()}
                     <FieldError error field="scopes" id="key-scopes-error".to_owned()/>
                 </fieldset>
-                <NumberField
-                    id="key-expiry".to_owned()
+                <TextField
+                    id="key-expiry"
                     label="Expires after (days)"
                     name="expires_in_days"
+                    kind="number"
                     min=1
                     max=MAX_EXPIRY_DAYS
-                    value=String::new()
-                    hint="Empty: never.".to_owned()
-                    error
+                    required=false
+                    value=""
+                    hint="Empty: never."
+                    error=field_error(error, "expires_in_days")
                 />
-                <NumberField
-                    id="key-rate-limit".to_owned()
+                <TextField
+                    id="key-rate-limit"
                     label="Rate limit (requests per minute)"
                     name="rate_limit_per_minute"
+                    kind="number"
                     min=1
                     max=MAX_RATE_LIMIT_PER_MINUTE
+                    required=false
                     value=DEFAULT_RATE_LIMIT_PER_MINUTE.to_string()
                     hint=format!("Requests past it get 429 until the minute is over; 1 to {MAX_RATE_LIMIT_PER_MINUTE}.")
-                    error
+                    error=field_error(error, "rate_limit_per_minute")
                 />
                 <SubmitButton label="Create key" pending_label="Creating…" pending=create.pending()/>
             </ActionForm>

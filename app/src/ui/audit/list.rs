@@ -13,7 +13,7 @@ use crate::model::audit::{
     parse_moment, AuditAction, AuditEntryOut, AuditFilter, AuditPage, ACTOR_KINDS, OUTCOMES,
 };
 use crate::model::{AppError, ErrorCode};
-use crate::ui::components::DateTime;
+use crate::ui::components::{DataTable, DateTime, TextField};
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -109,13 +109,13 @@ fn FilterForm(filter: AuditFilter, error: Option<AppError>) -> impl IntoView {
     view! {
         <Form method="GET" action="" attr:class="code-search audit-filter" attr:role="search" attr:aria-label="Audit log filters">
             <SelectFilter id="audit-actor-kind" name="actor_kind" label="Actor type" options=kinds selected=filter.actor_kind.clone() error=error_of("actor_kind")/>
-            <TextFilter id="audit-actor-id" name="actor_id" label="Actor id" value=filter.actor_id.clone() error=error_of("actor_id")/>
+            <TextField id="audit-actor-id" name="actor_id" label="Actor id" value=filter.actor_id.clone().unwrap_or_default() required=false error=error_of("actor_id")/>
             <SelectFilter id="audit-action" name="action" label="Action" options=actions selected=filter.action.clone() error=error_of("action")/>
-            <TextFilter id="audit-resource-type" name="resource_type" label="Resource type" value=filter.resource_type.clone() error=error_of("resource_type")/>
-            <TextFilter id="audit-resource-id" name="resource_id" label="Resource id" value=filter.resource_id.clone() error=error_of("resource_id")/>
+            <TextField id="audit-resource-type" name="resource_type" label="Resource type" value=filter.resource_type.clone().unwrap_or_default() required=false error=error_of("resource_type")/>
+            <TextField id="audit-resource-id" name="resource_id" label="Resource id" value=filter.resource_id.clone().unwrap_or_default() required=false error=error_of("resource_id")/>
             <SelectFilter id="audit-outcome" name="outcome" label="Outcome" options=outcomes selected=filter.outcome.clone() error=error_of("outcome")/>
-            <MomentFilter id="audit-from" name="from" label="From (UTC)" kind=from_type value=from_value error=error_of("from")/>
-            <MomentFilter id="audit-to" name="to" label="Until (UTC)" kind=to_type value=to_value error=error_of("to")/>
+            <TextField id="audit-from" name="from" label="From (UTC)" kind=from_type value=from_value required=false error=error_of("from")/>
+            <TextField id="audit-to" name="to" label="Until (UTC)" kind=to_type value=to_value required=false error=error_of("to")/>
             <button type="submit" class="primary">"Filter"</button>
             {(!filter.is_empty()).then(|| view! { <a href="/audit">"Clear filters"</a> })}
         </Form>
@@ -156,61 +156,6 @@ fn SelectFilter(
     }
 }
 
-/// A labelled text filter with its error beside it.
-#[component]
-fn TextFilter(
-    id: &'static str,
-    name: &'static str,
-    label: &'static str,
-    value: Option<String>,
-    error: Option<String>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
-    let invalid = error.is_some();
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <input
-                id=id
-                type="text"
-                name=name
-                value=value.unwrap_or_default()
-                aria-invalid=invalid.to_string()
-                aria-describedby=invalid.then(|| error_id.clone())
-            />
-            {error.map(|message| view! { <p class="field-error" id=error_id.clone() role="alert">{message}</p> })}
-        </div>
-    }
-}
-
-/// A labelled moment filter (a `datetime-local` field, read as UTC).
-#[component]
-fn MomentFilter(
-    id: &'static str,
-    name: &'static str,
-    label: &'static str,
-    kind: &'static str,
-    value: String,
-    error: Option<String>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
-    let invalid = error.is_some();
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <input
-                id=id
-                type=kind
-                name=name
-                value=value
-                aria-invalid=invalid.to_string()
-                aria-describedby=invalid.then(|| error_id.clone())
-            />
-            {error.map(|message| view! { <p class="field-error" id=error_id.clone() role="alert">{message}</p> })}
-        </div>
-    }
-}
-
 #[component]
 fn EntryTable(page: AuditPage, filter: AuditFilter, before: Option<i64>) -> impl IntoView {
     let newer = page.newer.map(|cursor| list_href(&filter, Some(cursor)));
@@ -223,41 +168,29 @@ fn EntryTable(page: AuditPage, filter: AuditFilter, before: Option<i64>) -> impl
             {older.map(|href| view! { <a href=href rel="next">"Older entries"</a> })}
         </nav>
     };
-    if page.entries.is_empty() {
-        let message = if filter.is_empty() && before.is_none() {
-            "No entries yet."
-        } else {
-            "No entries match."
-        };
-        return view! {
-            <p class="notice" role="status">{message}</p>
-            {pager}
-        }
-        .into_any();
-    }
+    let empty = if filter.is_empty() && before.is_none() {
+        "No entries yet."
+    } else {
+        "No entries match."
+    };
+    let rows = page
+        .entries
+        .into_iter()
+        .map(|entry| view! { <EntryRow entry/> }.into_any())
+        .collect();
     view! {
-        <div class="table-scroll">
-            <table class="table audit" data-testid="audit-entries">
-                <caption class="visually-hidden">"Audit log entries, newest first"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Entry"</th>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Actor"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Resource"</th>
-                        <th scope="col">"Outcome"</th>
-                        <th scope="col">"IP address"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.entries.into_iter().map(|entry| view! { <EntryRow entry/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
-        {pager}
+        <DataTable
+            class="audit"
+            testid="audit-entries"
+            caption="Audit log entries, newest first"
+            caption_hidden=true
+            headers=["Entry", "When", "Actor", "Action", "Resource", "Outcome", "IP address"]
+            rows
+            empty
+            pager=pager.into_any()
+            scroll=true
+        />
     }
-    .into_any()
 }
 
 #[component]

@@ -28,7 +28,7 @@ use crate::model::flash::Typed;
 use crate::model::live::LiveChange;
 use crate::model::{AppError, ErrorCode, Permission};
 use crate::ui::actions::form_action;
-use crate::ui::components::{action_error, FormError, SubmitButton};
+use crate::ui::components::{action_error, DataTable, FormError, Header, SubmitButton, TextField};
 use crate::ui::flash::refused_form;
 use crate::ui::live::last_change;
 use crate::ui::resource::held_page_resource;
@@ -299,44 +299,60 @@ fn ConflictPanel(
         <section class="conflict" aria-labelledby="conflict-heading">
             <h2 id="conflict-heading">"Someone else saved this code first"</h2>
             <div class="form-error" role="alert">{error.message}</div>
-            {typed.map(|yours| {
-                let rows = [
-                    ("Code", yours.code.clone(), current.code.clone(), true),
-                    ("Description", yours.description.clone(), current.description.clone(), true),
-                    ("Category", yours.category.clone(), current.category.clone(), true),
-                    ("Severity", severity_label(&yours.severity), severity_label(&current.severity), false),
-                    ("Status", active_label(yours.active).to_owned(), active_label(current.active).to_owned(), false),
-                ];
-                view! {
-                    <p>"Your changes are in the form below, merged onto version " {code.version}
-                        ": fields only someone else changed now hold their values. Check the fields marked “both changed”, then save again."</p>
-                    <div class="table-scroll">
-                        <table class="table compare" data-testid="conflict">
-                            <caption class="visually-hidden">"Your changes and the current version"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Field"</th>
-                                    <th scope="col">"Your changes"</th>
-                                    <th scope="col">{format!("Current version ({})", code.version)}</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {rows
-                                    .into_iter()
-                                    .enumerate()
-                                    .map(|(i, (label, mine, theirs, text))| {
-                                        let fate = fates.map(|f| f[i]);
-                                        view! { <CompareRow label mine theirs text fate/> }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
+            {typed.map(|yours| view! {
+                <p>"Your changes are in the form below, merged onto version " {code.version}
+                    ": fields only someone else changed now hold their values. Check the fields marked “both changed”, then save again."</p>
+                <ConflictTable yours current fates version=code.version/>
             })}
         </section>
     }
     .into_any()
+}
+
+/// Each field's value in the refused edit beside its current value.
+#[component]
+fn ConflictTable(
+    yours: Draft,
+    current: Draft,
+    fates: Option<[FieldFate; 5]>,
+    version: i32,
+) -> impl IntoView {
+    let rows = [
+        ("Code", yours.code, current.code, true),
+        ("Description", yours.description, current.description, true),
+        ("Category", yours.category, current.category, true),
+        (
+            "Severity",
+            severity_label(&yours.severity),
+            severity_label(&current.severity),
+            false,
+        ),
+        (
+            "Status",
+            active_label(yours.active).to_owned(),
+            active_label(current.active).to_owned(),
+            false,
+        ),
+    ];
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, mine, theirs, text))| {
+            let fate = fates.map(|f| f[i]);
+            view! { <CompareRow label mine theirs text fate/> }.into_any()
+        })
+        .collect();
+    view! {
+        <DataTable
+            class="compare"
+            testid="conflict"
+            caption="Your changes and the current version"
+            caption_hidden=true
+            headers=[Header::from("Field"), "Your changes".into(), format!("Current version ({version})").into()]
+            rows
+            scroll=true
+        />
+    }
 }
 
 fn severity_label(raw: &str) -> String {
@@ -424,10 +440,8 @@ fn DeleteForm(code: CodeOut, actions: CodeActions) -> impl IntoView {
                         <input id="confirm-delete" type="checkbox" required/>
                         <label for="confirm-delete">{format!("Yes, delete {name}")}</label>
                     </div>
-                    <div class="field">
-                        <label for="delete-comment">"Why " <span class="muted">"(optional)"</span></label>
-                        <input id="delete-comment" name="comment" type="text" maxlength="1000"/>
-                    </div>
+                    // Not refilled: a refused edit of the code also sends a comment.
+                    <TextField id="delete-comment" label="Why" label_note="(optional)" name="comment" maxlength=1000 required=false keep_typed=false/>
                     <button type="submit" class="danger">"Delete code"</button>
                 </ActionForm>
             </details>

@@ -11,7 +11,7 @@ use super::diff::{side, word_diff, Change, Segment};
 use super::{active_label, when, Viewer};
 use crate::model::codes::{CodeContent, CodeHistory, CommentOut, VersionOut};
 use crate::model::{AppError, Permission};
-use crate::ui::components::action_error;
+use crate::ui::components::{action_error, DataTable, Header, TextArea, TextField};
 
 #[component]
 pub(super) fn History(history: CodeHistory, viewer: Viewer, actions: CodeActions) -> impl IntoView {
@@ -115,10 +115,8 @@ fn RestoreVersion(code_id: Uuid, version: i32, actions: CodeActions) -> impl Int
                 )}</p>
                 <input type="hidden" name="id" value=code_id.to_string()/>
                 <input type="hidden" name="version" value=version.to_string()/>
-                <div class="field">
-                    <label for=comment_id.clone()>"Why " <span class="muted">"(optional)"</span></label>
-                    <input id=comment_id name="comment" type="text" maxlength="1000"/>
-                </div>
+                // Not refilled: a refused edit of the code also sends a comment.
+                <TextField id=comment_id label="Why" label_note="(optional)" name="comment" maxlength=1000 required=false keep_typed=false/>
                 <button type="submit" class="primary">{format!("Yes, restore version {version}")}</button>
             </ActionForm>
         </details>
@@ -154,10 +152,7 @@ fn Comments(
                     <ActionForm action=actions.comment attr:class="stack">
                         <input type="hidden" name="code_id" value=code_id.to_string()/>
                         <input type="hidden" name="version" value=version.to_string()/>
-                        <div class="field">
-                            <label for=body_id.clone()>{format!("Your comment on version {version}")}</label>
-                            <textarea id=body_id name="body" required maxlength="5000" rows="3"></textarea>
-                        </div>
+                        <TextArea id=body_id label=format!("Your comment on version {version}") name="body" maxlength=5000/>
                         <button type="submit" class="primary">"Add comment"</button>
                     </ActionForm>
                 </details>
@@ -185,10 +180,7 @@ fn CommentItem(c: CommentOut, viewer: Viewer, actions: CodeActions) -> impl Into
                     <summary>"Edit comment"</summary>
                     <ActionForm action=actions.edit_comment attr:class="stack">
                         <input type="hidden" name="id" value=c.id.to_string()/>
-                        <div class="field">
-                            <label for=edit_id.clone()>"Your comment"</label>
-                            <textarea id=edit_id name="body" required maxlength="5000" rows="3">{c.body.clone()}</textarea>
-                        </div>
+                        <TextArea id=edit_id label="Your comment" name="body" maxlength=5000 value=c.body.clone()/>
                         <button type="submit" class="primary">"Save comment"</button>
                     </ActionForm>
                 </details>
@@ -287,50 +279,37 @@ fn DiffTable(a: VersionOut, b: VersionOut) -> impl IntoView {
         ("Deleted", yes_no(a.deleted), yes_no(b.deleted)),
     ];
     let caption = format!("Version {} and version {} compared", a.version, b.version);
-    view! {
-        <div class="table-scroll">
-            <table class="table compare" data-testid="compare">
-                <caption>{caption}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Field"</th>
-                        <th scope="col">{format!("Version {}", a.version)}</th>
-                        <th scope="col">{format!("Version {}", b.version)}</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {text_rows
-                        .into_iter()
-                        .map(|(label, get)| {
-                            let (old, new) = (get(&a.snapshot), get(&b.snapshot));
-                            let segments = word_diff(&old, &new);
-                            view! {
-                                <tr class:differs=old != new>
-                                    <th scope="row">{label} {(old != new).then(changed_tag)}</th>
-                                    <td><DiffText segments=side(&segments, true)/></td>
-                                    <td><DiffText segments=side(&segments, false)/></td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                    {plain_rows
-                        .into_iter()
-                        .map(|(label, old, new)| {
-                            let differs = old != new;
-                            view! {
-                                <tr class:differs=differs>
-                                    <th scope="row">{label} {differs.then(changed_tag)}</th>
-                                    <td>{old}</td>
-                                    <td>{new}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-    .into_any()
+    let headers = [
+        Header::from("Field"),
+        format!("Version {}", a.version).into(),
+        format!("Version {}", b.version).into(),
+    ];
+    let text_rows = text_rows.into_iter().map(|(label, get)| {
+        let (old, new) = (get(&a.snapshot), get(&b.snapshot));
+        let segments = word_diff(&old, &new);
+        view! {
+            <tr class:differs=old != new>
+                <th scope="row">{label} {(old != new).then(changed_tag)}</th>
+                <td><DiffText segments=side(&segments, true)/></td>
+                <td><DiffText segments=side(&segments, false)/></td>
+            </tr>
+        }
+        .into_any()
+    });
+    let plain_rows = plain_rows.into_iter().map(|(label, old, new)| {
+        let differs = old != new;
+        view! {
+            <tr class:differs=differs>
+                <th scope="row">{label} {differs.then(changed_tag)}</th>
+                <td>{old}</td>
+                <td>{new}</td>
+            </tr>
+        }
+        .into_any()
+    });
+    let rows = text_rows.chain(plain_rows).collect();
+    view! { <DataTable class="compare" testid="compare" caption headers rows scroll=true/> }
+        .into_any()
 }
 
 fn changed_tag() -> impl IntoView {

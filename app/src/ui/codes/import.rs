@@ -13,6 +13,7 @@ use leptos_meta::Title;
 use super::Viewer;
 use crate::model::codes::{ImportReport, ImportSummary, RowError};
 use crate::model::Permission;
+use crate::ui::components::DataTable;
 
 /// Where an upload is. (Only the browser ever sends, so the server build
 /// never makes the middle states.)
@@ -229,6 +230,10 @@ fn Summary(summary: ImportSummary) -> impl IntoView {
 #[component]
 fn BadRows(errors: Vec<RowError>) -> impl IntoView {
     let count = errors.len();
+    let rows = errors
+        .into_iter()
+        .map(|e| view! { <tr><td>{e.line}</td><td>{e.message}</td></tr> }.into_any())
+        .collect();
     view! {
         <section class="panel" aria-labelledby="import-result" data-testid="import-errors">
             <h2 id="import-result">"Nothing was imported"</h2>
@@ -237,15 +242,7 @@ fn BadRows(errors: Vec<RowError>) -> impl IntoView {
                     if count == 1 { "row" } else { "rows" },
                     if count == 1 { "it" } else { "them" })}
             </p>
-            <div class="table-scroll">
-                <table class="table">
-                    <caption class="visually-hidden">"Bad rows"</caption>
-                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Problem"</th></tr></thead>
-                    <tbody>
-                        {errors.into_iter().map(|e| view! { <tr><td>{e.line}</td><td>{e.message}</td></tr> }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable caption="Bad rows" caption_hidden=true headers=["Line", "Problem"] rows scroll=true/>
         </section>
     }
 }

@@ -9,6 +9,7 @@ use super::{active_label, load_error, when, Viewer};
 use crate::api::codes::list_codes;
 use crate::model::codes::{CodeFilter, CodeOut, CodePage, Severity, SortOrder};
 use crate::model::Permission;
+use crate::ui::components::{DataTable, TextField};
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -70,22 +71,18 @@ fn SearchForm(filter: Memo<CodeFilter>) -> impl IntoView {
     let search_as_typed = search_while_typing(filter);
     view! {
         <Form method="GET" action="" noscroll=true attr:class="code-search" attr:role="search" attr:aria-label="Codes">
-            <div class="field grow">
-                <label for="code-q">"Search"</label>
-                <input
-                    id="code-q"
-                    type="search"
-                    name="q"
-                    value=move || f().q.unwrap_or_default()
-                    on:input=search_as_typed
-                    aria-describedby="code-q-hint"
-                />
-                <p class="field-hint" id="code-q-hint">"Words of the description (fract femur), or the start of a code (S72.0)."</p>
-            </div>
-            <div class="field">
-                <label for="code-category">"Category"</label>
-                <input id="code-category" type="text" name="category" value=move || f().category.unwrap_or_default()/>
-            </div>
+            <TextField
+                id="code-q"
+                label="Search"
+                name="q"
+                kind="search"
+                required=false
+                value=move || f().q.unwrap_or_default()
+                hint="Words of the description (fract femur), or the start of a code (S72.0)."
+                class:grow=true
+                on:input=search_as_typed
+            />
+            <TextField id="code-category" label="Category" name="category" required=false value=move || f().category.unwrap_or_default()/>
             <div class="field">
                 <label for="code-severity">"Severity"</label>
                 <select id="code-severity" name="severity">
@@ -195,29 +192,28 @@ fn CodeTable(page: CodePage, filter: CodeFilter) -> impl IntoView {
         }
         .into_any();
     }
-    view! {
-        <div class="table-scroll">
-            <table class="table codes" data-testid="codes">
-                <caption class="visually-hidden">{caption}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Code"</th>
-                        <th scope="col">"Description"</th>
-                        <th scope="col">"Category"</th>
-                        <th scope="col">"Severity"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Last change"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.codes.into_iter().map(|code| view! { <CodeRow code/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+    let pager = view! {
         <nav aria-label="Pages" class="pager">
             {on_later_page.then(|| view! { <a href=format!("?{}", first.to_query())>"First page"</a> })}
             {next.map(|next| view! { <a href=format!("?{}", next.to_query()) rel="next">"Next page"</a> })}
         </nav>
+    };
+    let rows = page
+        .codes
+        .into_iter()
+        .map(|code| view! { <CodeRow code/> }.into_any())
+        .collect();
+    view! {
+        <DataTable
+            class="codes"
+            testid="codes"
+            caption
+            caption_hidden=true
+            headers=["Code", "Description", "Category", "Severity", "Status", "Last change"]
+            rows
+            pager=pager.into_any()
+            scroll=true
+        />
     }
     .into_any()
 }

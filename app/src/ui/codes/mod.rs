@@ -19,7 +19,7 @@ use leptos::prelude::*;
 
 use crate::model::codes::{CodeContent, Severity};
 use crate::model::{AppError, Permission};
-use crate::ui::components::{item_load_error, NotFound};
+use crate::ui::components::{field_error, item_load_error, NotFound, TextArea, TextField};
 use crate::ui::layout::current_user;
 
 /// What the viewer is and may do here, from the layout's current user.
@@ -217,51 +217,40 @@ pub(crate) fn CodeFields(
         comment,
     } = values;
     let severity = severity.trim().to_ascii_lowercase();
+    // `values` already holds what a refused form typed, merged after a
+    // conflict with what others saved since (`keep_typed=false`).
     view! {
-        <div class="field">
-            <label for=id("code")>"Code"</label>
-            <input
-                id=id("code")
-                name="code"
-                type="text"
-                required
-                maxlength="32"
-                autocomplete="off"
-                value=code
-                aria-invalid=move || invalid(error, "code")
-                aria-describedby=described_by(error, "code", id("code-error"), Some(id("code-hint")))
-            />
-            <p class="field-hint" id=id("code-hint")>"For example S72.0: letters, digits and . - _ / : +"</p>
-            <FieldError error field="code" id=id("code-error")/>
-        </div>
-        <div class="field">
-            <label for=id("description")>"Description"</label>
-            <textarea
-                id=id("description")
-                name="description"
-                required
-                maxlength="1000"
-                rows="3"
-                aria-invalid=move || invalid(error, "description")
-                aria-describedby=described_by(error, "description", id("description-error"), None)
-            >
-                {description}
-            </textarea>
-            <FieldError error field="description" id=id("description-error")/>
-        </div>
-        <div class="field">
-            <label for=id("category")>"Category " <span class="muted">"(optional)"</span></label>
-            <input
-                id=id("category")
-                name="category"
-                type="text"
-                maxlength="200"
-                value=category
-                aria-invalid=move || invalid(error, "category")
-                aria-describedby=described_by(error, "category", id("category-error"), None)
-            />
-            <FieldError error field="category" id=id("category-error")/>
-        </div>
+        <TextField
+            id=id("code")
+            label="Code"
+            name="code"
+            maxlength=32
+            autocomplete="off"
+            value=code
+            hint="For example S72.0: letters, digits and . - _ / : +"
+            error=field_error(error, "code")
+            keep_typed=false
+        />
+        <TextArea
+            id=id("description")
+            label="Description"
+            name="description"
+            maxlength=1000
+            value=description
+            error=field_error(error, "description")
+            keep_typed=false
+        />
+        <TextField
+            id=id("category")
+            label="Category"
+            label_note="(optional)"
+            name="category"
+            maxlength=200
+            required=false
+            value=category
+            error=field_error(error, "category")
+            keep_typed=false
+        />
         <div class="field">
             <label for=id("severity")>"Severity"</label>
             <select id=id("severity") name="severity" aria-describedby=described_by(error, "severity", id("severity-error"), None)>
@@ -278,19 +267,17 @@ pub(crate) fn CodeFields(
             <input id=id("active") name="active" type="checkbox" checked=active/>
             <label for=id("active")>"Active"</label>
         </div>
-        <div class="field">
-            <label for=id("comment")>"Why this change " <span class="muted">"(optional, kept in the history)"</span></label>
-            <input
-                id=id("comment")
-                name="comment"
-                type="text"
-                maxlength="1000"
-                value=comment
-                aria-invalid=move || invalid(error, "comment")
-                aria-describedby=described_by(error, "comment", id("comment-error"), None)
-            />
-            <FieldError error field="comment" id=id("comment-error")/>
-        </div>
+        <TextField
+            id=id("comment")
+            label="Why this change"
+            label_note="(optional, kept in the history)"
+            name="comment"
+            maxlength=1000
+            required=false
+            value=comment
+            error=field_error(error, "comment")
+            keep_typed=false
+        />
     }
 }
 
@@ -314,14 +301,6 @@ fn described_by(
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-fn invalid(error: Signal<Option<AppError>>, field: &str) -> String {
-    error
-        .try_get()
-        .flatten()
-        .is_some_and(|e| e.field.as_deref() == Some(field))
-        .to_string()
 }
 
 /// The message of `error` when it is about `field`, under that field.

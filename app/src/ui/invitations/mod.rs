@@ -11,7 +11,8 @@ use crate::model::members::{InvitationOut, InvitationPreview};
 use crate::model::{AppError, Permission, Role};
 use crate::ui::actions::form_action;
 use crate::ui::components::{
-    action_error, field_error, DateTime, FormError, Loaded, SubmitButton, TextField,
+    action_error, field_error, DataTable, DateTime, FormError, Header, Loaded, SubmitButton,
+    TextField,
 };
 use crate::ui::flash::typed_value;
 use crate::ui::resource::{page_resource, PageResource};
@@ -61,7 +62,7 @@ pub fn InvitePanel(my_role: Role, invitations: Invitations) -> impl IntoView {
             <h2 id="invite-heading">"Invite someone"</h2>
             <ActionForm action=invite attr:class="stack" attr:novalidate=true>
                 <FormError error/>
-                <TextField label="Email address" name="email" kind="email" error=field_error(error, "email")/>
+                <TextField label="Email address" name="email" kind="email" autocomplete="off" error=field_error(error, "email")/>
                 <div class="field">
                     <label for="invite-role">"Role"</label>
                     <select id="invite-role" name="role">
@@ -92,49 +93,49 @@ fn InvitationList(
     if list.is_empty() {
         return view! { <p class="muted">"No pending invitations."</p> }.into_any();
     }
+    let rows = list
+        .into_iter()
+        .map(|invitation| view! { <InvitationRow invitation resend revoke/> }.into_any())
+        .collect();
     view! {
-        <table class="table" data-testid="invitations">
-            <thead>
-                <tr>
-                    <th scope="col">"Email"</th>
-                    <th scope="col">"Role"</th>
-                    <th scope="col">"Expires"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
-            <tbody>
-                {list
-                    .into_iter()
-                    .map(|i| {
-                        let id = i.id.to_string();
-                        let revoke_id = id.clone();
-                        view! {
-                            <tr data-email=i.email.clone()>
-                                <td>
-                                    {i.email.clone()}
-                                    {i.mail_error.clone().map(|e| view! { <p class="field-error">{format!("Mail not delivered: {e}")}</p> })}
-                                </td>
-                                <td>{i.role.label()}</td>
-                                <td><DateTime at=i.expires_at date_only=true/></td>
-                                <td>
-                                    <ActionForm action=resend attr:class="inline">
-                                        <input type="hidden" name="id" value=id/>
-                                        <button type="submit">"Resend"</button>
-                                    </ActionForm>
-                                    " "
-                                    <ActionForm action=revoke attr:class="inline">
-                                        <input type="hidden" name="id" value=revoke_id/>
-                                        <button type="submit" class="danger">"Revoke"</button>
-                                    </ActionForm>
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <DataTable
+            testid="invitations"
+            headers=[Header::from("Email"), "Role".into(), "Expires".into(), Header::hidden("Actions")]
+            rows
+        />
     }
     .into_any()
+}
+
+#[component]
+fn InvitationRow(
+    invitation: InvitationOut,
+    resend: ServerAction<ResendInvitation>,
+    revoke: ServerAction<RevokeInvitation>,
+) -> impl IntoView {
+    let id = invitation.id.to_string();
+    let revoke_id = id.clone();
+    view! {
+        <tr data-email=invitation.email.clone()>
+            <td>
+                {invitation.email.clone()}
+                {invitation.mail_error.clone().map(|e| view! { <p class="field-error">{format!("Mail not delivered: {e}")}</p> })}
+            </td>
+            <td>{invitation.role.label()}</td>
+            <td><DateTime at=invitation.expires_at date_only=true/></td>
+            <td>
+                <ActionForm action=resend attr:class="inline">
+                    <input type="hidden" name="id" value=id/>
+                    <button type="submit">"Resend"</button>
+                </ActionForm>
+                " "
+                <ActionForm action=revoke attr:class="inline">
+                    <input type="hidden" name="id" value=revoke_id/>
+                    <button type="submit" class="danger">"Revoke"</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
 }
 
 /// Whether `role` may see the invite panel at all.

@@ -7,7 +7,7 @@ use crate::api::members::{list_members, ChangeMemberRole, LeaveOrganization, Rem
 use crate::model::members::{MemberOut, MembersPage as Page};
 use crate::model::Role;
 use crate::ui::actions::form_action;
-use crate::ui::components::{action_error, DateTime, FormError, Loaded};
+use crate::ui::components::{action_error, DataTable, DateTime, FormError, Header, Loaded};
 use crate::ui::invitations::{may_invite, Invitations, InvitePanel};
 use crate::ui::resource::page_resource;
 
@@ -88,28 +88,20 @@ fn MemberTable(
 ) -> impl IntoView {
     let me = page.my_role;
     let my_id = page.my_user_id;
+    let rows = page
+        .members
+        .into_iter()
+        .map(|m| {
+            let manageable = Some(m.user_id) != my_id && me.can_manage(m.role);
+            view! { <MemberRow m me manageable change remove/> }.into_any()
+        })
+        .collect();
     view! {
-        <table class="table" data-testid="members">
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Email"</th>
-                    <th scope="col">"Role"</th>
-                    <th scope="col">"Joined"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
-            <tbody>
-                {page
-                    .members
-                    .into_iter()
-                    .map(|m| {
-                        let manageable = Some(m.user_id) != my_id && me.can_manage(m.role);
-                        view! { <MemberRow m me manageable change remove/> }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <DataTable
+            testid="members"
+            headers=[Header::from("Name"), "Email".into(), "Role".into(), "Joined".into(), Header::hidden("Actions")]
+            rows
+        />
     }
 }
 

@@ -9,8 +9,9 @@ use leptos_meta::Title;
 
 use crate::api::orgs::get_dashboard;
 use crate::model::codes::RecentChange;
+use crate::model::members::MemberOut;
 use crate::model::orgs::{Dashboard, Usage};
-use crate::ui::components::{DateTime, Loaded};
+use crate::ui::components::{DataTable, DateTime, Loaded};
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -39,23 +40,26 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
         <CodesSummary usage=d.usage.clone() changes=d.recent_changes.clone()/>
         <section aria-labelledby="members-heading">
             <h2 id="members-heading">"Members " <span class="count">{count}</span></h2>
-            <table class="table">
-                <thead>
-                    <tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th></tr>
-                </thead>
-                <tbody>
-                    {d.members.into_iter().map(|m| view! {
-                        <tr>
-                            <td>{m.name}</td>
-                            <td>{m.email}</td>
-                            <td>{m.role.label()}</td>
-                            <td><DateTime at=m.joined_at date_only=true/></td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <DataTable headers=["Name", "Email", "Role", "Joined"] rows=member_rows(d.members)/>
         </section>
     }
+}
+
+fn member_rows(members: Vec<MemberOut>) -> Vec<AnyView> {
+    members
+        .into_iter()
+        .map(|m| {
+            view! {
+                <tr>
+                    <td>{m.name}</td>
+                    <td>{m.email}</td>
+                    <td>{m.role.label()}</td>
+                    <td><DateTime at=m.joined_at date_only=true/></td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect()
 }
 
 /// How many codes there are, and what changed last, each change linking to

@@ -62,7 +62,7 @@ fn SettingsForms(org: CurrentOrganization) -> impl IntoView {
                 <p>"This removes the organization and all its data for good: members, invitations, audit log."</p>
                 <ActionForm action=delete attr:class="stack">
                     <FormError error=delete_error/>
-                    <TextField label=confirm_label.clone() name="confirmation" error=field_error(delete_error, "confirmation")/>
+                    <TextField label=confirm_label.clone() name="confirmation" autocomplete="off" error=field_error(delete_error, "confirmation")/>
                     <button type="submit" class="danger">"Delete organization"</button>
                 </ActionForm>
             </section>

@@ -17,7 +17,7 @@ use crate::api::platform::{
 use crate::model::orgs::Plan;
 use crate::model::platform::{OrgAdminPage, OrgAdminRow};
 use crate::ui::actions::form_action;
-use crate::ui::components::{action_error, DateTime, FormError, Loaded};
+use crate::ui::components::{action_error, DataTable, DateTime, FormError, Loaded};
 use crate::ui::resource::page_resource;
 
 #[derive(Clone, Copy)]
@@ -70,28 +70,26 @@ pub fn PlatformOrganizationsPage() -> impl IntoView {
 fn OrgTable(page: OrgAdminPage, actions: Actions, search: String) -> impl IntoView {
     let pages = ((page.total.max(1) - 1) / i64::from(page.page_size) + 1) as u32;
     let link = move |p: u32| format!("?q={}&page={p}", urlencode(&search));
-    view! {
-        <p class="muted">{format!("{} organizations", page.total)}</p>
-        <table class="table" data-testid="organizations">
-            <thead>
-                <tr>
-                    <th scope="col">"Organization"</th>
-                    <th scope="col">"Members"</th>
-                    <th scope="col">"Plan"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Limit overrides"</th>
-                    <th scope="col">"Created"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {page.rows.into_iter().map(|row| view! { <OrgRow row actions/> }).collect_view()}
-            </tbody>
-        </table>
+    let pager = view! {
         <nav aria-label="Pages" class="pager">
             {(page.page > 1).then(|| view! { <A href=link(page.page - 1)>"Previous"</A> })}
             <span>{format!("Page {} of {pages}", page.page)}</span>
             {(page.page < pages).then(|| view! { <A href=link(page.page + 1)>"Next"</A> })}
         </nav>
+    };
+    let rows = page
+        .rows
+        .into_iter()
+        .map(|row| view! { <OrgRow row actions/> }.into_any())
+        .collect();
+    view! {
+        <p class="muted">{format!("{} organizations", page.total)}</p>
+        <DataTable
+            testid="organizations"
+            headers=["Organization", "Members", "Plan", "Status", "Limit overrides", "Created"]
+            rows
+            pager=pager.into_any()
+        />
     }
 }
 

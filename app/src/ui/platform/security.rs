@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::platform::platform_security_events;
 use crate::model::audit::{SecurityEventOut, SecurityEventPage};
-use crate::ui::components::{DateTime, Loaded};
+use crate::ui::components::{DataTable, DateTime, Loaded};
 use crate::ui::resource::page_resource;
 
 fn page_href(before: Option<i64>) -> String {
@@ -51,35 +51,24 @@ fn EventTable(page: SecurityEventPage, before: Option<i64>) -> impl IntoView {
             {page.older.map(|cursor| view! { <a href=page_href(Some(cursor)) rel="next">"Older events"</a> })}
         </nav>
     };
-    if page.events.is_empty() {
-        return view! {
-            <p class="notice" role="status">"No security events."</p>
-            {pager}
-        }
-        .into_any();
-    }
+    let rows = page
+        .events
+        .into_iter()
+        .map(|event| view! { <EventRow event/> }.into_any())
+        .collect();
     view! {
-        <div class="table-scroll">
-            <table class="table security-events" data-testid="security-events">
-                <caption class="visually-hidden">"Security events, newest first"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"When"</th>
-                        <th scope="col">"Event"</th>
-                        <th scope="col">"Email"</th>
-                        <th scope="col">"IP address"</th>
-                        <th scope="col">"User agent"</th>
-                        <th scope="col">"Request id"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page.events.into_iter().map(|event| view! { <EventRow event/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
-        {pager}
+        <DataTable
+            class="security-events"
+            testid="security-events"
+            caption="Security events, newest first"
+            caption_hidden=true
+            headers=["When", "Event", "Email", "IP address", "User agent", "Request id"]
+            rows
+            empty="No security events."
+            pager=pager.into_any()
+            scroll=true
+        />
     }
-    .into_any()
 }
 
 #[component]

@@ -9,6 +9,7 @@ use crate::model::webhooks::{
 };
 use crate::model::AppError;
 use crate::ui::codes::FieldError;
+use crate::ui::components::{field_error, TextField};
 
 /// What the form starts with: an endpoint's settings, or the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,18 +92,6 @@ fn described_by(
     }
 }
 
-fn invalid(
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-) -> impl Fn() -> String + Send + Sync + 'static {
-    move || {
-        error
-            .get()
-            .is_some_and(|e| e.field.as_deref() == Some(field))
-            .to_string()
-    }
-}
-
 /// The fields of an endpoint, filled in from `values`.
 #[component]
 pub(super) fn EndpointFields(
@@ -119,38 +108,31 @@ pub(super) fn EndpointFields(
         timeout_seconds,
         max_retries,
     } = values;
+    // `values` already holds what a refused form typed (`keep_typed=false`).
     view! {
-        <div class="field">
-            <label for=id("url")>"Endpoint URL"</label>
-            <input
-                id=id("url")
-                name="url"
-                type="url"
-                required
-                maxlength="2048"
-                autocomplete="off"
-                value=url
-                aria-invalid=invalid(error, "url")
-                aria-describedby=described_by(error, "url", id("url-error"), Some(id("url-hint")))
-            />
-            <p class="field-hint" id=id("url-hint")>
-                "Where Codebook posts each event, for example https://example.com/hooks/codebook."
-            </p>
-            <FieldError error field="url" id=id("url-error")/>
-        </div>
-        <div class="field">
-            <label for=id("description")>"Description " <span class="muted">"(optional)"</span></label>
-            <input
-                id=id("description")
-                name="description"
-                type="text"
-                maxlength="500"
-                value=description
-                aria-invalid=invalid(error, "description")
-                aria-describedby=described_by(error, "description", id("description-error"), None)
-            />
-            <FieldError error field="description" id=id("description-error")/>
-        </div>
+        <TextField
+            id=id("url")
+            label="Endpoint URL"
+            name="url"
+            kind="url"
+            maxlength=2048
+            autocomplete="off"
+            value=url
+            hint="Where Codebook posts each event, for example https://example.com/hooks/codebook."
+            error=field_error(error, "url")
+            keep_typed=false
+        />
+        <TextField
+            id=id("description")
+            label="Description"
+            label_note="(optional)"
+            name="description"
+            maxlength=500
+            required=false
+            value=description
+            error=field_error(error, "description")
+            keep_typed=false
+        />
         <fieldset class="event-types" aria-describedby=described_by(error, "event_types", id("events-error"), Some(id("events-hint")))>
             <legend>"Events"</legend>
             <p class="field-hint" id=id("events-hint")>"Tick none to receive every event."</p>
@@ -170,59 +152,32 @@ pub(super) fn EndpointFields(
             </div>
             <FieldError error field="event_types" id=id("events-error")/>
         </fieldset>
-        <NumberField
+        <TextField
             id=id("timeout")
             label="Timeout (seconds)"
             name="timeout_seconds"
+            kind="number"
             min=1
             max=MAX_TIMEOUT_SECONDS
+            required=false
             value=timeout_seconds
             hint=format!("How long to wait for an answer: 1 to {MAX_TIMEOUT_SECONDS}.")
-            error
+            error=field_error(error, "timeout_seconds")
+            keep_typed=false
         />
-        <NumberField
+        <TextField
             id=id("retries")
             label="Max retries"
             name="max_retries"
+            kind="number"
             min=0
             max=MAX_RETRIES
+            required=false
             value=max_retries
             hint=format!("How often a failed delivery is tried again, at growing intervals: 0 to {MAX_RETRIES}.")
-            error
+            error=field_error(error, "max_retries")
+            keep_typed=false
         />
-    }
-}
-
-/// A whole number in a range, with its hint and its error.
-#[component]
-pub(crate) fn NumberField(
-    id: String,
-    label: &'static str,
-    name: &'static str,
-    min: i32,
-    max: i32,
-    value: String,
-    hint: String,
-    error: Signal<Option<AppError>>,
-) -> impl IntoView {
-    let (hint_id, error_id) = (format!("{id}-hint"), format!("{id}-error"));
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            <input
-                id=id
-                name=name
-                type="number"
-                inputmode="numeric"
-                min=min.to_string()
-                max=max.to_string()
-                value=value
-                aria-invalid=invalid(error, name)
-                aria-describedby=described_by(error, name, error_id.clone(), Some(hint_id.clone()))
-            />
-            <p class="field-hint" id=hint_id>{hint}</p>
-            <FieldError error field=name id=error_id/>
-        </div>
     }
 }
 

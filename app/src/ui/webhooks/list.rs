@@ -15,7 +15,7 @@ use crate::model::webhooks::EndpointOut;
 use crate::model::Permission;
 use crate::ui::actions::form_action;
 use crate::ui::codes::Viewer;
-use crate::ui::components::{action_error, FormError, Loaded, SubmitButton};
+use crate::ui::components::{action_error, DataTable, FormError, Loaded, SubmitButton};
 use crate::ui::resource::page_resource;
 
 #[component]
@@ -48,28 +48,22 @@ pub fn WebhooksPage() -> impl IntoView {
 
 #[component]
 fn EndpointTable(list: Vec<EndpointOut>) -> impl IntoView {
-    if list.is_empty() {
-        return view! { <p class="notice" role="status">"No endpoints yet."</p> }.into_any();
-    }
+    let rows = list
+        .into_iter()
+        .map(|endpoint| view! { <EndpointRow endpoint/> }.into_any())
+        .collect();
     view! {
-        <div class="table-scroll">
-            <table class="table webhooks" data-testid="webhooks">
-                <caption class="visually-hidden">"Webhook endpoints"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Endpoint"</th>
-                        <th scope="col">"Events"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Health"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|endpoint| view! { <EndpointRow endpoint/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable
+            class="webhooks"
+            testid="webhooks"
+            caption="Webhook endpoints"
+            caption_hidden=true
+            headers=["Endpoint", "Events", "Status", "Health"]
+            rows
+            empty="No endpoints yet."
+            scroll=true
+        />
     }
-    .into_any()
 }
 
 #[component]

@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::{last_response, log_href};
 use crate::api::webhooks::ReplayFailed;
 use crate::model::webhooks::{DeliveryFilter, DeliveryOut, DeliveryPage, DeliveryStatus};
-use crate::ui::components::{action_error, DateTime, FormError, SubmitButton};
+use crate::ui::components::{
+    action_error, DataTable, DateTime, FormError, SubmitButton, TextField,
+};
 
 #[component]
 pub(super) fn DeliveryLog(
@@ -53,30 +55,22 @@ pub(super) fn DeliveryLog(
 
 #[component]
 fn DeliveryTable(items: Vec<DeliveryOut>) -> impl IntoView {
-    if items.is_empty() {
-        return view! { <p class="notice" role="status">"No deliveries."</p> }.into_any();
-    }
+    let rows = items
+        .into_iter()
+        .map(|delivery| view! { <DeliveryRow delivery/> }.into_any())
+        .collect();
     view! {
-        <div class="table-scroll">
-            <table class="table deliveries" data-testid="deliveries">
-                <caption class="visually-hidden">"Deliveries, newest first"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Event"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Attempts"</th>
-                        <th scope="col">"Last response"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Next attempt"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {items.into_iter().map(|delivery| view! { <DeliveryRow delivery/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable
+            class="deliveries"
+            testid="deliveries"
+            caption="Deliveries, newest first"
+            caption_hidden=true
+            headers=["Event", "Status", "Attempts", "Last response", "Created", "Next attempt"]
+            rows
+            empty="No deliveries."
+            scroll=true
+        />
     }
-    .into_any()
 }
 
 #[component]
@@ -129,14 +123,8 @@ pub(super) fn ReplayFailedForm(
             <ActionForm action attr:class="stack">
                 <FormError error/>
                 <input type="hidden" name="endpoint_id" value=endpoint_id.to_string()/>
-                <div class="field">
-                    <label for="replay-since">"From (UTC)"</label>
-                    <input id="replay-since" name="since" type="datetime-local" required/>
-                </div>
-                <div class="field">
-                    <label for="replay-until">"Until (UTC)"</label>
-                    <input id="replay-until" name="until" type="datetime-local" required/>
-                </div>
+                <TextField id="replay-since" label="From (UTC)" name="since" kind="datetime-local"/>
+                <TextField id="replay-until" label="Until (UTC)" name="until" kind="datetime-local"/>
                 <SubmitButton label="Replay failed deliveries" pending_label="Queuing…" pending=action.pending()/>
             </ActionForm>
         </section>

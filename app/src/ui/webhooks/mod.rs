@@ -12,8 +12,6 @@ mod log;
 
 pub use delivery::WebhookDeliveryPage;
 pub use detail::WebhookPage;
-/// The labelled number input of the webhook form, also used by other forms.
-pub(crate) use fields::NumberField;
 pub use list::WebhooksPage;
 
 use leptos::prelude::*;
