@@ -1,4 +1,4 @@
-import { expect, expectPath, newAccount, open, signUp, test } from './helpers';
+import { GONE_ON_PURPOSE, expect, expectPath, newAccount, open, signUp, test } from './helpers';
 import type { Page } from '@playwright/test';
 
 // The app as a single-page application: with JavaScript, once the first page
@@ -169,15 +169,33 @@ test('Ctrl-K opens a palette that jumps to a page, or to a code by words of its 
   await page.keyboard.press('Control+k');
   const palette = page.getByRole('dialog', { name: 'Go to' });
   await expect(palette).toBeVisible();
-  await palette.getByRole('searchbox').fill('asthma');
+  // The box has the keyboard: typing needs no click.
+  await expect(palette.getByRole('searchbox')).toBeFocused();
+  await page.keyboard.type('asthma');
   await expect(palette.getByRole('link', { name: /J45\.909/ })).toBeVisible();
   await palette.getByRole('searchbox').press('Enter');
   await expect(page.getByRole('heading', { level: 1, name: 'J45.909' })).toBeVisible();
   await expect(palette).toHaveCount(0);
 
   await page.getByRole('button', { name: /Go to/ }).click();
-  await palette.getByRole('searchbox').fill('memb');
+  await expect(palette.getByRole('searchbox')).toBeFocused();
+  await page.keyboard.type('memb');
   await palette.getByRole('searchbox').press('Enter');
   await expectPath(page, '/members');
   await expectSameDocument(page, 'the palette');
+});
+
+test('a page whose wasm is gone after two deploys is loaded again from the server, not left broken', async ({ page }) => {
+  await signUpOwner(page);
+  await markDocument(page);
+  // The members page's own chunk, as a server two deploys later no longer has it.
+  await page.route(/\/pkg\/split___members_route_view_[^/]*\.wasm$/, (route) =>
+    route.fulfill({ status: 404, headers: { [GONE_ON_PURPOSE]: '1' }, body: '' }),
+  );
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members', exact: true }).click();
+  await expectPath(page, '/members');
+  await expect(page.getByRole('heading', { level: 1, name: 'Members' })).toBeVisible();
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', '');
+  const mark = await page.evaluate(() => (window as unknown as { codebookSpaMark?: number }).codebookSpaMark);
+  expect(mark, 'a new document was loaded').toBeUndefined();
 });

@@ -85,11 +85,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
         <header class="top sidebar">
             <div class="sidebar-head">
                 <A href="/dashboard" attr:class="brand">"Codebook"</A>
-                <p class="org-card">
-                    <span class="org" data-testid="current-org">{org_name}</span>
-                    {role.map(|role| view! { <span class="role">{role}</span> })}
-                </p>
-                {(orgs.len() > 1).then(|| view! { <OrgSwitcher orgs current/> })}
+                <OrgMenu org_name role orgs current/>
                 <CommandPalette/>
             </div>
             <details class="nav-menu">
@@ -111,7 +107,6 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
                     <NavGroup label="Administration">
                         {can_read_audit.then(|| view! { <A href="/audit">"Audit log"</A> })}
                         <A href="/settings">"Settings"</A>
-                        <A href="/organizations/new">"New organization"</A>
                         {is_platform_admin.then(|| view! {
                             <A href="/platform/organizations">"Organizations"</A>
                             <A href="/platform/security">"Security events"</A>
@@ -140,24 +135,47 @@ fn NavGroup(label: &'static str, children: Children) -> impl IntoView {
     }
 }
 
-/// Changes the session's current organization; a plain form, so it works
-/// without JavaScript too.
+/// The current organization with the caller's role in it, opening on the
+/// others to switch to and on "New organization". A disclosure of plain
+/// forms: it works without JavaScript too.
 #[component]
-fn OrgSwitcher(orgs: Vec<MyOrganization>, current: Option<uuid::Uuid>) -> impl IntoView {
+fn OrgMenu(
+    org_name: Option<String>,
+    role: Option<&'static str>,
+    orgs: Vec<MyOrganization>,
+    current: Option<uuid::Uuid>,
+) -> impl IntoView {
     let switch = form_action::<SwitchOrganization>();
+    let others: Vec<_> = orgs
+        .into_iter()
+        .filter(|o| Some(o.id) != current)
+        .map(|o| {
+            view! {
+                <li>
+                    <ActionForm action=switch>
+                        <input type="hidden" name="organization_id" value=o.id.to_string()/>
+                        <button type="submit" class="org-choice">
+                            <span>{o.name}</span>
+                            <span class="role">{o.role.label()}</span>
+                        </button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect();
+    let choices = (!others.is_empty()).then(|| {
+        view! { <ul class="org-choices" aria-label="Switch to">{others}</ul> }
+    });
     view! {
-        <ActionForm action=switch attr:class="inline switcher">
-            <label for="org-switcher" class="visually-hidden">"Organization"</label>
-            <select id="org-switcher" name="organization_id">
-                {orgs
-                    .into_iter()
-                    .map(|o| {
-                        let selected = Some(o.id) == current;
-                        view! { <option value=o.id.to_string() selected=selected>{o.name}</option> }
-                    })
-                    .collect_view()}
-            </select>
-            <button type="submit">"Switch"</button>
-        </ActionForm>
+        <details class="org-menu">
+            <summary>
+                <span class="org" data-testid="current-org">{org_name}</span>
+                {role.map(|role| view! { <span class="role">{role}</span> })}
+            </summary>
+            <div class="org-menu-body">
+                {choices}
+                <A href="/organizations/new" attr:class="org-new">"New organization"</A>
+            </div>
+        </details>
     }
 }

@@ -34,6 +34,10 @@ mod browser {
     use crate::model::live::{LiveChange, CHANGE_EVENT, RESYNC_EVENT};
     use crate::ui::actions::live_version_counter;
 
+    /// How long after a change the pages read their data again, gathering
+    /// the changes that come meanwhile.
+    const RELOAD_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
     pub(super) fn listen(last: RwSignal<Option<LiveChange>>) {
         let Ok(mut source) = EventSource::new("/events") else {
             return;
@@ -45,6 +49,7 @@ mod browser {
             return;
         };
         let counter = live_version_counter();
+        let reload_due = std::rc::Rc::new(std::cell::Cell::new(false));
         leptos::task::spawn_local(async move {
             let mut events = select(changes, resyncs);
             // The browser reconnects by itself after a lost connection (the
@@ -59,8 +64,19 @@ mod browser {
                 if change.is_some() && last.try_set(change).is_some() {
                     break;
                 }
-                if counter.is_some_and(|counter| counter.try_update(|n| *n += 1).is_none()) {
-                    break;
+                // One edit is several events (the code's, the audit
+                // entry's), and a busy organization sends many a second:
+                // pages read again once per burst, not once per event.
+                let Some(counter) = counter else { continue };
+                if !reload_due.replace(true) {
+                    let reload_due = reload_due.clone();
+                    set_timeout(
+                        move || {
+                            reload_due.set(false);
+                            counter.try_update(|n| *n += 1);
+                        },
+                        RELOAD_PAUSE,
+                    );
                 }
             }
         });

@@ -131,59 +131,88 @@ lazy_pages! {
     PlatformSecurityRoute => PlatformSecurityPage,
 }
 
+/// How the server renders every route: each page waits for its data before
+/// the server answers, so that redirects and status codes are real HTTP
+/// ones and a browser without JavaScript gets the whole page.
+const PAGE_RENDERING: SsrMode = SsrMode::Async;
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     actions::provide_data_version();
-    // Every page waits for its data before the server answers, so that
-    // redirects and status codes are real HTTP ones and a browser without
-    // JavaScript gets the whole page. An error thrown while a page renders
-    // shows a message in its place (errors a page expects show where they
-    // happen, through `Loaded` and `FormError`).
+    // An error thrown while a page renders shows a message in its place
+    // (errors a page expects show where they happen, through `Loaded` and
+    // `FormError`).
     view! {
         <Router>
+            <RouteForReloads/>
             <PageFlashScope>
             <PageErrorBoundary>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/invite/:token") view={Lazy::<AcceptInvitationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=path!("/dev/mail") view={Lazy::<DevMailRoute>::new()} ssr=SsrMode::Async/>
-                    <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
-                        <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/codes") view={Lazy::<CodesRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/new") view={Lazy::<NewCodeRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/import") view={Lazy::<ImportCodesRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/codes/:id") view={Lazy::<CodeRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/members") view={Lazy::<MembersRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/webhooks/:id") view={Lazy::<WebhookRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/dashboard"/> } ssr=PAGE_RENDERING/>
+                    <Route path=path!("/signup") view={Lazy::<SignUpRoute>::new()} ssr=PAGE_RENDERING/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=PAGE_RENDERING/>
+                    <Route path=path!("/forgot-password") view={Lazy::<ForgotPasswordRoute>::new()} ssr=PAGE_RENDERING/>
+                    <Route path=path!("/reset-password/:token") view={Lazy::<ResetPasswordRoute>::new()} ssr=PAGE_RENDERING/>
+                    <Route path=path!("/invite/:token") view={Lazy::<AcceptInvitationRoute>::new()} ssr=PAGE_RENDERING/>
+                    <Route path=path!("/dev/mail") view={Lazy::<DevMailRoute>::new()} ssr=PAGE_RENDERING/>
+                    <ParentRoute path=path!("") view=SignedInLayout ssr=PAGE_RENDERING>
+                        <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes") view={Lazy::<CodesRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes/new") view={Lazy::<NewCodeRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes/import") view={Lazy::<ImportCodesRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes/:id") view={Lazy::<CodeRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/members") view={Lazy::<MembersRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/webhooks/:id") view={Lazy::<WebhookRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route
                             path=path!("/webhooks/:id/deliveries/:delivery_id")
                             view={Lazy::<WebhookDeliveryRoute>::new()}
-                            ssr=SsrMode::Async
+                            ssr=PAGE_RENDERING
                         />
-                        <Route path=path!("/audit") view={Lazy::<AuditLogRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/audit/verify") view={Lazy::<AuditVerifyRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/audit/:seq") view={Lazy::<AuditEntryRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/audit") view={Lazy::<AuditLogRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/audit/verify") view={Lazy::<AuditVerifyRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/audit/:seq") view={Lazy::<AuditEntryRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/account") view={Lazy::<AccountRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/organizations/new") view={Lazy::<NewOrganizationRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route
                             path=path!("/platform/organizations")
                             view={Lazy::<PlatformOrganizationsRoute>::new()}
-                            ssr=SsrMode::Async
+                            ssr=PAGE_RENDERING
                         />
-                        <Route path=path!("/platform/security") view={Lazy::<PlatformSecurityRoute>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/platform/security") view={Lazy::<PlatformSecurityRoute>::new()} ssr=PAGE_RENDERING/>
                     </ParentRoute>
                 </Routes>
             </PageErrorBoundary>
             </PageFlashScope>
         </Router>
+    }
+}
+
+/// Where the router is going, as `<html data-route>`, from the moment a
+/// link is followed (the address bar changes only once the page is ready):
+/// when the wasm of that page is gone, because the tab outlived two
+/// deploys, the link module (`xtask/src/bundle.rs`) loads this address from
+/// the server instead.
+#[component]
+fn RouteForReloads() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = leptos_router::hooks::use_location();
+        Effect::new(move |_| {
+            let search = location.search.get();
+            let href = format!(
+                "{}{}{search}{}",
+                location.pathname.get(),
+                if search.is_empty() { "" } else { "?" },
+                location.hash.get()
+            );
+            if let Some(html) = document().document_element() {
+                let _ = html.set_attribute("data-route", &href);
+            }
+        });
     }
 }
 

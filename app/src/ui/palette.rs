@@ -85,12 +85,44 @@ pub fn CommandPalette() -> impl IntoView {
     }
 }
 
+/// How long typing must pause before the palette asks the server for codes.
+const SEARCH_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
+
 #[lazy]
 async fn palette(open: RwSignal<bool>) -> AnyView {
+    // What is typed filters the pages at once; the codes search follows it
+    // once typing pauses, so a word typed quickly is one request, not six.
     let query = RwSignal::new(String::new());
+    let searched = RwSignal::new(String::new());
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let type_query = move |typed: String| {
+        query.set(typed.clone());
+        if let Some(handle) = pending.get_value() {
+            handle.clear();
+        }
+        let handle = set_timeout_with_handle(move || searched.set(typed), SEARCH_PAUSE).ok();
+        pending.set_value(handle);
+    };
+    on_cleanup(move || {
+        if let Some(handle) = pending.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
     let active = RwSignal::new(0_usize);
+    // The box has the keyboard as soon as it shows (`autofocus` only acts
+    // on a document's first load). The palette is built before it is put
+    // into the page, where focusing it does nothing: it is focused on the
+    // next frame, once it is there.
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = input.get() {
+            request_animation_frame(move || {
+                let _ = input.focus();
+            });
+        }
+    });
     let codes = LocalResource::new(move || {
-        let words = query.get();
+        let words = searched.get();
         async move {
             if words.trim().chars().count() < 2 {
                 return Vec::new();
@@ -148,10 +180,9 @@ async fn palette(open: RwSignal<bool>) -> AnyView {
                     class="palette-input"
                     aria-label="Go to a page, or a code by its code or words"
                     placeholder="A page, a code, or words of a description"
-                    autofocus
-                    prop:value=move || query.get()
+                    node_ref=input
                     on:input=move |ev| {
-                        query.set(event_target_value(&ev));
+                        type_query(event_target_value(&ev));
                         active.set(0);
                     }
                     on:keydown=on_key
