@@ -22,7 +22,7 @@ pub const FIRST_LOAD_TARGET: u64 = 250_000;
 
 /// The first load of any page, gzipped: what the test command allows
 /// meanwhile.
-pub const FIRST_LOAD_CEILING: u64 = 500_000;
+pub const FIRST_LOAD_CEILING: u64 = 520_000;
 
 /// The gzipped sizes of one published build.
 #[derive(Debug)]
