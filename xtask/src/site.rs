@@ -165,7 +165,16 @@ pub fn optimise_all(wasms: &[PathBuf]) -> anyhow::Result<()> {
     }
     // The largest first, so the last to finish is a small one.
     queue.sort_by_key(|w| std::cmp::Reverse(w.metadata().map(|m| m.len()).unwrap_or(0)));
-    let queue = std::sync::Mutex::new(queue.into_iter());
+    on_every_core(queue, |wasm| optimise(wasm))
+}
+
+/// `work` on each item, as many at once as there are cores, taking the
+/// items in order; the first error stops the rest.
+fn on_every_core<T: Send>(
+    items: impl IntoIterator<Item = T, IntoIter: Send>,
+    work: impl Fn(T) -> anyhow::Result<()> + Sync,
+) -> anyhow::Result<()> {
+    let queue = std::sync::Mutex::new(items.into_iter());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -174,7 +183,7 @@ pub fn optimise_all(wasms: &[PathBuf]) -> anyhow::Result<()> {
                     loop {
                         let next = queue.lock().expect("no worker panicked").next();
                         match next {
-                            Some(wasm) => optimise(wasm)?,
+                            Some(item) => work(item)?,
                             None => return Ok(()),
                         }
                     }
@@ -183,7 +192,7 @@ pub fn optimise_all(wasms: &[PathBuf]) -> anyhow::Result<()> {
             .collect();
         handles
             .into_iter()
-            .try_for_each(|h| h.join().expect("an optimiser thread panicked"))
+            .try_for_each(|h| h.join().expect("a worker thread panicked"))
     })
 }
 
@@ -338,29 +347,12 @@ fn bundle_routes(
 /// most of publishing. Files already published under their content's
 /// hash are left as they are.
 fn write_all_with_gz(files: Vec<(PathBuf, Vec<u8>)>) -> anyhow::Result<()> {
-    let queue = std::sync::Mutex::new(
-        files
-            .into_iter()
-            .filter(|(path, _)| !(path.is_file() && gz_path(path).is_file())),
-    );
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| -> anyhow::Result<()> {
-                    loop {
-                        let next = queue.lock().expect("no writer panicked").next();
-                        match next {
-                            Some((path, content)) => write_with_gz(&path, &content)?,
-                            None => return Ok(()),
-                        }
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("a writer thread panicked"))
+    let unpublished: Vec<_> = files
+        .into_iter()
+        .filter(|(path, _)| !(path.is_file() && gz_path(path).is_file()))
+        .collect();
+    on_every_core(unpublished, |(path, content)| {
+        write_with_gz(&path, &content)
     })
 }
 
