@@ -89,8 +89,16 @@ test('an owner adds an endpoint, sends a test event, reads its delivery and disa
     await expect.poll(() => receiver.received.length).toBe(2);
     expect(receiver.received[1].headers['webhook-id']).toBe(receiver.received[0].headers['webhook-id']);
 
-    // Filter the log, then disable the endpoint.
+    // A replay range that ends before it starts is refused under its field.
     await page.getByRole('link', { name: `← ${receiver.url}` }).click();
+    const replay = page.getByRole('region', { name: 'Replay failed deliveries' });
+    await replay.getByLabel('From (UTC)').fill('2026-11-23T14:30');
+    await replay.getByLabel('Until (UTC)').fill('2026-11-22T14:30');
+    await replay.getByRole('button', { name: 'Replay failed deliveries' }).click();
+    await expect(replay.getByRole('alert')).toHaveText('The end must come after the start.');
+    await expect(replay.getByLabel('Until (UTC)')).toHaveAttribute('aria-invalid', 'true');
+
+    // Filter the log, then disable the endpoint.
     await page.getByLabel('Status').selectOption({ label: 'Failed' });
     await page.getByRole('button', { name: 'Filter' }).click();
     await expect(page).toHaveURL(/status=dead/);

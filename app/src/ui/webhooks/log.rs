@@ -8,7 +8,7 @@ use super::{last_response, log_href};
 use crate::api::webhooks::ReplayFailed;
 use crate::model::webhooks::{DeliveryFilter, DeliveryOut, DeliveryPage, DeliveryStatus};
 use crate::ui::components::{
-    action_error, DataTable, DateTime, FormError, SubmitButton, TextField,
+    action_error, field_error, DataTable, DateTime, FormError, SubmitButton, TextField,
 };
 
 #[component]
@@ -123,8 +123,8 @@ pub(super) fn ReplayFailedForm(
             <ActionForm action attr:class="stack">
                 <FormError error/>
                 <input type="hidden" name="endpoint_id" value=endpoint_id.to_string()/>
-                <TextField id="replay-since" label="From (UTC)" name="since" kind="datetime-local"/>
-                <TextField id="replay-until" label="Until (UTC)" name="until" kind="datetime-local"/>
+                <TextField id="replay-since" label="From (UTC)" name="since" kind="datetime-local" error=field_error(error, "since")/>
+                <TextField id="replay-until" label="Until (UTC)" name="until" kind="datetime-local" error=field_error(error, "until")/>
                 <SubmitButton label="Replay failed deliveries" pending_label="Queuing…" pending=action.pending()/>
             </ActionForm>
         </section>
