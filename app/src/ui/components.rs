@@ -305,9 +305,10 @@ fn field_hint(hint: Option<String>, id: Option<String>) -> Option<AnyView> {
     Some(view! { <p class="field-hint" id=id>{hint}</p> }.into_any())
 }
 
-/// A field's error, while it has one.
+/// A field's error under it, while it has one (also under the controls
+/// that are not text: a select, a group of checkboxes).
 #[component]
-fn FieldError(id: String, error: Signal<Option<String>>) -> impl IntoView {
+pub fn FieldError(id: String, error: Signal<Option<String>>) -> impl IntoView {
     view! {
         <Show when=move || error.try_get().flatten().is_some()>
             <p class="field-error" id=id.clone() role="alert">{move || error.try_get().flatten()}</p>
@@ -353,7 +354,7 @@ fn escape_text(text: &str) -> String {
 
 /// The ids that describe a field: its hint, and its error while it has
 /// one; no attribute at all rather than an empty reference list.
-fn described_by(
+pub fn described_by(
     hint_id: Option<String>,
     error_id: String,
     error: Signal<Option<String>>,

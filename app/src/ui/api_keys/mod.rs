@@ -10,9 +10,9 @@ use crate::model::api_keys::{
     MAX_EXPIRY_DAYS, MAX_RATE_LIMIT_PER_MINUTE, MAX_ROTATION_GRACE_HOURS,
 };
 use crate::ui::actions::form_action;
-use crate::ui::codes::FieldError;
 use crate::ui::components::{
-    action_error, field_error, DataTable, DateTime, FormError, Loaded, SubmitButton, TextField,
+    action_error, field_error, DataTable, DateTime, FieldError, FormError, Loaded, SubmitButton,
+    TextField,
 };
 use crate::ui::resource::page_resource;
 use crate::ui::secret::SecretDialog;
@@ -189,7 +189,7 @@ fn CreateKey(create: ServerAction<CreateApiKey>) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                    <FieldError error field="scopes" id="key-scopes-error".to_owned()/>
+                    <FieldError error=field_error(error, "scopes") id="key-scopes-error".to_owned()/>
                 </fieldset>
                 <TextField
                     id="key-expiry"

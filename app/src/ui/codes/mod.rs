@@ -19,7 +19,9 @@ use leptos::prelude::*;
 
 use crate::model::codes::{CodeContent, Severity};
 use crate::model::{AppError, Permission};
-use crate::ui::components::{field_error, item_load_error, NotFound, TextArea, TextField};
+use crate::ui::components::{
+    described_by, field_error, item_load_error, FieldError, NotFound, TextArea, TextField,
+};
 use crate::ui::layout::current_user;
 
 /// What the viewer is and may do here, from the layout's current user.
@@ -253,7 +255,7 @@ pub(crate) fn CodeFields(
         />
         <div class="field">
             <label for=id("severity")>"Severity"</label>
-            <select id=id("severity") name="severity" aria-describedby=described_by(error, "severity", id("severity-error"), None)>
+            <select id=id("severity") name="severity" aria-describedby=described_by(None, id("severity-error"), field_error(error, "severity"))>
                 {default_severity_choice
                     .then(|| view! { <option value="" selected=severity.is_empty()>"Organization default"</option> })}
                 {Severity::ALL
@@ -261,7 +263,7 @@ pub(crate) fn CodeFields(
                     .map(|s| view! { <option value=s.as_str() selected=severity == s.as_str()>{s.label()}</option> })
                     .collect_view()}
             </select>
-            <FieldError error field="severity" id=id("severity-error")/>
+            <FieldError error=field_error(error, "severity") id=id("severity-error")/>
         </div>
         <div class="field checkbox">
             <input id=id("active") name="active" type="checkbox" checked=active/>
@@ -278,43 +280,6 @@ pub(crate) fn CodeFields(
             error=field_error(error, "comment")
             keep_typed=false
         />
-    }
-}
-
-/// The ids that describe a field: its hint, and its error while it has one.
-fn described_by(
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-    error_id: String,
-    hint_id: Option<String>,
-) -> impl Fn() -> String + Send + Sync + 'static {
-    move || {
-        let has_error = error
-            .try_get()
-            .flatten()
-            .and_then(|e| e.message_for(field))
-            .is_some();
-        hint_id
-            .iter()
-            .chain(has_error.then_some(&error_id))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// The message of `error` when it is about `field`, under that field.
-#[component]
-pub(crate) fn FieldError(
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-    id: String,
-) -> impl IntoView {
-    let message = move || error.try_get().flatten().and_then(|e| e.message_for(field));
-    view! {
-        <Show when=move || message().is_some()>
-            <p class="field-error" id=id.clone() role="alert">{message}</p>
-        </Show>
     }
 }
 

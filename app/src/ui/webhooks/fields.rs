@@ -8,8 +8,7 @@ use crate::model::webhooks::{
     MAX_TIMEOUT_SECONDS,
 };
 use crate::model::AppError;
-use crate::ui::codes::FieldError;
-use crate::ui::components::{field_error, TextField};
+use crate::ui::components::{described_by, field_error, FieldError, TextField};
 
 /// What the form starts with: an endpoint's settings, or the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,25 +72,6 @@ pub(super) fn subscribable_events() -> impl Iterator<Item = &'static str> {
         .filter(|event| *event != "webhook.test")
 }
 
-/// The ids that describe a field: its hint, and its error while it has one.
-fn described_by(
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-    error_id: String,
-    hint_id: Option<String>,
-) -> impl Fn() -> Option<String> + Send + Sync + 'static {
-    move || {
-        let has_error = error.get().and_then(|e| e.message_for(field)).is_some();
-        let ids: Vec<String> = hint_id
-            .iter()
-            .chain(has_error.then_some(&error_id))
-            .cloned()
-            .collect();
-        // No attribute at all rather than an empty reference list.
-        (!ids.is_empty()).then(|| ids.join(" "))
-    }
-}
-
 /// The fields of an endpoint, filled in from `values`.
 #[component]
 pub(super) fn EndpointFields(
@@ -133,7 +113,7 @@ pub(super) fn EndpointFields(
             error=field_error(error, "description")
             keep_typed=false
         />
-        <fieldset class="event-types" aria-describedby=described_by(error, "event_types", id("events-error"), Some(id("events-hint")))>
+        <fieldset class="event-types" aria-describedby=described_by(Some(id("events-hint")), id("events-error"), field_error(error, "event_types"))>
             <legend>"Events"</legend>
             <p class="field-hint" id=id("events-hint")>"Tick none to receive every event."</p>
             <div class="event-type-list">
@@ -150,7 +130,7 @@ pub(super) fn EndpointFields(
                     })
                     .collect_view()}
             </div>
-            <FieldError error field="event_types" id=id("events-error")/>
+            <FieldError error=field_error(error, "event_types") id=id("events-error")/>
         </fieldset>
         <TextField
             id=id("timeout")
