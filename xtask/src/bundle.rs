@@ -24,7 +24,7 @@ pub struct Bundle {
 }
 
 /// The bytes of a bundle of `chunks`.
-pub fn pack(chunks: &[Vec<u8>]) -> anyhow::Result<Vec<u8>> {
+pub fn pack(chunks: &[&[u8]]) -> anyhow::Result<Vec<u8>> {
     let count = u32::try_from(chunks.len())?;
     let mut out = count.to_le_bytes().to_vec();
     for chunk in chunks {
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_bundle_lists_its_chunks_lengths_then_their_bytes() {
-        let packed = pack(&[b"ab".to_vec(), b"cde".to_vec()]).unwrap();
+        let packed = pack(&[b"ab", b"cde"]).unwrap();
         assert_eq!(
             packed,
             [

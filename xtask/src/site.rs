@@ -246,16 +246,20 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
 
     // Each chunk under its own content's hash: a build that leaves a route
     // alone leaves its chunk cached.
-    let mut chunk_files = BTreeMap::new();
-    let mut files = Vec::new();
+    let mut chunks = BTreeMap::new();
     for (stem, path) in &split.chunks {
         let content = fs::read(path)?;
-        let file = hashed_name(stem, "wasm", &content);
-        chunk_files.insert(stem.clone(), file.clone());
-        files.push((pkg.join(file), content));
+        chunks.insert(stem.clone(), (hashed_name(stem, "wasm", &content), content));
     }
-    let bundles = bundle_routes(&pkg, split, &chunk_files, &mut files)?;
-    write_all_with_gz(files)?;
+    let (bundles, bundle_files) = bundle_routes(&pkg, split, &chunks)?;
+    let chunk_files: BTreeMap<String, String> = chunks
+        .iter()
+        .map(|(stem, (file, _))| (stem.clone(), file.clone()))
+        .collect();
+    let chunk_files_with_content = chunks
+        .into_values()
+        .map(|(file, content)| (pkg.join(file), content));
+    write_all_with_gz(chunk_files_with_content.chain(bundle_files).collect())?;
     published.extend(chunk_files.values().cloned());
     published.extend(bundles.values().map(|b| b.file.clone()));
 
@@ -315,41 +319,50 @@ pub fn publish(settings: &Settings, bindgen_dir: &Path, split: &Split) -> anyhow
     Ok(hashed)
 }
 
-/// Each route's bundle of the chunks it needs, named after its content
-/// and added to the files to publish.
+/// A file's path in the package folder, and its content.
+type FileToPublish = (PathBuf, Vec<u8>);
+
+/// Each route's bundle of the chunks it needs (`chunks`: each chunk's
+/// published name and content, by stem), and the bundles' files to publish,
+/// named after their content.
 fn bundle_routes(
     pkg: &Path,
     split: &Split,
-    chunk_files: &BTreeMap<String, String>,
-    files: &mut Vec<(PathBuf, Vec<u8>)>,
-) -> anyhow::Result<BTreeMap<String, Bundle>> {
+    chunks: &BTreeMap<String, (String, Vec<u8>)>,
+) -> anyhow::Result<(BTreeMap<String, Bundle>, Vec<FileToPublish>)> {
     let mut bundles = BTreeMap::new();
+    let mut files = Vec::new();
     for (route, stems) in &split.needs {
         let mut bytes = Vec::new();
-        let mut chunks = Vec::new();
+        let mut names = Vec::new();
         for stem in stems {
-            let path = split
-                .chunks
+            let (file, content) = chunks
                 .get(stem)
                 .with_context(|| format!("{route} needs {stem}, which the split did not write"))?;
-            bytes.push(fs::read(path)?);
-            chunks.push(chunk_files[stem].clone());
+            bytes.push(content.as_slice());
+            names.push(file.clone());
         }
         let content = bundle::pack(&bytes)?;
         let file = hashed_name(&format!("bundle{route}"), "wasm", &content);
         files.push((pkg.join(&file), content));
-        bundles.insert(route.clone(), Bundle { file, chunks });
+        bundles.insert(
+            route.clone(),
+            Bundle {
+                file,
+                chunks: names,
+            },
+        );
     }
-    Ok(bundles)
+    Ok((bundles, files))
 }
 
 /// `write_with_gz` for many files, on every core: compressing them is
 /// most of publishing. Files already published under their content's
 /// hash are left as they are.
-fn write_all_with_gz(files: Vec<(PathBuf, Vec<u8>)>) -> anyhow::Result<()> {
+fn write_all_with_gz(files: Vec<FileToPublish>) -> anyhow::Result<()> {
     let unpublished: Vec<_> = files
         .into_iter()
-        .filter(|(path, _)| !(path.is_file() && gz_path(path).is_file()))
+        .filter(|(path, _)| !is_published(path))
         .collect();
     on_every_core(unpublished, |(path, content)| {
         write_with_gz(&path, &content)
@@ -385,12 +398,17 @@ fn hashed_name(name: &str, ext: &str, content: &[u8]) -> String {
 /// already published under that name has that content, and compressing
 /// takes seconds: it is left as it is.
 fn write_hashed(dir: &Path, name: &str, ext: &str, content: &[u8]) -> anyhow::Result<String> {
-    let hash = content_hash(content);
-    let path = dir.join(format!("{name}.{hash}.{ext}"));
-    if !(path.is_file() && gz_path(&path).is_file()) {
+    let path = dir.join(hashed_name(name, ext, content));
+    if !is_published(&path) {
         write_with_gz(&path, content)?;
     }
-    Ok(hash)
+    Ok(content_hash(content))
+}
+
+/// Whether a file and its `.gz` are in place (under a hashed name, with
+/// that content).
+fn is_published(path: &Path) -> bool {
+    path.is_file() && gz_path(path).is_file()
 }
 
 fn write_with_gz(path: &Path, content: &[u8]) -> anyhow::Result<()> {
@@ -625,7 +643,7 @@ mod tests {
         );
         assert!(link.contains(&format!("\"{bundle_name}.wasm\"")), "{link}");
         let bundle = fs::read(pkg.join(format!("{bundle_name}.wasm"))).unwrap();
-        assert_eq!(bundle, bundle::pack(&[b"\0asm chunk".to_vec()]).unwrap());
+        assert_eq!(bundle, bundle::pack(&[b"\0asm chunk"]).unwrap());
         assert_eq!(
             fs::read_to_string(settings.hash_file()).unwrap(),
             format!(
