@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod platform;
 pub mod request;
 pub mod sessions;
+pub mod spreadsheet;
 pub mod state;
 pub mod throttle;
 pub mod tokens;

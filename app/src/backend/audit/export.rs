@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::query::{checked, push_conditions, EntryRow, SELECT_ENTRY};
 use super::AuditEvent;
-use crate::backend::{AppState, OrgContext, OrgTx, Result};
+use crate::backend::{spreadsheet, AppState, OrgContext, OrgTx, Result};
 use crate::model::audit::{AuditAction, AuditEntryOut, AuditFilter, AuditQuery};
 use crate::model::Permission;
 
@@ -286,10 +286,18 @@ impl Chunk {
     }
 }
 
-/// One line of the CSV, in `CSV_COLUMNS` order. Values are written as they
-/// are (quoted by the csv crate where needed), so the file says exactly
-/// what the log holds.
+/// One line of the CSV, in `CSV_COLUMNS` order. Values are written as the
+/// log holds them (quoted by the csv crate where needed), except that a
+/// cell a spreadsheet would run as a formula starts with `'`
+/// ([`spreadsheet::guard`]): strip it again before checking a hash.
 fn csv_record(e: &AuditEntryOut) -> [String; 18] {
+    raw_csv_record(e).map(|cell| match spreadsheet::guard(&cell) {
+        std::borrow::Cow::Borrowed(_) => cell,
+        guarded => guarded.into_owned(),
+    })
+}
+
+fn raw_csv_record(e: &AuditEntryOut) -> [String; 18] {
     let json_text =
         |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -373,6 +381,20 @@ mod tests {
         assert_eq!(&records[0][14], r#"{"a":1}"#);
         assert_eq!(&records[1][0], "2");
         assert_eq!(&records[1][2], "2023-11-14T22:13:20.123456Z");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_start_with_a_quote() {
+        let mut chunk = Chunk::new(ExportFormat::Csv);
+        let mut e = entry(1, "=HYPERLINK(\"http://evil\",\"x\")");
+        e.actor.name = Some("@SUM(1+1)".into());
+        e.resource_id = Some("-A01".into());
+        chunk.write(e).unwrap();
+        let records = csv_of(vec![chunk.take().unwrap()]);
+        assert_eq!(&records[0][5], "'@SUM(1+1)");
+        assert_eq!(&records[0][9], "'-A01");
+        assert_eq!(&records[0][12], "'=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(&records[0][0], "1");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::list::{fetch_page, Cursor};
 use super::CodeRow;
-use crate::backend::{AppState, OrgContext, OrgTx, Plans, Result};
+use crate::backend::{spreadsheet, AppState, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{CodeFilter, CodeOut, SortOrder};
 use crate::model::Permission;
 
@@ -148,7 +148,10 @@ fn write_row(out: &mut String, row: CodeRow, format: Format, after_first: bool) 
                 c.severity.as_str(),
                 if c.active { "true" } else { "false" },
             ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            let line: Vec<String> = fields
+                .iter()
+                .map(|f| csv_field(&spreadsheet::guard(f)))
+                .collect();
             out.push_str(&line.join(","));
             out.push('\n');
         }
@@ -161,8 +164,7 @@ fn write_row(out: &mut String, row: CodeRow, format: Format, after_first: bool) 
     }
 }
 
-/// A CSV field, quoted when it must be. Values are written as they are
-/// (no formula guard), so an export imports back to exactly the same codes.
+/// A CSV field, quoted when it must be.
 fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
