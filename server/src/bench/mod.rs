@@ -4,7 +4,9 @@
 //! `codebook_bench` database is made on that cluster, so nothing else is
 //! touched) it imports the FY2024 ICD-10-CM release into an empty
 //! organization, then the April 2026 release over it with delete-missing,
-//! and prints both times and the versions written; then, with more than
+//! and prints both times and the versions written; an import changing
+//! 3,000 codes on a fresh connection and on one that first edited 200 of
+//! them one at a time; then, with more than
 //! 1,000,000 codes in other organizations, it prints p50/p99 of a list page,
 //! a code-prefix search and a word search in that organization, through the
 //! same service and row-level security as a request.
@@ -75,6 +77,8 @@ pub async fn codes(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
         println!("   versions {change:<8} {count:>7}");
     }
 
+    import_after_single_edits(settings, &db).await?;
+
     println!("== {OTHER_ORGS} other organizations × the 2026 release");
     let started = Instant::now();
     for i in 0..OTHER_ORGS {
@@ -136,6 +140,90 @@ fn percentiles(times: &mut [Duration]) -> (Duration, Duration) {
     times.sort();
     let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
     (at(0.50), at(0.99))
+}
+
+/// Codes in the import that follows single edits.
+const EDITED_IMPORT: usize = 3_000;
+const SINGLE_EDITS: usize = 200;
+
+/// An import changing `EDITED_IMPORT` codes, on a connection that has just
+/// made them and on one that has then also edited `SINGLE_EDITS` of them
+/// one at a time (PostgreSQL keeps plans per connection, so each run has
+/// a pool of one connection of its own).
+async fn import_after_single_edits(settings: &Settings, db: &Database) -> anyhow::Result<()> {
+    println!(
+        "== an import changing {EDITED_IMPORT} codes, fresh and after {SINGLE_EDITS} single edits"
+    );
+    let fresh = timed_update_import(settings, db, "bench-fresh", 0).await?;
+    let edited = timed_update_import(settings, db, "bench-edited", SINGLE_EDITS).await?;
+    println!(
+        "   fresh connection {:.2} s   after {SINGLE_EDITS} edits {:.2} s   ({:.1}×)",
+        fresh.as_secs_f64(),
+        edited.as_secs_f64(),
+        edited.as_secs_f64() / fresh.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn timed_update_import(
+    settings: &Settings,
+    db: &Database,
+    slug: &str,
+    single_edits: usize,
+) -> anyhow::Result<Duration> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*db.app_pool.connect_options()).clone())
+        .await?;
+    let state = app_state_on(settings, pool.clone())?;
+    let org = create_org(db, slug).await?;
+    let ctx = OrgContext::operator(&pool, &org)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file_of = |label: &str| {
+        let mut csv = String::from("code,description,category\n");
+        for i in 0..EDITED_IMPORT {
+            csv.push_str(&format!("E{i:04},{label} disorder number {i},Endocrine\n"));
+        }
+        csv.into_bytes()
+    };
+    let import = |file: Vec<u8>| {
+        let (ctx, state) = (ctx.clone(), state.clone());
+        async move {
+            codes::import::import(&ctx, &state, &file, ImportOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    };
+    import(file_of("Old")).await?;
+    let first: Vec<(Uuid, String)> =
+        sqlx::query_as("select c.id, c.code from codes c join organizations o on o.id = c.organization_id where o.slug = $1 order by c.code_key limit $2")
+            .bind(&org)
+            .bind(single_edits as i64)
+            .fetch_all(&db.owner_pool)
+            .await?;
+    for (id, code) in first {
+        let input = codes::CodeInput {
+            code,
+            description: "Edited by hand".to_owned(),
+            category: "Endocrine".to_owned(),
+            severity: None,
+            active: true,
+            comment: None,
+        };
+        codes::update(&ctx, &state, id, 1, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let started = Instant::now();
+    let report = import(file_of("New")).await?;
+    let took = started.elapsed();
+    let updated = report.summary.map_or(0, |s| s.updated);
+    if updated != EDITED_IMPORT as u64 {
+        bail!("the import updated {updated} codes, not {EDITED_IMPORT}");
+    }
+    pool.close().await;
+    Ok(took)
 }
 
 async fn timed_import(
@@ -460,8 +548,12 @@ async fn enqueue_events(
 /// The application's state on a benchmark's database, with a throw-away
 /// JWT key and no public URL.
 fn app_state(settings: &Settings, db: &Database) -> anyhow::Result<AppState> {
+    app_state_on(settings, db.app_pool.clone())
+}
+
+fn app_state_on(settings: &Settings, pool: sqlx::PgPool) -> anyhow::Result<AppState> {
     Ok(AppState::new(
-        db.app_pool.clone(),
+        pool,
         settings.mode,
         settings.mailer()?,
         String::new(),

@@ -6,7 +6,7 @@
 //! edit, a delete and in a second organization.
 use std::collections::BTreeMap;
 
-use crate::codes::{release, shared_data};
+use crate::code_files::{release, shared_data};
 use crate::helpers::{spawn_app, TestApp};
 
 /// Upper-cased code → description.

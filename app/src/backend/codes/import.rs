@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::versions::snapshot;
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox::{self, EventType};
-use crate::backend::{limits, AppState, Error, OrgContext, OrgTx, Result};
+use crate::backend::{limits, spreadsheet, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{
     ChangeType, CodeContent, CodeValue, Diff, ImportPhase, ImportProgress, ImportReport,
     ImportSummary, ImportUpdate, RowError, Severity,
@@ -123,6 +123,7 @@ fn parse_row(
 ) -> std::result::Result<FileRow, String> {
     let field = |i: usize| -> std::result::Result<&str, String> {
         std::str::from_utf8(record.get(i).unwrap_or_default())
+            .map(spreadsheet::unguard)
             .map_err(|_| "the row is not valid UTF-8".to_owned())
     };
     let given = |i: Option<usize>| -> std::result::Result<Option<&str>, String> {
@@ -180,6 +181,7 @@ fn parse_with_progress(
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
     let mut record = csv::ByteRecord::new();
     let total = plain.len() as u64;
+    let mut lines = LineCounter::new(&plain);
     loop {
         if (rows.len() + errors.len()) % REPORT_EVERY == 0 {
             progress(ImportProgress {
@@ -188,7 +190,7 @@ fn parse_with_progress(
                 total,
             });
         }
-        let line = reader.position().line() + 1;
+        let line = lines.line_at(reader.position().byte());
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -200,7 +202,7 @@ fn parse_with_progress(
                 break;
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = record.position().map_or(line, |p| lines.line_at(p.byte()));
         let parsed = if record.len() != width {
             Err(format!(
                 "expected {width} fields as in the header, found {}",
@@ -238,6 +240,50 @@ fn parse_with_progress(
         Ok(rows)
     } else {
         Err(errors)
+    }
+}
+
+/// The line a record starting at a byte of the file is on. The csv crate's
+/// own count is one short after a CRLF line ending: it ends a record at the
+/// `\r` and counts the `\n` into the next one. So the record's first line
+/// is that of its first byte past any line ends, counted from the `\n`s
+/// before it. Asked for offsets in increasing order, it reads each byte
+/// once.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut byte = (byte as usize).min(self.text.len());
+        while self
+            .text
+            .get(byte)
+            .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+        {
+            byte += 1;
+        }
+        if byte < self.counted_to {
+            self.counted_to = 0;
+            self.line = 1;
+        }
+        let newlines = self.text[self.counted_to..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.counted_to = byte;
+        self.line
     }
 }
 
@@ -774,6 +820,44 @@ mod tests {
         let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, [3, 4, 5, 6, 7], "{errors:?}");
         assert!(errors[2].message.contains("first on line 2"));
+    }
+
+    #[test]
+    fn lines_are_counted_alike_with_crlf_and_lf_endings() {
+        let file = "code,description,category\n\
+             A00,Fine,Cat\n\
+             A01,\"A description\nover two lines\",Cat\n\
+             ,Missing code,Cat\n\
+             \n\
+             A02,Bad,Cat,extra\n";
+        for ending in ["\n", "\r\n"] {
+            let errors = errors_of(&file.replace('\n', ending));
+            let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+            // The row over two lines is refused (no line breaks in a
+            // description) on the line it starts on.
+            assert_eq!(lines, [3, 5, 7], "{ending:?}: {errors:?}");
+        }
+        let rows = parse(
+            b"code,description,category\r\nA00,One,Cat\r\nA01,Two,Cat\r\n",
+            Severity::Low,
+        )
+        .unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn formula_guards_are_stripped_on_import() {
+        let rows = parse(
+            b"code,description,category\n'+A01,'=1+1,'@cat\n'-B02,'abc,Cat\n",
+            Severity::Low,
+        )
+        .unwrap();
+        assert_eq!(rows[0].content.code.as_str(), "+A01");
+        assert_eq!(rows[0].content.description, "=1+1");
+        assert_eq!(rows[0].content.category, "@cat");
+        assert_eq!(rows[1].content.code.as_str(), "-B02");
+        assert_eq!(rows[1].content.description, "'abc");
     }
 
     #[test]
