@@ -203,7 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(org) if !platform => {
                     let slug = app::model::orgs::OrgSlug::parse(&org)
                         .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
-                    let org_id = orgs::find_id_by_slug(&db.app_pool, &slug)
+                    let (org_id, _) = orgs::find_by_slug(&db.app_pool, &slug)
                         .await
                         .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
                     (org, audit::verify(&db.app_pool, org_id).await)

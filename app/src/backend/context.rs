@@ -121,12 +121,7 @@ impl OrgContext {
     /// organization with `slug` with every permission (the actor is
     /// `System` in versions and audit entries).
     pub async fn operator(pool: &PgPool, slug: &OrgSlug) -> Result<Self> {
-        let (org_id, name): (Uuid, String) =
-            sqlx::query_as("select id, name from organizations where slug = $1")
-                .bind(slug)
-                .fetch_optional(pool)
-                .await?
-                .ok_or(Error::NotFound)?;
+        let (org_id, name) = super::orgs::find_by_slug(pool, slug).await?;
         Ok(Self {
             org_id,
             org_name: name,

@@ -36,6 +36,13 @@ impl From<OrgRow> for OrgOut {
 /// Creates an organization with a slug made from its name, adding a short
 /// suffix when that slug is taken.
 pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOut> {
+    let id = Uuid::new_v4();
+    // Row-level security lets a transaction create (and read back) only
+    // the organization it works in.
+    sqlx::query("select set_config('app.org_id', $1, true)")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
     let base = OrgSlug::from_name(name.as_str());
     for attempt in 0..20 {
         let slug = if attempt == 0 {
@@ -48,7 +55,7 @@ pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOu
              on conflict (slug) do nothing
              returning id, name, slug, plan, active",
         )
-        .bind(Uuid::new_v4())
+        .bind(id)
         .bind(name.as_str())
         .bind(&slug)
         .fetch_optional(&mut *conn)
@@ -70,8 +77,10 @@ pub async fn get(tx: &mut OrgTx) -> Result<OrgOut> {
     Ok(row.into())
 }
 
-pub async fn find_id_by_slug(pool: &sqlx::PgPool, slug: &OrgSlug) -> Result<Uuid> {
-    sqlx::query_scalar("select id from organizations where slug = $1")
+/// The id and name of the organization with `slug`, for the operator's
+/// command line, which names organizations before working in one.
+pub async fn find_by_slug(pool: &sqlx::PgPool, slug: &OrgSlug) -> Result<(Uuid, String)> {
+    sqlx::query_as("select id, name from organization_by_slug($1)")
         .bind(slug)
         .fetch_optional(pool)
         .await?

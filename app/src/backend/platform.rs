@@ -3,7 +3,7 @@
 //! the organization it changes.
 use crate::model::audit::AuditAction;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Row as _};
 use uuid::Uuid;
 
 use super::audit::platform::{self, PlatformEvent};
@@ -65,9 +65,10 @@ impl<'a> PlatformAdmin<'a> {
     pub async fn list(&self, search: &str, page: u32) -> Result<OrgAdminPage> {
         let offset = page_offset(page)?;
         let page = page.max(1);
-        // The function checks, by app.user_id, that its caller is an admin.
+        // The function checks that the session's user is an admin.
         let mut tx = db::begin_as_user(self.pool, self.user.user_id).await?;
-        let rows: Vec<Row> = sqlx::query_as("select * from platform_organizations($1, $2, $3)")
+        let rows: Vec<Row> = sqlx::query_as("select * from platform_organizations($1, $2, $3, $4)")
+            .bind(self.user.proof()?.as_bytes())
             .bind(search.trim())
             .bind(PAGE_SIZE as i32)
             .bind(offset)
@@ -83,8 +84,9 @@ impl<'a> PlatformAdmin<'a> {
         })
     }
 
-    /// Runs `statement` ($1 = the organization) and audits the change in
-    /// that organization's chain.
+    /// Runs `statement`, a platform function ($1 = the session's proof,
+    /// $2 = the organization, answering whether it exists), and audits the
+    /// change in that organization's chain.
     async fn change(
         &self,
         org_id: Uuid,
@@ -100,11 +102,12 @@ impl<'a> PlatformAdmin<'a> {
             self.meta.clone(),
         )
         .await?;
-        let changed = bind(sqlx::query(statement).bind(org_id))
-            .execute(tx.conn())
+        let proof = self.user.proof()?.as_bytes();
+        let changed: bool = bind(sqlx::query(statement).bind(proof).bind(org_id))
+            .fetch_one(tx.conn())
             .await?
-            .rows_affected();
-        if changed == 0 {
+            .try_get(0)?;
+        if !changed {
             return Err(Error::NotFound);
         }
         audit::record(
@@ -132,7 +135,7 @@ impl<'a> PlatformAdmin<'a> {
         } else {
             AuditAction::OrganizationDeactivated
         };
-        let statement = "update organizations set active = $2 where id = $1";
+        let statement = "select platform_set_organization_active($1, $2, $3)";
         self.change(
             org_id,
             action,
@@ -144,7 +147,7 @@ impl<'a> PlatformAdmin<'a> {
     }
 
     pub async fn set_plan(&self, org_id: Uuid, plan: Plan) -> Result<()> {
-        let statement = "update organizations set plan = $2 where id = $1";
+        let statement = "select platform_set_organization_plan($1, $2, $3)";
         self.change(
             org_id,
             AuditAction::OrganizationPlanChanged,
@@ -170,9 +173,7 @@ impl<'a> PlatformAdmin<'a> {
                 });
             }
         }
-        let statement = "update organizations
-             set max_members = $2, max_codes = $3, max_webhooks = $4, max_api_keys = $5
-             where id = $1";
+        let statement = "select platform_set_organization_limits($1, $2, $3, $4, $5, $6)";
         self.change(
             org_id,
             AuditAction::OrganizationLimitsChanged,

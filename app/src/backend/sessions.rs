@@ -86,6 +86,44 @@ pub struct SessionUser {
     pub is_platform_admin: bool,
     pub current_organization_id: Option<Uuid>,
     pub last_seen_at: DateTime<Utc>,
+    /// Set when the caller showed the session's token (its cookie), not
+    /// an access token naming the session.
+    #[sqlx(skip)]
+    pub proof: Option<SessionProof>,
+}
+
+impl SessionUser {
+    /// What the database's definer functions take as proof that this user
+    /// is calling (they act as the session's user, whatever `app.user_id`
+    /// says). Only a session cookie carries it.
+    pub fn proof(&self) -> Result<&SessionProof> {
+        self.proof.as_ref().ok_or_else(|| {
+            super::Error::Forbidden(
+                "This needs a signed-in browser session, not an access token.".into(),
+            )
+        })
+    }
+}
+
+/// The SHA-256 of a session's token: the application role cannot read
+/// these from the database, so holding one shows the token was presented.
+#[derive(Clone)]
+pub struct SessionProof(Vec<u8>);
+
+impl SessionProof {
+    pub fn of(token: &SessionToken) -> Self {
+        Self(token.hash())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionProof(…)")
+    }
 }
 
 pub async fn create(
@@ -141,14 +179,9 @@ pub async fn live_by_id(
 
 /// The user of the live session this cookie token belongs to.
 pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<SessionUser>> {
-    let user: Option<SessionUser> = sqlx::query_as(&format!("{SELECT_LIVE} and s.token_hash = $1"))
-        .bind(token.hash())
-        .fetch_optional(pool)
-        .await?;
-    if let Some(user) = &user {
-        touch(pool, user).await?;
-    }
-    Ok(user)
+    Ok(authenticate_with_memberships(pool, token)
+        .await?
+        .map(|(user, _)| user))
 }
 
 /// `authenticate`, with the user's memberships read in the same statement
@@ -164,7 +197,8 @@ pub async fn authenticate_with_memberships(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let user = first.user.clone();
+    let mut user = first.user.clone();
+    user.proof = Some(SessionProof::of(token));
     touch(pool, &user).await?;
     let memberships = rows.into_iter().filter_map(CallerRow::membership).collect();
     Ok(Some((user, memberships)))

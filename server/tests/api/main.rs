@@ -11,6 +11,7 @@ mod codes;
 mod helpers;
 mod invitations;
 mod jobs;
+mod least_privilege;
 mod live;
 mod members;
 mod orgs;

@@ -343,47 +343,6 @@ async fn every_security_definer_function_pins_its_search_path() {
     }
 }
 
-#[tokio::test]
-async fn definer_functions_check_their_callers_right() {
-    let app = spawn_app().await;
-    // The first user of a development instance is platform admin, the
-    // second is not.
-    let (admin, _) = app.signed_up_user().await;
-    let (user, _) = app.signed_up_user().await;
-    let (admin_id, user_id) = (
-        app.user_id_of(&admin.email).await,
-        app.user_id_of(&user.email).await,
-    );
-
-    let mut tx = as_app(&app, Some(user_id), None).await;
-    let error = sqlx::query("select * from platform_organizations('', 10, 0)")
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("only platform administrators"),
-        "{error}"
-    );
-    drop(tx);
-    let mut tx = as_app(&app, Some(admin_id), None).await;
-    let listed = sqlx::query("select * from platform_organizations('', 10, 0)")
-        .fetch_all(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(listed.len(), 2);
-    drop(tx);
-
-    let mut tx = as_app(&app, None, None).await;
-    let error = sqlx::query("select set_own_password('chosen')")
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("no user is signed in"),
-        "{error}"
-    );
-}
-
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

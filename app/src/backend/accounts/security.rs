@@ -188,11 +188,13 @@ pub async fn change_password(
         message: e.message,
     })?;
     confirm_password(state, user, current, "current_password", meta).await?;
+    let proof = user.proof()?;
     let new_hash = state.passwords.hash(&new).await?;
     let mut tx = db::begin_as_user(&state.pool, user.user_id).await?;
     // The role cannot update password hashes itself; this function sets
-    // the one of app.user_id.
-    sqlx::query("select set_own_password($1)")
+    // the one of the session's user.
+    sqlx::query("select set_own_password($1, $2)")
+        .bind(proof.as_bytes())
         .bind(&new_hash)
         .execute(&mut *tx)
         .await?;
@@ -211,13 +213,15 @@ pub async fn delete_account(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<()> {
+    let proof = user.proof()?;
     confirm_password(state, user, password, "password", meta).await?;
     let tx = db::begin_as_user(&state.pool, user.user_id).await?;
     let event = AuditEvent::new(AuditAction::UserDeleted, "user", user.user_id);
     let actor = Actor::User(user.user_id);
     // `delete_own_account` locks the organizations in id order too.
     let mut tx = audit_in_user_orgs_within(tx, user.user_id, actor, meta, event).await?;
-    let last_owner_of: Vec<String> = sqlx::query_scalar("select * from delete_own_account()")
+    let last_owner_of: Vec<String> = sqlx::query_scalar("select * from delete_own_account($1)")
+        .bind(proof.as_bytes())
         .fetch_all(tx.conn())
         .await
         .on_constraint("memberships_last_owner", || last_owner_of_error(&[]))?;
