@@ -31,6 +31,9 @@ pub struct Settings {
     pub embedded_fsync: bool,
     /// Connections in the application's pool.
     pub max_connections: u32,
+    /// CSV imports this process runs at once; more are answered 429 with
+    /// `Retry-After` (each holds its file, its rows and a transaction).
+    pub max_imports: usize,
     /// `pretty` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Run pending migrations at start (`server migrate` runs them alone).
@@ -83,6 +86,7 @@ impl Default for Settings {
             data_dir: PathBuf::from(".data"),
             embedded_fsync: true,
             max_connections: 20,
+            max_imports: app::backend::codes::import::DEFAULT_MAX_IMPORTS,
             log_format: LogFormat::Pretty,
             migrate_on_start: true,
             public_url: String::new(),

@@ -240,6 +240,7 @@ pub struct Application {
     api_key_usage: app::backend::api_keys::UsageFlusher,
     live: app::backend::live::LiveFeed,
     live_listener: tokio::task::JoinHandle<()>,
+    imports: app::backend::codes::import::ImportSlots,
 }
 
 impl Application {
@@ -266,7 +267,8 @@ impl Application {
             jwt,
         )
         .with_trusted_proxies(settings.trusted_proxies()?)
-        .with_webhooks(settings.webhooks()?);
+        .with_webhooks(settings.webhooks()?)
+        .with_max_imports(settings.max_imports);
         if settings.mode == Mode::Development {
             app = app.with_platform_admins(settings.platform_admin_emails());
         }
@@ -286,8 +288,10 @@ impl Application {
             state.app.pool.clone(),
             live.clone(),
         ));
+        let imports = state.app.imports.clone();
         Ok(Self {
             listener,
+            imports,
             router: router(state),
             database,
             jobs,
@@ -306,6 +310,11 @@ impl Application {
         self.database.app_pool.clone()
     }
 
+    /// The imports this process runs at once (a test may take them all).
+    pub fn import_slots(&self) -> app::backend::codes::import::ImportSlots {
+        self.imports.clone()
+    }
+
     /// Serves until SIGINT/SIGTERM, then stops the embedded cluster, if any.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
@@ -317,6 +326,7 @@ impl Application {
             api_key_usage,
             live,
             live_listener,
+            imports: _,
         } = self;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let stopping = shutdown_signal();

@@ -48,7 +48,8 @@ pub async fn log_in(
 
     let state = state()?;
     let remember = remember.is_some_and(|v| v == "on" || v == "true");
-    let signed_in = accounts::log_in(&state, &email, &password, remember, request_meta())
+    let lifetime = crate::backend::sessions::Lifetime::of_sign_in(remember);
+    let signed_in = accounts::log_in(&state, &email, &password, lifetime, request_meta())
         .await
         .map_err(fail);
     let signed_in = keep_typed_on_error(signed_in, "/login", || typed([("email", Some(email))]))?;

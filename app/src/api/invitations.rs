@@ -8,7 +8,17 @@ use crate::model::{AppError, Role};
 #[server(endpoint = "invitations/list")]
 pub async fn list_invitations() -> Result<Vec<InvitationOut>, AppError> {
     use crate::backend::invitations;
-    super::server::in_org(async |ctx, state| invitations::list(ctx, state).await).await
+    use crate::model::Permission;
+    super::server::in_org(async |ctx, state| {
+        // The members page loads this for everyone and shows it only to
+        // those who may invite: the others get nothing, not a refusal to
+        // record in the audit log on every visit.
+        if !ctx.grant.can(Permission::InviteMembers) {
+            return Ok(Vec::new());
+        }
+        invitations::list(ctx, state).await
+    })
+    .await
 }
 
 #[server(endpoint = "invitations/create")]

@@ -234,7 +234,7 @@ pub fn flash_to(page: &str, flash: crate::model::flash::Flash) {
 fn set_flash_cookie(page: &str, flash: &crate::model::flash::Flash) {
     if let Ok(state) = state() {
         set_cookie(&crate::backend::flash::cookie_for(
-            &state.webhooks.key,
+            &state.flash_key,
             page,
             flash,
             state.secure_cookies(),
@@ -267,7 +267,7 @@ pub fn take_flash_for(path: &str) -> Option<crate::model::flash::Flash> {
     let parts = parts()?;
     let state = use_context::<AppState>()?;
     let secure = state.secure_cookies();
-    let flash = crate::backend::flash::open(&state.webhooks.key, &parts.headers, path, secure)?;
+    let flash = crate::backend::flash::open(&state.flash_key, &parts.headers, path, secure)?;
     set_cookie(&crate::backend::flash::clear_cookie(secure));
     Some(flash)
 }

@@ -1,6 +1,7 @@
 //! The sealed cookie that carries a `Flash` from a form's answer to the one
-//! page it is for. Sealed with the instance's key (XChaCha20-Poly1305) and
-//! bound to that page's path: the browser holds a secret only encrypted,
+//! page it is for. Sealed with a key of its own derived from the
+//! instance's key (`AppState::flash_key`, XChaCha20-Poly1305) and bound to
+//! that page's path: the browser holds a secret only encrypted,
 //! for a minute at most, and another page cannot open it. The page that
 //! opens it clears it, so it shows once.
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -40,9 +40,11 @@ async fn get_open(tx: &mut OrgTx, id: Uuid) -> Result<InvitationOut> {
     .ok_or(Error::NotFound)
 }
 
-/// Open invitations of the organization, newest first.
+/// Open invitations of the organization, newest first: for those who may
+/// invite (addresses of people who are not members yet are not for every
+/// viewer or read-only key).
 pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<InvitationOut>> {
-    ctx.require(Permission::ReadMembers).await?;
+    ctx.require(Permission::InviteMembers).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     let rows = sqlx::query_as(&format!(
         "{SELECT_OUT} where i.organization_id = $1 and i.accepted_at is null and i.revoked_at is null
@@ -404,7 +406,14 @@ pub async fn accept(
             None
         }
         Acceptor::NewAccount { .. } => {
-            let token = sessions::create(tx.conn(), user_id, Some(org_id), false, &meta).await?;
+            let token = sessions::create(
+                tx.conn(),
+                user_id,
+                Some(org_id),
+                sessions::Lifetime::Workday,
+                &meta,
+            )
+            .await?;
             Some(SignedIn {
                 token,
                 remember: false,

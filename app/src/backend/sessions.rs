@@ -21,6 +21,41 @@ pub const SECURE_COOKIE_NAME: &str = "__Host-codebook_session";
 pub const SHORT_TTL: Duration = Duration::hours(12);
 /// With "remember me".
 pub const LONG_TTL: Duration = Duration::days(30);
+
+/// How long a new session lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// A browser's sign-in: a working day.
+    Workday,
+    /// A browser's sign-in with "remember me".
+    Remembered,
+    /// Behind one access token of the REST API, and no longer than it: an
+    /// API client that signs in for every call leaves no sessions behind
+    /// that outlive their token.
+    AccessToken,
+}
+
+impl Lifetime {
+    pub fn of_sign_in(remember: bool) -> Self {
+        if remember {
+            Lifetime::Remembered
+        } else {
+            Lifetime::Workday
+        }
+    }
+
+    fn duration(self) -> Duration {
+        match self {
+            Lifetime::Workday => SHORT_TTL,
+            Lifetime::Remembered => LONG_TTL,
+            Lifetime::AccessToken => super::jwt::LIFETIME,
+        }
+    }
+
+    pub fn remembered(self) -> bool {
+        self == Lifetime::Remembered
+    }
+}
 /// `last_seen_at` is written at most this often, not on every request.
 const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
@@ -130,11 +165,11 @@ pub async fn create(
     conn: &mut PgConnection,
     user_id: Uuid,
     organization_id: Option<Uuid>,
-    remember: bool,
+    lifetime: Lifetime,
     meta: &RequestMeta,
 ) -> Result<SessionToken> {
     let token = SessionToken::generate();
-    let ttl = if remember { LONG_TTL } else { SHORT_TTL };
+    let ttl = lifetime.duration();
     sqlx::query(
         "insert into sessions (id, user_id, token_hash, current_organization_id, remember, ip,
                                user_agent, expires_at)
@@ -144,7 +179,7 @@ pub async fn create(
     .bind(user_id)
     .bind(token.hash())
     .bind(organization_id)
-    .bind(remember)
+    .bind(lifetime.remembered())
     .bind(meta.ip.map(IpNetwork::from))
     .bind(&meta.user_agent)
     .bind(format!("{} seconds", ttl.num_seconds()))

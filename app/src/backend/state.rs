@@ -8,6 +8,7 @@ use super::jwt::JwtKeys;
 use super::mail::Mailer;
 use super::passwords::PasswordHasher;
 use super::request::TrustedProxies;
+use super::webhooks::secrets::SecretKey;
 use super::webhooks::Webhooks;
 
 /// Whether this instance runs for development (the embedded default) or in
@@ -47,16 +48,26 @@ pub struct Shared {
     /// that sends. Strict with a process-long key until the server sets
     /// the instance's own (`with_webhooks`).
     pub webhooks: Webhooks,
+    /// Seals flash cookies: derived from the webhook key, so the instance
+    /// has one key to keep, and what one seals never opens as the other's.
+    pub flash_key: SecretKey,
     /// API keys presented to this process: their leases and usage.
     pub api_keys: KeyGate,
     /// Changes heard from the database, for open pages (`/events`).
     pub live: super::live::LiveFeed,
+    /// The imports this process runs at once.
+    pub imports: super::codes::import::ImportSlots,
+}
+
+fn flash_key_of(webhooks: &Webhooks) -> SecretKey {
+    webhooks.key.derive("codebook flash cookie v1")
 }
 
 impl AppState {
     pub fn new(pool: PgPool, mode: Mode, mailer: Mailer, public_url: String, jwt: JwtKeys) -> Self {
         // Half the cores: the other half always has requests to serve.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let webhooks = Webhooks::strict_ephemeral();
         Self(Arc::new(Shared {
             pool,
             mode,
@@ -66,9 +77,11 @@ impl AppState {
             jwt,
             platform_admins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
-            webhooks: Webhooks::strict_ephemeral(),
+            flash_key: flash_key_of(&webhooks),
+            webhooks,
             api_keys: KeyGate::default(),
             live: Default::default(),
+            imports: Default::default(),
         }))
     }
 
@@ -88,8 +101,15 @@ impl AppState {
         self
     }
 
+    pub fn with_max_imports(mut self, at_once: usize) -> Self {
+        self.shared_mut().imports = super::codes::import::ImportSlots::new(at_once);
+        self
+    }
+
     pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
-        self.shared_mut().webhooks = webhooks;
+        let shared = self.shared_mut();
+        shared.flash_key = flash_key_of(&webhooks);
+        shared.webhooks = webhooks;
         self
     }
 

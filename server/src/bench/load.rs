@@ -55,6 +55,19 @@ pub const WORDS: &[&str] = &[
     "fract",              // a prefix of three words
 ];
 
+/// What `--only` may name: each scenario, or `seed` to seed and stop.
+pub const SCENARIOS: [&str; 9] = [
+    "list",
+    "get",
+    "prefix",
+    "words",
+    "codes-page",
+    "pages",
+    "writes",
+    "logins",
+    "seed",
+];
+
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub orgs: usize,

@@ -818,7 +818,7 @@ async fn session_cookie(db: &Database, user_id: Uuid, org_id: Uuid) -> anyhow::R
         &mut conn,
         user_id,
         Some(org_id),
-        false,
+        sessions::Lifetime::Workday,
         &RequestMeta::default(),
     )
     .await

@@ -53,7 +53,7 @@ pub struct MeOut {
 }
 
 /// Email + password → a 15-minute bearer token bound to a new session
-/// (revoking the session revokes the token).
+/// that ends with it (revoking the session revokes the token).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/token",
@@ -74,7 +74,8 @@ async fn issue_token(
     ApiJson(input): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let meta = request_meta(&state, &headers, peer);
-    let signed_in = accounts::log_in(&state, &input.email, &input.password, false, meta).await?;
+    let lifetime = backend::sessions::Lifetime::AccessToken;
+    let signed_in = accounts::log_in(&state, &input.email, &input.password, lifetime, meta).await?;
     let session = backend::sessions::authenticate(&state.pool, &signed_in.token)
         .await?
         .ok_or(backend::Error::Unauthenticated)?;

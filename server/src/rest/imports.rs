@@ -4,7 +4,9 @@
 use app::backend::codes::import::{self, ImportOptions};
 use app::backend::{AppState, OrgContext};
 use app::model::codes::ImportSummary;
+use app::model::Permission;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -54,6 +56,7 @@ every bad row by line in `details.rows`).",
     responses(
         (status = 200, description = "What was written (or, with `dry_run`, would be).", body = ImportSummary),
         (status = 409, description = "The plan's code limit would be exceeded, or a code changed while importing.", body = super::ErrorBody),
+        (status = 429, description = "The server is running as many imports as it takes at once; try again after `Retry-After` seconds.", body = super::ErrorBody),
     ),
 )]
 async fn import_codes(
@@ -61,7 +64,16 @@ async fn import_codes(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ImportParams>,
     ApiBytes(body): ApiBytes,
-) -> Result<Json<ImportSummary>, ApiError> {
+) -> Result<Response, ApiError> {
+    ctx.require(Permission::BulkImportExport).await?;
+    let _slot = match state.imports.try_take() {
+        Ok(slot) => slot,
+        Err(busy) => {
+            return Ok(import::with_retry_after(
+                ApiError::from(busy).into_response(),
+            ))
+        }
+    };
     let options = ImportOptions {
         file_name: params
             .file_name
@@ -73,7 +85,7 @@ async fn import_codes(
     };
     let report = import::import(&ctx, &state, &body, options).await?;
     match report.summary {
-        Some(summary) if report.errors.is_empty() => Ok(Json(summary)),
+        Some(summary) if report.errors.is_empty() => Ok(Json(summary).into_response()),
         _ => Err(ApiError::bad_rows(report.errors)),
     }
 }

@@ -324,6 +324,13 @@ fn operations() -> Vec<Operation> {
             body: Some(json!({"email": "not an email", "role": "member"})),
             allowed_by: &["invitations:manage"],
         },
+        // The addresses of people invited are not for every reader.
+        Operation {
+            method: Method::GET,
+            path: "/api/v1/invitations",
+            body: None,
+            allowed_by: &["invitations:manage"],
+        },
         Operation {
             method: Method::GET,
             path: "/api/v1/webhooks",

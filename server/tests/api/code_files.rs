@@ -376,3 +376,24 @@ async fn an_import_after_single_edits_takes_as_long_as_on_a_fresh_server() {
          {after_edits:?} after 200 single edits"
     );
 }
+
+#[tokio::test]
+async fn an_import_beyond_the_servers_cap_is_told_to_come_back_later() {
+    let app = crate::helpers::spawn_app_with(|s| s.max_imports = 1).await;
+    let (user, client) = app.signed_up_user().await;
+    let org = app.org_id_of(&user.email).await;
+    let file = b"code,description,category\nA00,Cholera,Infectious\n".to_vec();
+    let running = app.import_slots.try_take().expect("a free slot");
+
+    let refused = app.import_csv(&client, file.clone(), "").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(refused.headers()["retry-after"], "30");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(app.count_where("codes", org).await, 0);
+
+    drop(running);
+    let imported = app.import_csv(&client, file, "").await;
+    assert_eq!(imported.status().as_u16(), 200);
+    assert_eq!(app.count_where("codes", org).await, 1);
+}

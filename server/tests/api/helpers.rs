@@ -72,6 +72,8 @@ pub struct TestApp {
     pub mailer: app::backend::mail::Mailer,
     /// The app's webhook key and guard, for delivering from the test.
     pub webhooks: app::backend::webhooks::Webhooks,
+    /// The imports the app runs at once, for a test to take.
+    pub import_slots: app::backend::codes::import::ImportSlots,
 }
 
 pub fn test_settings(mode: Mode) -> Settings {
@@ -122,6 +124,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let app_pool = application.app_pool();
+    let import_slots = application.import_slots();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
@@ -131,6 +134,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         app_pool,
         mailer,
         webhooks,
+        import_slots,
     }
 }
 

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod audit_log;
 mod callers;
+mod code_comments;
 mod code_files;
 mod code_search;
 mod codes;

@@ -42,6 +42,34 @@ async fn an_api_client_trades_its_password_for_a_fifteen_minute_bearer_token() {
 }
 
 #[tokio::test]
+async fn the_sessions_behind_access_tokens_end_with_their_tokens() {
+    let app = spawn_app().await;
+    let (user, _) = app.signed_up_user().await;
+    let user_id = app.user_id_of(&user.email).await;
+
+    for _ in 0..3 {
+        let response = token_for(&app, &user.email, &user.password).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    // The sign-up's browser session lasts a working day; each token's
+    // session no longer than its 15 minutes.
+    let lifetimes: Vec<f64> = sqlx::query_scalar(
+        "select extract(epoch from expires_at - created_at)::float8 from sessions
+         where user_id = $1 order by created_at",
+    )
+    .bind(user_id)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(lifetimes.len(), 4);
+    assert!(lifetimes[0] > 11.0 * 3600.0, "{lifetimes:?}");
+    for seconds in &lifetimes[1..] {
+        assert!((890.0..=910.0).contains(seconds), "{lifetimes:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_password_gets_a_json_error_and_no_token() {
     let app = spawn_app().await;
     let (user, _) = app.signed_up_user().await;

@@ -385,7 +385,7 @@ async fn the_session_caller_answers_for_the_tokens_holder_only() {
 
     let mut conn = app.app_pool.acquire().await.unwrap();
     let meta = RequestMeta::default();
-    let token = sessions::create(&mut conn, ada_id, None, false, &meta)
+    let token = sessions::create(&mut conn, ada_id, None, sessions::Lifetime::Workday, &meta)
         .await
         .unwrap();
     let (user, memberships) = sessions::authenticate_with_memberships(&app.app_pool, &token)
@@ -408,7 +408,7 @@ async fn the_session_caller_answers_for_the_tokens_holder_only() {
     .execute(&app.db.superuser)
     .await
     .unwrap();
-    let loner_token = sessions::create(&mut conn, loner, None, false, &meta)
+    let loner_token = sessions::create(&mut conn, loner, None, sessions::Lifetime::Workday, &meta)
         .await
         .unwrap();
     let (user, memberships) = sessions::authenticate_with_memberships(&app.app_pool, &loner_token)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
-use super::sessions::{self, SessionToken, SessionUser};
+use super::sessions::{self, Lifetime, SessionToken, SessionUser};
 use super::state::Mode;
 use super::throttle::{self, Slot};
 use super::{db, members, orgs, Actor, AppState, Error, OrgTx, RequestMeta, Result};
@@ -108,7 +108,8 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
             .after(json!({"name": org.name, "slug": org.slug})),
     )
     .await?;
-    let token = sessions::create(tx.conn(), user_id, Some(org.id), false, &meta).await?;
+    let token =
+        sessions::create(tx.conn(), user_id, Some(org.id), Lifetime::Workday, &meta).await?;
     tx.commit().await?;
     tracing::info!(%user_id, org_id = %org.id, "user signed up");
     Ok(SignedIn {
@@ -134,9 +135,10 @@ pub async fn log_in(
     state: &AppState,
     email: &str,
     password: &str,
-    remember: bool,
+    lifetime: Lifetime,
     meta: RequestMeta,
 ) -> Result<SignedIn> {
+    let remember = lifetime.remembered();
     if email.trim().is_empty() {
         return Err(Error::Validation {
             field: Some("email".into()),
@@ -220,7 +222,7 @@ pub async fn log_in(
         ));
     };
     let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user.id), meta.clone()).await?;
-    let token = sessions::create(tx.conn(), user.id, Some(org_id), remember, &meta).await?;
+    let token = sessions::create(tx.conn(), user.id, Some(org_id), lifetime, &meta).await?;
     audit::record(
         &mut tx,
         AuditEvent::new(AuditAction::UserLogin, "user", user.id)

@@ -156,9 +156,14 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> 
     let mut tx = ctx.begin(&state.pool).await?;
     let comment = find(&mut tx, id).await?;
     let own = comment.author_id.is_some() && comment.author_id == ctx.user_id();
-    if !own {
-        ctx.require(Permission::ModerateComments).await?;
-    }
+    // One's own comment goes with the right to comment (a member made a
+    // viewer keeps what they wrote); anyone else's only with moderation.
+    ctx.require(if own {
+        Permission::Comment
+    } else {
+        Permission::ModerateComments
+    })
+    .await?;
     sqlx::query("delete from code_comments where organization_id = $1 and id = $2")
         .bind(tx.org_id())
         .bind(id)

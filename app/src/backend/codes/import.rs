@@ -702,6 +702,61 @@ async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) ->
 /// ICD-10-CM release as plain CSV.
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
+/// Imports one process runs at once unless configured otherwise: each
+/// holds its file, every row and the organization's codes in memory, and
+/// one long transaction.
+pub const DEFAULT_MAX_IMPORTS: usize = 2;
+/// How long a refused import is told to wait before trying again.
+const BUSY_RETRY_AFTER_SECONDS: u32 = 30;
+
+/// The imports this process may run at once.
+#[derive(Clone, Debug)]
+pub struct ImportSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+/// One running import's place; given back when dropped.
+pub struct ImportSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl ImportSlots {
+    pub fn new(at_once: usize) -> Self {
+        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            at_once.max(1),
+        )))
+    }
+
+    /// A place for one more import, or a 429 when every one is taken: the
+    /// caller is told to come back (`with_retry_after`) rather than queued
+    /// with its file in memory.
+    pub fn try_take(&self) -> Result<ImportSlot> {
+        self.0
+            .clone()
+            .try_acquire_owned()
+            .map(ImportSlot)
+            .map_err(|_| {
+                Error::RateLimited(format!(
+                    "The server is running as many imports as it takes at once. Try again in {BUSY_RETRY_AFTER_SECONDS} seconds."
+                ))
+            })
+    }
+}
+
+impl Default for ImportSlots {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_IMPORTS)
+    }
+}
+
+/// `response`, with `Retry-After` when it is a 429 (every import slot was
+/// taken).
+pub fn with_retry_after(mut response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECONDS),
+        );
+    }
+    response
+}
+
 /// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
 /// the file as the body: the browser's upload (with its progress bar) and
 /// scripts post here. Answers the `ImportReport` as JSON: 200 when it was
@@ -716,6 +771,10 @@ pub(super) async fn upload(
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse as _;
     ctx.require(Permission::BulkImportExport).await?;
+    let slot = match state.imports.try_take() {
+        Ok(slot) => slot,
+        Err(busy) => return Ok(with_retry_after(busy.into_response())),
+    };
     let flag = |name: &str| {
         params
             .get(name)
@@ -731,9 +790,10 @@ pub(super) async fn upload(
         dry_run: flag("dry_run"),
     };
     if params.get("progress").map(String::as_str) == Some("ndjson") {
-        return Ok(streamed(ctx, state, body, options));
+        return Ok(streamed(ctx, state, body, options, slot));
     }
     let report = import(&ctx, &state, &body, options).await?;
+    drop(slot);
     let status = if report.errors.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -749,10 +809,12 @@ fn streamed(
     state: AppState,
     body: axum::body::Bytes,
     options: ImportOptions,
+    slot: ImportSlot,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<ImportUpdate>();
     tokio::spawn(async move {
+        let _slot = slot;
         let progress_sender = sender.clone();
         let progress = move |p: ImportProgress| {
             let _ = progress_sender.send(ImportUpdate::Progress(p));

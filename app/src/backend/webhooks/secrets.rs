@@ -51,9 +51,16 @@ impl fmt::Debug for SigningSecret {
     }
 }
 
-/// The instance's key for sealing secrets.
+/// The instance's key for sealing secrets, or a key derived from it for
+/// one purpose.
 #[derive(Clone)]
-pub struct SecretKey(Arc<XChaCha20Poly1305>);
+pub struct SecretKey(Arc<Sealer>);
+
+struct Sealer {
+    cipher: XChaCha20Poly1305,
+    /// Kept to derive keys for other purposes from (`derive`).
+    bytes: zeroize::Zeroizing<[u8; KEY_BYTES]>,
+}
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,7 +87,22 @@ impl SecretKey {
         }
         let cipher = XChaCha20Poly1305::new_from_slice(bytes)
             .map_err(|_| anyhow::anyhow!("the webhook key has the wrong length"))?;
-        Ok(Self(Arc::new(cipher)))
+        let mut kept = zeroize::Zeroizing::new([0u8; KEY_BYTES]);
+        kept.copy_from_slice(bytes);
+        Ok(Self(Arc::new(Sealer {
+            cipher,
+            bytes: kept,
+        })))
+    }
+
+    /// A key of its own for `purpose` (HKDF-SHA256 of this one), so that
+    /// what one purpose seals never opens as another's.
+    pub fn derive(&self, purpose: &str) -> Self {
+        let mut derived = zeroize::Zeroizing::new([0u8; KEY_BYTES]);
+        hkdf::Hkdf::<sha2::Sha256>::new(None, self.0.bytes.as_slice())
+            .expand(purpose.as_bytes(), derived.as_mut_slice())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self::from_bytes(derived.as_slice()).expect("32 bytes make a key")
     }
 
     /// A key that lives as long as the process: for tests only, as secrets
@@ -136,6 +158,7 @@ impl SecretKey {
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
             .0
+            .cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -154,6 +177,7 @@ impl SecretKey {
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
         self.0
+            .cipher
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
@@ -189,6 +213,27 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derived_key_opens_only_what_it_sealed() {
+        let key = SecretKey::ephemeral();
+        let flash = key.derive("flash");
+        let sealed = flash.seal_bytes(b"message", b"context");
+        assert_eq!(
+            flash.open_bytes(&sealed, b"context").as_deref(),
+            Some(b"message".as_slice())
+        );
+        assert!(key.open_bytes(&sealed, b"context").is_none());
+        assert!(key
+            .derive("other")
+            .open_bytes(&sealed, b"context")
+            .is_none());
+        let again = key.derive("flash").seal_bytes(b"m", b"c");
+        assert!(
+            flash.open_bytes(&again, b"c").is_some(),
+            "derivation is stable"
+        );
+    }
 
     #[test]
     fn a_secret_reads_back_from_its_text() {
