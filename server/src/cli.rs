@@ -1,6 +1,6 @@
 //! The `server` command line.
 use anyhow::{bail, Context as _};
-use app::backend::{accounts, audit, jobs, orgs};
+use app::backend::{accounts, audit, jobs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -69,8 +69,16 @@ pub enum Command {
         command: BenchCommand,
     },
     /// Run background jobs (mail) and webhook deliveries until stopped,
-    /// without serving HTTP; `serve` runs the same workers inside it.
-    Worker,
+    /// without serving the application; `serve` runs the same workers
+    /// inside it.
+    Worker {
+        /// Serve Prometheus metrics of the deliveries (counts by result,
+        /// attempt latency) at `http://<IP:PORT>/metrics`, e.g.
+        /// 127.0.0.1:9464, behind `metrics-token` as `serve`'s are (in
+        /// production an unset token keeps them closed). None unless given.
+        #[arg(long, value_name = "IP:PORT")]
+        metrics_addr: Option<std::net::SocketAddr>,
+    },
     /// Platform administration.
     Admin {
         #[command(subcommand)]
@@ -152,9 +160,14 @@ pub enum BenchCommand {
         /// Drop the load database and seed it again.
         #[arg(long)]
         reseed: bool,
-        /// Only these scenarios: list, get, prefix, words, codes-page,
-        /// pages, writes, logins; `seed` alone only seeds.
-        #[arg(long = "only")]
+        /// Only these scenarios (repeated, or separated by commas): list,
+        /// get, prefix, words, codes-page, pages, writes, logins; `seed`
+        /// alone only seeds.
+        #[arg(
+            long = "only",
+            value_delimiter = ',',
+            value_parser = clap::builder::PossibleValuesParser::new(crate::bench::load::SCENARIOS)
+        )]
         only: Vec<String>,
         #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
         data_dir: PathBuf,
@@ -203,9 +216,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(org) if !platform => {
                     let slug = app::model::orgs::OrgSlug::parse(&org)
                         .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
-                    let (org_id, _) = orgs::find_by_slug(&db.app_pool, &slug)
+                    let org_id = app::backend::OrgContext::operator(&db.app_pool, &slug)
                         .await
-                        .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?;
+                        .map_err(|_| anyhow::anyhow!("No organization with slug `{org}`"))?
+                        .org_id;
                     (org, audit::verify(&db.app_pool, org_id).await)
                 }
                 _ => (
@@ -278,16 +292,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::bench::load::run(&settings, &data_dir, options).await
         }
-        Command::Worker => {
+        Command::Worker { metrics_addr } => {
             // Caught before any work starts (see `shutdown_signal`).
             let stop = startup::shutdown_signal();
+            let exporter = match metrics_addr {
+                Some(addr) => {
+                    let exporter =
+                        crate::metrics::Exporter::start(addr, settings.metrics_token()).await?;
+                    // The address bound, which port 0 leaves to the system.
+                    println!("metrics at http://{}/metrics", exporter.local_addr());
+                    Some(exporter)
+                }
+                None => None,
+            };
             let db = Database::open(&settings, &urls, settings.migrate_on_start).await?;
-            let runner = jobs::Runner::new(
+            let runner = jobs::runner::Runner::new(
                 db.app_pool.clone(),
                 settings.mailer()?,
                 &settings.public_url,
             );
-            let worker = jobs::Worker::start(runner);
+            let worker = jobs::worker::Worker::start(runner);
             let deliverer = app::backend::webhooks::worker::Deliverer::new(
                 db.app_pool.clone(),
                 settings.webhooks()?,
@@ -297,6 +321,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             stop.await;
             webhooks.stop().await;
             worker.stop().await;
+            if let Some(exporter) = exporter {
+                exporter.stop().await;
+            }
             Ok(())
         }
         Command::Admin {
@@ -369,4 +396,50 @@ async fn import_codes(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_takes_an_address_for_its_metrics() {
+        let cli =
+            Cli::try_parse_from(["server", "worker", "--metrics-addr", "127.0.0.1:9464"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Worker { metrics_addr: Some(addr) }) if addr.port() == 9464
+        ));
+        let cli = Cli::try_parse_from(["server", "worker"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Worker { metrics_addr: None })
+        ));
+        assert!(Cli::try_parse_from(["server", "worker", "--metrics-addr", "9464"]).is_err());
+    }
+
+    fn only_of(args: &[&str]) -> Result<Vec<String>, clap::Error> {
+        let cli = Cli::try_parse_from(["server", "bench", "load"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Bench {
+                command: BenchCommand::Load { only, .. },
+            }) => Ok(only),
+            other => panic!("not a load bench: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_load_bench_takes_its_scenarios_as_a_list_and_refuses_unknown_ones() {
+        assert_eq!(
+            only_of(&["--only", "list,words"]).unwrap(),
+            ["list", "words"]
+        );
+        assert_eq!(
+            only_of(&["--only", "list", "--only", "logins"]).unwrap(),
+            ["list", "logins"]
+        );
+        assert!(only_of(&[]).unwrap().is_empty());
+        let unknown = only_of(&["--only", "list,word"]).unwrap_err().to_string();
+        assert!(unknown.contains("word"), "{unknown}");
+    }
 }

@@ -1,5 +1,7 @@
 //! Prometheus metrics: the process-wide recorder, a request-tracking
-//! middleware and the `GET /metrics` scrape endpoint.
+//! middleware and the `GET /metrics` scrape endpoint, which `serve` mounts
+//! on its router and `server worker --metrics-addr` serves alone
+//! (`Exporter`).
 //!
 //! Wiring, in short:
 //! ```ignore
@@ -12,9 +14,11 @@
 //! ```
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use anyhow::Context as _;
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -216,6 +220,55 @@ where
             render()
         }
     })
+}
+
+/// `GET /metrics` on a listener of its own, for a process that serves
+/// nothing else (`server worker`): what its deliveries did, counted and
+/// timed. Queue depths are the web process's to report: they are the
+/// database's, not this process's.
+pub struct Exporter {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Exporter {
+    /// Installs the recorder and listens on `addr` (port 0: any free one,
+    /// see `local_addr`). With `token`, scrapers must send it as for the
+    /// web process's `/metrics`.
+    pub async fn start(addr: SocketAddr, token: Option<String>) -> anyhow::Result<Self> {
+        describe();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("Failed to listen for metrics on {addr}"))?;
+        let addr = listener.local_addr()?;
+        let no_queues = || async { Vec::<(&'static str, i64)>::new() };
+        let router = axum::Router::new().route("/metrics", route(no_queues, token));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "serving metrics");
+        Ok(Self { addr, stop, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops listening once the scrapes under way are answered.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the metrics listener failed"),
+            Err(e) => tracing::error!(error = %e, "the metrics listener ended abnormally"),
+        }
+    }
 }
 
 /// The label of a queue `webhook_queue_depths` names; none for a name this

@@ -18,6 +18,7 @@ fn typed_settings(input: &crate::model::webhooks::EndpointInput) -> crate::model
         ("description", Some(input.description.clone())),
         ("timeout_seconds", input.timeout_seconds.clone()),
         ("max_retries", input.max_retries.clone()),
+        ("max_in_flight", input.max_in_flight.clone()),
     ];
     let events = input
         .event_types
@@ -33,6 +34,7 @@ fn endpoint_input(
     event_types: Vec<String>,
     timeout_seconds: Option<String>,
     max_retries: Option<String>,
+    max_in_flight: Option<String>,
 ) -> crate::model::webhooks::EndpointInput {
     crate::model::webhooks::EndpointInput {
         url,
@@ -40,6 +42,7 @@ fn endpoint_input(
         event_types,
         timeout_seconds,
         max_retries,
+        max_in_flight,
     }
 }
 
@@ -63,9 +66,17 @@ pub async fn create_webhook(
     #[server(default)] event_types: Vec<String>,
     #[server(default)] timeout_seconds: Option<String>,
     #[server(default)] max_retries: Option<String>,
+    #[server(default)] max_in_flight: Option<String>,
 ) -> Result<EndpointWithSecret, AppError> {
     use crate::backend::webhooks;
-    let input = endpoint_input(url, description, event_types, timeout_seconds, max_retries);
+    let input = endpoint_input(
+        url,
+        description,
+        event_types,
+        timeout_seconds,
+        max_retries,
+        max_in_flight,
+    );
     let typed = typed_settings(&input);
     let created =
         super::server::in_org(async |ctx, state| webhooks::create(ctx, state, input).await).await;
@@ -82,9 +93,17 @@ pub async fn update_webhook(
     #[server(default)] event_types: Vec<String>,
     #[server(default)] timeout_seconds: Option<String>,
     #[server(default)] max_retries: Option<String>,
+    #[server(default)] max_in_flight: Option<String>,
 ) -> Result<EndpointOut, AppError> {
     use crate::backend::webhooks;
-    let input = endpoint_input(url, description, event_types, timeout_seconds, max_retries);
+    let input = endpoint_input(
+        url,
+        description,
+        event_types,
+        timeout_seconds,
+        max_retries,
+        max_in_flight,
+    );
     let typed = typed_settings(&input);
     let updated =
         super::server::in_org(async |ctx, state| webhooks::update(ctx, state, id, input).await)

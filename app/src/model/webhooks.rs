@@ -14,6 +14,10 @@ pub const DEFAULT_TIMEOUT_SECONDS: i32 = 15;
 pub const MAX_TIMEOUT_SECONDS: i32 = 300;
 pub const DEFAULT_MAX_RETRIES: i32 = 8;
 pub const MAX_RETRIES: i32 = 10;
+/// Requests sent to one endpoint at once: few, so a small receiver's listen
+/// queue is never overrun.
+pub const DEFAULT_MAX_IN_FLIGHT: i32 = 4;
+pub const MAX_IN_FLIGHT: i32 = 32;
 /// Deliveries on one page of the log.
 pub const DELIVERY_PAGE_SIZE: i64 = 50;
 
@@ -96,6 +100,47 @@ impl DeliveryStatus {
     }
 }
 
+/// How one attempt ended, or that it has not yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(
+    feature = "ssr",
+    sqlx(type_name = "webhook_attempt_outcome", rename_all = "lowercase")
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum AttemptOutcome {
+    /// On the wire: the answer is not recorded yet.
+    Sending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Another answer, or none (refused, timed out, broken connection).
+    Failed,
+    /// Its worker stopped before it recorded the answer, and the delivery
+    /// was taken up again: whether the receiver got it is unknown.
+    Interrupted,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Sending => "sending",
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AttemptOutcome::Sending => "Sending",
+            AttemptOutcome::Succeeded => "Succeeded",
+            AttemptOutcome::Failed => "Failed",
+            AttemptOutcome::Interrupted => "Interrupted",
+        }
+    }
+}
+
 /// An endpoint's settings as a form or an API client sends them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointInput {
@@ -109,6 +154,8 @@ pub struct EndpointInput {
     pub timeout_seconds: Option<String>,
     #[serde(default)]
     pub max_retries: Option<String>,
+    #[serde(default)]
+    pub max_in_flight: Option<String>,
 }
 
 /// Checked settings (the URL's syntax and reachability are the server's
@@ -120,6 +167,7 @@ pub struct EndpointDraft {
     pub event_types: Vec<String>,
     pub timeout_seconds: i32,
     pub max_retries: i32,
+    pub max_in_flight: i32,
 }
 
 impl EndpointInput {
@@ -159,6 +207,12 @@ impl EndpointInput {
                 0..=MAX_RETRIES,
             )?
             .unwrap_or(DEFAULT_MAX_RETRIES),
+            max_in_flight: optional_number(
+                "max_in_flight",
+                self.max_in_flight.as_deref(),
+                1..=MAX_IN_FLIGHT,
+            )?
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         })
     }
 }
@@ -177,6 +231,8 @@ pub struct EndpointOut {
     pub disabled_reason: Option<String>,
     pub timeout_seconds: i32,
     pub max_retries: i32,
+    /// Requests sent to it at once, at most.
+    pub max_in_flight: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Since when every attempt has failed.
@@ -261,6 +317,7 @@ pub struct AttemptOut {
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<String>>))]
     pub request_headers: Vec<(String, String)>,
     pub succeeded: bool,
+    pub outcome: AttemptOutcome,
 }
 
 /// One delivery with the event it carries and every attempt, newest first.
@@ -342,7 +399,16 @@ mod tests {
             event_types: events.iter().map(|e| e.to_string()).collect(),
             timeout_seconds: Some(timeout.into()),
             max_retries: Some(retries.into()),
+            max_in_flight: None,
         }
+    }
+
+    fn at_once(raw: &str) -> Result<EndpointDraft, AppError> {
+        EndpointInput {
+            max_in_flight: Some(raw.into()),
+            ..input("", "", &[])
+        }
+        .check()
     }
 
     fn test_send(status_code: Option<i32>, error: Option<&str>, succeeded: bool) -> TestSendOut {
@@ -389,7 +455,19 @@ mod tests {
         let draft = input("", " ", &[]).check().unwrap();
         assert_eq!(draft.timeout_seconds, 15);
         assert_eq!(draft.max_retries, 8);
+        assert_eq!(draft.max_in_flight, 4);
         assert!(draft.event_types.is_empty());
+    }
+
+    #[test]
+    fn requests_at_once_run_from_one_to_thirty_two() {
+        assert_eq!(at_once("1").unwrap().max_in_flight, 1);
+        assert_eq!(at_once(" 32 ").unwrap().max_in_flight, 32);
+        for raw in ["0", "33", "-4", "four", "2.5"] {
+            let error = at_once(raw).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some("max_in_flight"), "{raw}");
+            assert_eq!(error.message, "Enter a whole number from 1 to 32.", "{raw}");
+        }
     }
 
     #[test]

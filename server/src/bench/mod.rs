@@ -320,6 +320,8 @@ pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::
             event_types: vec![],
             timeout_seconds: None,
             max_retries: None,
+            // The endpoint's own cap on requests at once.
+            max_in_flight: options.per_endpoint.map(|n| n.to_string()),
         },
     )
     .await
@@ -328,7 +330,6 @@ pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::
     let defaults = worker::Settings::default();
     let worker_settings = worker::Settings {
         max_in_flight: options.max_in_flight.unwrap_or(defaults.max_in_flight),
-        per_endpoint: options.per_endpoint.unwrap_or(defaults.per_endpoint),
         batch: options.batch.unwrap_or(defaults.batch),
         ..defaults
     };
@@ -336,7 +337,9 @@ pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::
     println!(
         "   worker: {} in flight at most, {} per endpoint, claims of {}; {} application connections",
         worker_settings.max_in_flight,
-        worker_settings.per_endpoint,
+        options
+            .per_endpoint
+            .unwrap_or(app::model::webhooks::DEFAULT_MAX_IN_FLIGHT as usize),
         worker_settings.batch,
         settings.max_connections
     );

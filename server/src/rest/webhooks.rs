@@ -3,8 +3,9 @@
 //! ones of a time range).
 use app::backend::{webhooks, AppState, OrgContext};
 use app::model::webhooks::{
-    DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryStatus, EndpointInput, EndpointOut,
-    EndpointWithSecret, ReplayOut, TestSendOut, MAX_RETRIES, MAX_TIMEOUT_SECONDS,
+    AttemptOutcome, DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryStatus, EndpointInput,
+    EndpointOut, EndpointWithSecret, ReplayOut, TestSendOut, MAX_IN_FLIGHT, MAX_RETRIES,
+    MAX_TIMEOUT_SECONDS,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{location, ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new()
@@ -76,7 +77,7 @@ pub fn router() -> Router<ServerState> {
         replay_delivery,
         replay_failed_deliveries
     ),
-    components(schemas(DeliveryStatus))
+    components(schemas(DeliveryStatus, AttemptOutcome))
 )]
 struct Doc;
 
@@ -109,6 +110,12 @@ pub struct EndpointIn {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 10)]
     max_retries: Option<i32>,
+    /// Requests sent to the endpoint at the same time, at most: 1–32,
+    /// default 4. A receiver that accepts few connections at once wants
+    /// few.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 32)]
+    max_in_flight: Option<i32>,
 }
 
 /// The settings to change; those absent keep their value.
@@ -127,6 +134,9 @@ pub struct EndpointPatch {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 10)]
     max_retries: Option<i32>,
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 32)]
+    max_in_flight: Option<i32>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -161,7 +171,7 @@ fn endpoint_url(id: Uuid) -> String {
     format!("/api/v1/webhooks/{id}")
 }
 
-const _: () = assert!(MAX_TIMEOUT_SECONDS == 300 && MAX_RETRIES == 10);
+const _: () = assert!(MAX_TIMEOUT_SECONDS == 300 && MAX_RETRIES == 10 && MAX_IN_FLIGHT == 32);
 
 #[utoipa::path(
     get,
@@ -203,6 +213,7 @@ async fn create_webhook(
         event_types: input.event_types,
         timeout_seconds: number(input.timeout_seconds),
         max_retries: number(input.max_retries),
+        max_in_flight: number(input.max_in_flight),
     };
     let created = webhooks::create(&ctx, &state, input).await?;
     let url = endpoint_url(created.endpoint.id);
@@ -249,6 +260,7 @@ async fn update_webhook(
             patch.timeout_seconds.unwrap_or(current.timeout_seconds),
         )),
         max_retries: number(Some(patch.max_retries.unwrap_or(current.max_retries))),
+        max_in_flight: number(Some(patch.max_in_flight.unwrap_or(current.max_in_flight))),
     };
     Ok(Json(
         webhooks::update(&ctx, &state, webhook_id, input).await?,

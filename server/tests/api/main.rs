@@ -25,4 +25,5 @@ mod rest_schema;
 mod security;
 mod startup;
 mod tenancy;
+mod webhook_delivery;
 mod webhooks;

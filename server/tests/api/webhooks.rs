@@ -1,7 +1,7 @@
 //! Webhooks: endpoints and their rules, signed deliveries to a real
 //! receiver on loopback, retries and dead letters under a test's clock,
 //! replay, fencing, fairness, the SSRF guard and cross-tenant refusals.
-mod receiver;
+pub mod receiver;
 mod verifier;
 mod workers;
 
@@ -152,6 +152,7 @@ async fn the_secret_is_shown_once_and_stored_sealed() {
     );
     assert_eq!(endpoint["timeout_seconds"], 15);
     assert_eq!(endpoint["max_retries"], 8);
+    assert_eq!(endpoint["max_in_flight"], 4);
     for (name, form) in [
         ("webhooks/get", vec![("id", created.id.to_string())]),
         ("webhooks/list", vec![]),
@@ -204,6 +205,14 @@ async fn bad_settings_are_refused_by_field_and_change_nothing() {
         (
             vec![("url", "https://example.com/h"), ("max_retries", "lots")],
             "max_retries",
+        ),
+        (
+            vec![("url", "https://example.com/h"), ("max_in_flight", "0")],
+            "max_in_flight",
+        ),
+        (
+            vec![("url", "https://example.com/h"), ("max_in_flight", "33")],
+            "max_in_flight",
         ),
         (
             vec![
@@ -389,6 +398,7 @@ async fn an_update_keeps_the_secret_and_a_delete_takes_the_log_with_it() {
                 ("event_types[]", "code.created".into()),
                 ("timeout_seconds", "5".into()),
                 ("max_retries", "3".into()),
+                ("max_in_flight", "12".into()),
             ],
         )
         .await;
@@ -398,9 +408,10 @@ async fn an_update_keeps_the_secret_and_a_delete_takes_the_log_with_it() {
         (
             endpoint["description"].as_str(),
             endpoint["timeout_seconds"].as_i64(),
-            endpoint["max_retries"].as_i64()
+            endpoint["max_retries"].as_i64(),
+            endpoint["max_in_flight"].as_i64()
         ),
-        (Some("CRM"), Some(5), Some(3))
+        (Some("CRM"), Some(5), Some(3), Some(12))
     );
     app.an_event(&client).await;
     app.deliver_webhooks_at(Utc::now()).await;
@@ -1068,14 +1079,23 @@ async fn an_attempt_reported_after_its_lease_ran_out_is_not_recorded() {
         state.status, "succeeded",
         "the stale report changed nothing"
     );
-    let recorded: Vec<(i32, bool)> = sqlx::query_as(
-        "select attempt, succeeded from webhook_attempts where endpoint_id = $1 order by attempt",
+    // The first attempt's row, on the log since its claim, was marked
+    // interrupted by the second claim; the stale report left it so.
+    let recorded: Vec<(i32, String, bool, Option<i32>)> = sqlx::query_as(
+        "select attempt, outcome::text, succeeded, status_code
+         from webhook_attempts where endpoint_id = $1 order by attempt",
     )
     .bind(created.id)
     .fetch_all(&app.db.superuser)
     .await
     .unwrap();
-    assert_eq!(recorded, [(2, true)]);
+    assert_eq!(
+        recorded,
+        [
+            (1, "interrupted".to_owned(), false, None),
+            (2, "succeeded".to_owned(), true, Some(200))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -1117,7 +1137,7 @@ async fn history_past_the_retention_is_pruned() {
 #[tokio::test]
 async fn urls_that_reach_internal_addresses_are_refused_at_creation() {
     // Production: no allow-list, HTTPS only.
-    let app = spawn_app_in(app::backend::state::Mode::Production).await;
+    let app = spawn_app_in(app::backend::mode::Mode::Production).await;
     let (_, client) = app.signed_up_user().await;
     for url in [
         "https://127.0.0.1/hook",
@@ -1263,7 +1283,7 @@ async fn metrics_show_requests_queues_and_deliveries() {
 #[tokio::test]
 async fn production_metrics_need_the_token() {
     let app = crate::helpers::spawn_app_with(|s| {
-        s.mode = app::backend::state::Mode::Production;
+        s.mode = app::backend::mode::Mode::Production;
         s.metrics_token = "a-scrape-token".into();
     })
     .await;

@@ -5,10 +5,13 @@
 //! transaction; a trigger fans it out, in that same statement, to one
 //! delivery per subscribed endpoint; a worker (`worker`) claims due
 //! deliveries with `FOR UPDATE SKIP LOCKED` under a lease with a fencing
-//! token, sends them outside any transaction (`delivery`), and records the
-//! attempt, which retries, dead-letters or disables as the answer says.
+//! token (putting each attempt on the log as sending), sends them outside
+//! any transaction (`delivery`), no more at once to an endpoint than it
+//! takes, and records the answer, which retries, dead-letters or disables
+//! as it says.
 //! This module holds what people do: manage endpoints, read the log,
 //! replay, send a test event.
+mod client;
 pub mod delivery;
 pub mod secrets;
 pub mod signing;
@@ -24,53 +27,20 @@ use super::outbox::{self, EventType};
 use super::{limits, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::audit::AuditAction;
 use crate::model::webhooks::{
-    message_id, AttemptOut, DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryPage,
-    DeliveryStatus, EndpointDraft, EndpointHealth, EndpointInput, EndpointOut, EndpointWithSecret,
-    ReplayOut, TestSendOut, DELIVERY_PAGE_SIZE,
+    message_id, AttemptOut, AttemptOutcome, DeliveryDetail, DeliveryFilter, DeliveryOut,
+    DeliveryPage, DeliveryStatus, EndpointDraft, EndpointHealth, EndpointInput, EndpointOut,
+    EndpointWithSecret, ReplayOut, TestSendOut, DELIVERY_PAGE_SIZE,
 };
 use crate::model::Permission;
-use secrets::{SecretKey, SigningSecret};
-use ssrf::{AllowedNetworks, Guard};
+use secrets::SigningSecret;
 
+pub use client::Webhooks;
 pub use worker::Deliverer;
 
 /// Where workers are told that deliveries are due.
 pub const CHANNEL: &str = "webhook_deliveries";
 /// How long the previous secret keeps signing after a rotation.
 const ROTATION_OVERLAP: Duration = Duration::hours(24);
-
-/// What sending webhooks needs, shared by requests (test sends, URL checks)
-/// and workers: the key that seals secrets, the SSRF guard, and one HTTP
-/// client whose resolver is that guard.
-#[derive(Clone)]
-pub struct Webhooks {
-    pub key: SecretKey,
-    pub guard: Guard,
-    pub client: reqwest::Client,
-}
-
-impl Webhooks {
-    pub fn new(key: SecretKey, guard: Guard) -> anyhow::Result<Self> {
-        let client = guard
-            .client_builder()
-            .user_agent(delivery::USER_AGENT_VALUE)
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .pool_max_idle_per_host(64)
-            .build()?;
-        Ok(Self { key, guard, client })
-    }
-
-    /// Strict and forgetful: public HTTPS addresses only, and a key that
-    /// dies with the process. What a state gets until the server configures
-    /// its own.
-    pub fn strict_ephemeral() -> Self {
-        Self::new(
-            SecretKey::ephemeral(),
-            Guard::new(AllowedNetworks::default(), false),
-        )
-        .expect("a default HTTP client builds")
-    }
-}
 
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
@@ -82,6 +52,7 @@ struct EndpointRow {
     disabled_reason: Option<String>,
     timeout_seconds: i32,
     max_retries: i32,
+    max_in_flight: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     failing_since: Option<DateTime<Utc>>,
@@ -102,6 +73,7 @@ impl From<EndpointRow> for EndpointOut {
             disabled_reason: r.disabled_reason,
             timeout_seconds: r.timeout_seconds,
             max_retries: r.max_retries,
+            max_in_flight: r.max_in_flight,
             created_at: r.created_at,
             updated_at: r.updated_at,
             failing_since: r.failing_since,
@@ -118,7 +90,8 @@ impl From<EndpointRow> for EndpointOut {
 /// An endpoint with its last day's attempts and its waiting deliveries.
 const SELECT_ENDPOINTS: &str = "
     select e.id, e.url, e.description, e.event_types, e.enabled, e.disabled_reason,
-           e.timeout_seconds, e.max_retries, e.created_at, e.updated_at, e.failing_since,
+           e.timeout_seconds, e.max_retries, e.max_in_flight, e.created_at, e.updated_at,
+           e.failing_since,
            case when e.previous_secret_expires_at > now() then e.previous_secret_expires_at end
                as previous_secret_expires_at,
            coalesce(h.succeeded, 0) as succeeded, coalesce(h.failed, 0) as failed,
@@ -127,8 +100,9 @@ const SELECT_ENDPOINTS: &str = "
                and d.status in ('pending', 'retrying')) as waiting
     from webhook_endpoints e
     left join lateral (
-        select count(*) filter (where a.succeeded) as succeeded,
-               count(*) filter (where not a.succeeded) as failed
+        select count(*) filter (where a.outcome = 'succeeded') as succeeded,
+               -- Not one still under way, nor one its worker cut off.
+               count(*) filter (where a.outcome = 'failed') as failed
         from webhook_attempts a
         where a.organization_id = e.organization_id and a.endpoint_id = e.id
           and a.started_at > now() - interval '24 hours'
@@ -193,8 +167,8 @@ pub async fn create(
     let secret = SigningSecret::generate();
     sqlx::query(
         "insert into webhook_endpoints (organization_id, id, url, description, event_types,
-             timeout_seconds, max_retries, secret)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+             timeout_seconds, max_retries, max_in_flight, secret)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(tx.org_id())
     .bind(id)
@@ -203,6 +177,7 @@ pub async fn create(
     .bind(&draft.event_types)
     .bind(draft.timeout_seconds)
     .bind(draft.max_retries)
+    .bind(draft.max_in_flight)
     .bind(state.webhooks.key.seal(&secret, tx.org_id(), id))
     .execute(tx.conn())
     .await?;
@@ -251,6 +226,7 @@ fn settings_json(e: &EndpointOut) -> Value {
         "enabled": e.enabled,
         "timeout_seconds": e.timeout_seconds,
         "max_retries": e.max_retries,
+        "max_in_flight": e.max_in_flight,
     })
 }
 
@@ -267,7 +243,7 @@ pub async fn update(
     sqlx::query(
         "update webhook_endpoints
             set url = $3, description = $4, event_types = $5, timeout_seconds = $6,
-                max_retries = $7, updated_at = now()
+                max_retries = $7, max_in_flight = $8, updated_at = now()
           where organization_id = $1 and id = $2",
     )
     .bind(tx.org_id())
@@ -277,6 +253,7 @@ pub async fn update(
     .bind(&draft.event_types)
     .bind(draft.timeout_seconds)
     .bind(draft.max_retries)
+    .bind(draft.max_in_flight)
     .execute(tx.conn())
     .await?;
     let after = find(&mut tx, id).await?;
@@ -339,14 +316,25 @@ async fn switch(tx: &mut OrgTx, id: Uuid, enabled: bool, reason: Option<&str>) -
     .execute(tx.conn())
     .await?;
     if !enabled {
-        // Not the ones a worker holds: their attempt is under way.
+        // Not the ones a worker holds: their attempt is under way. An
+        // attempt of theirs still sending lost its worker with its lease.
         sqlx::query(
-            "update webhook_deliveries set status = 'skipped', next_attempt_at = null, updated_at = now()
-              where organization_id = $1 and endpoint_id = $2 and status in ('pending', 'retrying')
-                and (locked_until is null or locked_until <= now())",
+            "with skipped as (
+                 update webhook_deliveries
+                    set status = 'skipped', next_attempt_at = null, updated_at = now()
+                  where organization_id = $1 and endpoint_id = $2
+                    and status in ('pending', 'retrying')
+                    and (locked_until is null or locked_until <= now())
+                 returning organization_id, id
+             )
+             update webhook_attempts a set outcome = 'interrupted', error = $3
+               from skipped s
+              where a.organization_id = s.organization_id and a.delivery_id = s.id
+                and a.outcome = 'sending'",
         )
         .bind(tx.org_id())
         .bind(id)
+        .bind(worker::INTERRUPTED)
         .execute(tx.conn())
         .await?;
     }
@@ -676,6 +664,7 @@ fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid)> {
 #[derive(sqlx::FromRow)]
 struct AttemptRow {
     attempt: i32,
+    outcome: AttemptOutcome,
     started_at: DateTime<Utc>,
     duration_ms: i32,
     status_code: Option<i32>,
@@ -702,7 +691,7 @@ pub async fn delivery(
             .fetch_one(tx.conn())
             .await?;
     let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "select attempt, started_at, duration_ms, status_code, response_body, error,
+        "select attempt, outcome, started_at, duration_ms, status_code, response_body, error,
                 request_headers, succeeded
          from webhook_attempts where organization_id = $1 and delivery_id = $2
          order by attempt desc",
@@ -727,6 +716,7 @@ pub async fn delivery(
                 error: a.error,
                 request_headers: a.request_headers.0,
                 succeeded: a.succeeded,
+                outcome: a.outcome,
             })
             .collect(),
     })

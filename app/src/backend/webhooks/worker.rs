@@ -2,18 +2,22 @@
 //!
 //! Any number of workers (inside `serve`, or alone as `server worker`)
 //! share the work through `webhook_claim`, which takes rows with
-//! `FOR UPDATE SKIP LOCKED`, round-robin across endpoints, and leases each
-//! for its timeout plus a margin under a new fencing token. A worker that
-//! dies leaves its claims to run out and be claimed again: at least once.
-//! `webhook_record` stores an attempt only if its token is still the
-//! delivery's, so a worker that outlived its lease cannot overwrite a newer
-//! attempt. No transaction is open while a request is on the wire.
+//! `FOR UPDATE SKIP LOCKED`, round-robin across endpoints, leases each for
+//! its timeout plus a margin under a new fencing token, and puts its attempt
+//! on the log as sending. A worker that dies leaves its claims to run out
+//! and be claimed again (at least once); the next claim marks the attempt
+//! it cut off as interrupted, so the log shows every request that may have
+//! reached the receiver. `webhook_record` stores an answer only if its
+//! token is still the delivery's, so a worker that outlived its lease cannot
+//! overwrite a newer attempt. No transaction is open while a request is on
+//! the wire.
 //!
 //! A worker wakes on `NOTIFY webhook_deliveries` (sent when deliveries are
 //! committed), when one of its requests finishes, and on a short poll for
-//! retries falling due. It keeps at most `max_in_flight` requests going and
-//! at most `per_endpoint` to any one endpoint, so a slow receiver fills a
-//! few slots, not all of them.
+//! retries falling due. It keeps at most `max_in_flight` requests going in
+//! all, and to each endpoint no more than the endpoint's own
+//! `max_in_flight`: a receiver with a short listen queue is not overrun, and
+//! a slow one fills its few slots while the others' deliveries go on.
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -35,26 +39,32 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 const PRUNE_BATCH: i32 = 1000;
 /// Finished jobs are kept this long for diagnosis.
 const JOB_RETENTION: Duration = Duration::days(30);
+/// The error of an attempt cut off with its worker; `webhook_claim` writes
+/// the same words.
+pub const INTERRUPTED: &str = "The worker sending it stopped before it recorded the answer.";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Requests one worker keeps going at once.
+    /// Requests one worker keeps going at once, to all endpoints (each
+    /// endpoint's own `max_in_flight` caps what goes to it).
     pub max_in_flight: usize,
-    /// Requests one worker keeps going to one endpoint at once.
-    pub per_endpoint: usize,
     /// Deliveries claimed per round trip.
     pub batch: usize,
     /// The backstop when no notification comes: retries falling due.
     pub poll: std::time::Duration,
+    /// How long a claim outlasts the endpoint's timeout: the time to record
+    /// the answer. A worker that dies holds its deliveries this much past
+    /// their timeout before another worker may take them up.
+    pub lease_margin: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             max_in_flight: 256,
-            per_endpoint: 32,
             batch: 128,
             poll: std::time::Duration::from_millis(1000),
+            lease_margin: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -179,18 +189,27 @@ impl Deliverer {
         &self.pool
     }
 
+    /// Claims up to `limit` due deliveries, none beyond an endpoint's
+    /// `max_in_flight` counting the requests `busy` says this worker
+    /// already has going to it, and puts their attempts on the log.
     pub async fn claim(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-        saturated: &[Uuid],
+        busy: &[(Uuid, usize)],
     ) -> Result<Vec<Claimed>> {
+        let endpoints: Vec<Uuid> = busy.iter().map(|(id, _)| *id).collect();
+        let counts: Vec<i32> = busy
+            .iter()
+            .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
+            .collect();
         Ok(
-            sqlx::query_as("select * from webhook_claim($1, $2, $3, $4)")
+            sqlx::query_as("select * from webhook_claim($1, $2, $3, $4, $5)")
                 .bind(now)
                 .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-                .bind(i32::try_from(self.settings.per_endpoint).unwrap_or(i32::MAX))
-                .bind(saturated)
+                .bind(endpoints)
+                .bind(counts)
+                .bind(self.settings.lease_margin.as_secs_f64())
                 .fetch_all(&self.pool)
                 .await?,
         )
@@ -358,6 +377,14 @@ impl Worker {
             tracing::error!(error = %e, "the webhook worker ended abnormally");
         }
     }
+
+    /// Ends it at once, as a crash would: the requests under way are
+    /// dropped and their answers never recorded.
+    pub async fn abort(self) {
+        self.task.abort();
+        // Cancelled, not failed: nothing to report.
+        let _ = self.task.await;
+    }
 }
 
 /// Requests under way, and how many go to each endpoint.
@@ -368,12 +395,9 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn saturated(&self, cap: usize) -> Vec<Uuid> {
-        self.per_endpoint
-            .iter()
-            .filter(|(_, n)| **n >= cap)
-            .map(|(id, _)| *id)
-            .collect()
+    /// The endpoints with requests under way, and how many each.
+    fn busy(&self) -> Vec<(Uuid, usize)> {
+        self.per_endpoint.iter().map(|(id, n)| (*id, *n)).collect()
     }
 
     fn done(&mut self, endpoint_id: Uuid, finished: Finished) {
@@ -467,9 +491,9 @@ async fn claim_more(deliverer: &Deliverer, settings: &Settings, in_flight: &mut 
     if want == 0 {
         return false;
     }
-    let saturated = in_flight.saturated(settings.per_endpoint);
+    let busy = in_flight.busy();
     let now = Utc::now();
-    let claimed = match deliverer.claim(now, want, &saturated).await {
+    let claimed = match deliverer.claim(now, want, &busy).await {
         Ok(claimed) => claimed,
         Err(e) => {
             tracing::error!(error = ?e, "claiming webhook deliveries failed");

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::log::StatusBadge;
 use super::{load_error, parse_id, RequestHeaders};
 use crate::api::webhooks::{get_delivery, ReplayDelivery};
-use crate::model::webhooks::{AttemptOut, DeliveryDetail};
+use crate::model::webhooks::{AttemptOut, AttemptOutcome, DeliveryDetail};
 use crate::model::Permission;
 use crate::ui::actions::form_action;
 use crate::ui::codes::Viewer;
@@ -105,23 +105,15 @@ fn DeliveryView(
 
 #[component]
 fn AttemptView(attempt: AttemptOut) -> impl IntoView {
-    let outcome = if attempt.succeeded {
-        "Succeeded"
-    } else {
-        "Failed"
-    };
-    let status = attempt
-        .status_code
-        .map(|code| format!("HTTP {code}"))
-        .unwrap_or_else(|| "No response".to_owned());
+    let (duration, status) = attempt_answer(&attempt);
     view! {
-        <article class="panel attempt" data-testid="attempt">
-            <h3>{format!("Attempt {}: {outcome}", attempt.attempt)}</h3>
+        <article class="panel attempt" data-testid="attempt" data-outcome=attempt.outcome.as_str()>
+            <h3>{format!("Attempt {}: {}", attempt.attempt, attempt.outcome.label())}</h3>
             <dl class="values">
                 <dt>"Started"</dt>
                 <dd><DateTime at=attempt.started_at/></dd>
                 <dt>"Duration"</dt>
-                <dd>{format!("{} ms", attempt.duration_ms)}</dd>
+                <dd>{duration}</dd>
                 <dt>"Response"</dt>
                 <dd>{status}</dd>
             </dl>
@@ -130,5 +122,60 @@ fn AttemptView(attempt: AttemptOut) -> impl IntoView {
             <RequestHeaders headers=attempt.request_headers/>
             {attempt.response_body.map(|body| view! { <h4>"Response body"</h4> <pre class="payload">{body}</pre> })}
         </article>
+    }
+}
+
+/// How long an attempt took and what came back, in words; neither is known
+/// for one still on the wire or cut off with its worker.
+fn attempt_answer(attempt: &AttemptOut) -> (String, String) {
+    match attempt.outcome {
+        AttemptOutcome::Sending => ("—".to_owned(), "Waiting for the answer".to_owned()),
+        AttemptOutcome::Interrupted => ("—".to_owned(), "Not recorded".to_owned()),
+        AttemptOutcome::Succeeded | AttemptOutcome::Failed => (
+            format!("{} ms", attempt.duration_ms),
+            attempt
+                .status_code
+                .map(|code| format!("HTTP {code}"))
+                .unwrap_or_else(|| "No response".to_owned()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(outcome: AttemptOutcome, status_code: Option<i32>) -> AttemptOut {
+        AttemptOut {
+            attempt: 1,
+            started_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            duration_ms: 12,
+            status_code,
+            response_body: None,
+            error: None,
+            request_headers: Vec::new(),
+            succeeded: outcome == AttemptOutcome::Succeeded,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn an_attempt_says_its_duration_and_answer_once_it_has_them() {
+        assert_eq!(
+            attempt_answer(&attempt(AttemptOutcome::Succeeded, Some(204))),
+            ("12 ms".to_owned(), "HTTP 204".to_owned())
+        );
+        assert_eq!(
+            attempt_answer(&attempt(AttemptOutcome::Failed, None)),
+            ("12 ms".to_owned(), "No response".to_owned())
+        );
+        assert_eq!(
+            attempt_answer(&attempt(AttemptOutcome::Interrupted, None)).1,
+            "Not recorded"
+        );
+        assert_eq!(
+            attempt_answer(&attempt(AttemptOutcome::Sending, None)).1,
+            "Waiting for the answer"
+        );
     }
 }

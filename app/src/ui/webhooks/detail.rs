@@ -155,6 +155,8 @@ fn EndpointHeader(
             <dd>{format!("{} s", endpoint.timeout_seconds)}</dd>
             <dt>"Max retries"</dt>
             <dd>{endpoint.max_retries}</dd>
+            <dt>"Requests at once"</dt>
+            <dd>{endpoint.max_in_flight}</dd>
             {endpoint.previous_secret_expires_at.map(|at| view! {
                 <dt>"Previous secret"</dt>
                 <dd>"Also signs until " <DateTime at/></dd>

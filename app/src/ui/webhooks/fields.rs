@@ -4,8 +4,8 @@ use leptos::prelude::*;
 
 use crate::model::flash::Typed;
 use crate::model::webhooks::{
-    EndpointOut, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, EVENT_TYPES, MAX_RETRIES,
-    MAX_TIMEOUT_SECONDS,
+    EndpointOut, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT_SECONDS, EVENT_TYPES,
+    MAX_IN_FLIGHT, MAX_RETRIES, MAX_TIMEOUT_SECONDS,
 };
 use crate::model::AppError;
 use crate::ui::components::{described_by, field_error, FieldError, TextField};
@@ -19,6 +19,7 @@ pub(super) struct Settings {
     /// As typed (a refused save shows it again), so text.
     pub timeout_seconds: String,
     pub max_retries: String,
+    pub max_in_flight: String,
 }
 
 impl Default for Settings {
@@ -29,6 +30,7 @@ impl Default for Settings {
             event_types: Vec::new(),
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS.to_string(),
             max_retries: DEFAULT_MAX_RETRIES.to_string(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT.to_string(),
         }
     }
 }
@@ -41,6 +43,7 @@ impl From<&EndpointOut> for Settings {
             event_types: e.event_types.clone(),
             timeout_seconds: e.timeout_seconds.to_string(),
             max_retries: e.max_retries.to_string(),
+            max_in_flight: e.max_in_flight.to_string(),
         }
     }
 }
@@ -60,6 +63,7 @@ impl Settings {
             event_types: form.values("event_types").map(str::to_owned).collect(),
             timeout_seconds: form.value("timeout_seconds"),
             max_retries: form.value("max_retries"),
+            max_in_flight: form.value("max_in_flight"),
         }
     }
 }
@@ -87,6 +91,7 @@ pub(super) fn EndpointFields(
         event_types,
         timeout_seconds,
         max_retries,
+        max_in_flight,
     } = values;
     // `values` already holds what a refused form typed (`keep_typed=false`).
     view! {
@@ -158,6 +163,19 @@ pub(super) fn EndpointFields(
             error=field_error(error, "max_retries")
             keep_typed=false
         />
+        <TextField
+            id=id("max-in-flight")
+            label="Requests at once"
+            name="max_in_flight"
+            kind="number"
+            min=1
+            max=MAX_IN_FLIGHT
+            required=false
+            value=max_in_flight
+            hint=format!("How many deliveries are sent to this endpoint at the same time: 1 to {MAX_IN_FLIGHT}. Raise it only if the receiver handles that many connections at once.")
+            error=field_error(error, "max_in_flight")
+            keep_typed=false
+        />
     }
 }
 
@@ -181,6 +199,7 @@ mod tests {
             DEFAULT_TIMEOUT_SECONDS.to_string()
         );
         assert_eq!(settings.max_retries, DEFAULT_MAX_RETRIES.to_string());
+        assert_eq!(settings.max_in_flight, "4");
         assert!(settings.event_types.is_empty());
     }
 }
