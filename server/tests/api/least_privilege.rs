@@ -80,20 +80,17 @@ async fn password_hash_of(app: &TestApp, user: Uuid) -> String {
 }
 
 #[tokio::test]
-async fn the_app_role_cannot_read_session_token_hashes() {
+async fn the_app_role_cannot_read_the_hashes_that_definer_functions_take_as_proof() {
     let app = crate::helpers::spawn_app().await;
     let ada = person(&app).await;
 
-    let error = refusal(
-        &app,
-        Some(ada.id),
-        None,
+    for statement in [
         "select count(*) from sessions where token_hash = $1",
-        &ada.proof,
-    )
-    .await;
-
-    assert!(error.contains("permission denied"), "{error}");
+        "select count(*) from password_resets where token_hash = $1",
+    ] {
+        let error = refusal(&app, Some(ada.id), None, statement, &ada.proof).await;
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
 }
 
 #[tokio::test]
