@@ -5,8 +5,8 @@
 use anyhow::bail;
 use anyhow::Context as _;
 use app::backend::mail::{Mailer, SmtpSettings};
+use app::backend::mode::Mode;
 use app::backend::request::TrustedProxies;
-use app::backend::state::Mode;
 use app::backend::webhooks::secrets::SecretKey;
 use app::backend::webhooks::ssrf::{AllowedNetworks, Guard};
 use app::backend::webhooks::Webhooks;
@@ -86,7 +86,7 @@ impl Default for Settings {
             data_dir: PathBuf::from(".data"),
             embedded_fsync: true,
             max_connections: 20,
-            max_imports: app::backend::codes::import::DEFAULT_MAX_IMPORTS,
+            max_imports: app::backend::codes::import_slots::DEFAULT_MAX_IMPORTS,
             log_format: LogFormat::Pretty,
             migrate_on_start: true,
             public_url: String::new(),

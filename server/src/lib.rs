@@ -8,6 +8,8 @@ pub mod embedded_pg;
 pub mod metrics;
 pub mod rest;
 pub mod security;
+pub mod server_fn_status;
 pub mod site;
 pub mod startup;
+pub mod state;
 pub mod telemetry;

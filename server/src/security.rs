@@ -1,7 +1,7 @@
 //! The HTTP edge: what every request must pass before the app sees it
 //! (cross-site refusal, no `/dev` in production) and what every response
 //! carries (a per-request CSP nonce and the security headers).
-use app::backend::state::Mode;
+use app::backend::mode::Mode;
 use app::model::{AppError, ErrorCode};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};

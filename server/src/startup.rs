@@ -1,9 +1,10 @@
 //! Building the application: database (embedded or given), migrations, the
 //! restricted-role check, and the axum router.
+pub use crate::state::{ServerParts, ServerState};
 use anyhow::Context as _;
-use app::backend::{db, jwt::JwtKeys, state::Mode, AppState};
+use app::backend::{db, jwt::JwtKeys, mode::Mode, AppState};
 use app::{shell, App};
-use axum::extract::{FromRef, State};
+use axum::extract::State;
 use axum::http::{request::Parts, HeaderName, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
@@ -95,46 +96,6 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
     Ok(())
 }
 
-/// What axum handlers share; Leptos takes its options from it, REST
-/// handlers the application state. A handle: axum clones it for every
-/// request.
-#[derive(Clone)]
-pub struct ServerState(std::sync::Arc<ServerParts>);
-
-/// What a `ServerState` holds.
-pub struct ServerParts {
-    pub leptos_options: LeptosOptions,
-    pub app: AppState,
-    /// What `GET /metrics` asks scrapers for (`Settings::metrics_token`).
-    pub metrics_token: Option<String>,
-}
-
-impl ServerState {
-    pub fn new(parts: ServerParts) -> Self {
-        Self(std::sync::Arc::new(parts))
-    }
-}
-
-impl std::ops::Deref for ServerState {
-    type Target = ServerParts;
-
-    fn deref(&self) -> &ServerParts {
-        &self.0
-    }
-}
-
-impl FromRef<ServerState> for LeptosOptions {
-    fn from_ref(state: &ServerState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl FromRef<ServerState> for AppState {
-    fn from_ref(state: &ServerState) -> Self {
-        state.app.clone()
-    }
-}
-
 pub fn router(state: ServerState) -> Router {
     let routes = generate_route_list(App);
     let edge = Edge::new(state.app.mode, &state.app.public_url);
@@ -172,6 +133,8 @@ pub fn router(state: ServerState) -> Router {
             _,
         >(context, shell))
         .with_state(state)
+        // Innermost: it reads an error's body before compression.
+        .layer(middleware::from_fn(crate::server_fn_status::fix_status))
         // Inside the router, so each request is counted under its route.
         .layer(middleware::from_fn(metrics::track_requests))
         // Layers run bottom to top on the way in: the request id and its
@@ -235,12 +198,12 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     database: Database,
-    jobs: app::backend::jobs::Worker,
+    jobs: app::backend::jobs::worker::Worker,
     webhooks: Option<WebhookWorker>,
     api_key_usage: app::backend::api_keys::UsageFlusher,
     live: app::backend::live::LiveFeed,
     live_listener: tokio::task::JoinHandle<()>,
-    imports: app::backend::codes::import::ImportSlots,
+    imports: app::backend::codes::import_slots::ImportSlots,
 }
 
 impl Application {
@@ -311,7 +274,7 @@ impl Application {
     }
 
     /// The imports this process runs at once (a test may take them all).
-    pub fn import_slots(&self) -> app::backend::codes::import::ImportSlots {
+    pub fn import_slots(&self) -> app::backend::codes::import_slots::ImportSlots {
         self.imports.clone()
     }
 
@@ -356,8 +319,9 @@ impl Application {
 
 /// Background jobs (mail) run inside the server too, so one process is a
 /// whole deployment; `server worker` runs more of them alone.
-fn start_job_worker(state: &AppState) -> app::backend::jobs::Worker {
-    app::backend::jobs::Worker::start(app::backend::jobs::Runner::from_state(state))
+fn start_job_worker(state: &AppState) -> app::backend::jobs::worker::Worker {
+    use app::backend::jobs::{runner::Runner, worker::Worker};
+    Worker::start(Runner::from_state(state))
 }
 
 /// Webhook deliveries run inside the server too (unless `webhook-worker`

@@ -10,6 +10,7 @@
 
 mod budget;
 mod bundle;
+mod modules;
 mod settings;
 mod site;
 mod split;
@@ -41,11 +42,22 @@ enum Task {
     },
     /// Only the site.
     Site,
+    /// The cycles of the crates' module graphs (there should be none).
+    Modules,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = workspace_root();
+    if let Task::Modules = cli.command {
+        let cycles = modules::report(&root)?;
+        for cycle in &cycles {
+            println!("{cycle}");
+        }
+        anyhow::ensure!(cycles.is_empty(), "{} module cycles", cycles.len());
+        println!("no module cycles");
+        return Ok(());
+    }
     let settings = Settings::load(&root)?;
     let target_dir = target_dir(&root);
     let started = Instant::now();
@@ -59,6 +71,7 @@ fn main() -> anyhow::Result<()> {
             server?;
         }
         Task::Site => build_site(&settings, &target_dir)?,
+        Task::Modules => unreachable!("answered above"),
     }
     eprintln!("xtask: done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())

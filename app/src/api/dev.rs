@@ -16,7 +16,7 @@ pub struct OutboxMail {
 #[server(endpoint = "dev/mail")]
 pub async fn dev_mail() -> Result<Vec<OutboxMail>, AppError> {
     use super::server::{fail, state};
-    use crate::backend::{state::Mode, Error};
+    use crate::backend::{mode::Mode, Error};
 
     let state = state()?;
     let dir = match (state.mode, state.mailer.outbox_dir()) {

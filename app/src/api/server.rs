@@ -4,7 +4,7 @@ use http::request::Parts;
 use leptos::prelude::*;
 
 use crate::backend::caller::CallerWithMemberships;
-use crate::backend::orgs::Membership;
+use crate::backend::sessions::Membership;
 use crate::backend::sessions::SessionUser;
 use crate::backend::{self, AppState, OrgContext, RequestMeta};
 use crate::model::{AppError, ErrorCode};
@@ -131,7 +131,7 @@ pub async fn my_memberships() -> Result<Vec<Membership>, AppError> {
     // looks.
     let user = require_user().await?;
     let read = async || {
-        crate::backend::orgs::memberships(&state()?.pool, user.user_id)
+        crate::backend::sessions::memberships(&state()?.pool, user.user_id)
             .await
             .map_err(fail)
     };

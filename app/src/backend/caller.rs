@@ -11,7 +11,7 @@ use http::request::Parts;
 use std::net::SocketAddr;
 
 use super::api_keys::{self, AuthenticatedKey};
-use super::orgs::Membership;
+use super::sessions::Membership;
 use super::sessions::{SessionToken, SessionUser};
 use super::{AppState, Error, OrgContext, RequestMeta};
 
@@ -89,7 +89,11 @@ async fn user_of(
     state: &AppState,
 ) -> Result<Option<SessionUser>, Error> {
     match credentials {
-        Credentials::Bearer(token) => state.jwt.authenticate(&state.pool, token).await.map(Some),
+        Credentials::Bearer(token) => {
+            super::sessions::authenticate_access_token(&state.pool, &state.jwt, token)
+                .await
+                .map(Some)
+        }
         Credentials::Cookie(token) => super::sessions::authenticate(&state.pool, &token).await,
         Credentials::None => Ok(None),
     }

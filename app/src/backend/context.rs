@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::db::Plans;
-use super::orgs::Membership;
+use super::sessions::Membership;
 use super::sessions::SessionUser;
 use super::{Actor, Error, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::Scopes;
@@ -80,7 +80,7 @@ impl OrgContext {
     /// The session's current organization if the user still belongs to it,
     /// else the organization they joined first.
     pub async fn resolve(pool: &PgPool, user: SessionUser, meta: RequestMeta) -> Result<Self> {
-        let memberships = super::orgs::memberships(pool, user.user_id).await?;
+        let memberships = super::sessions::memberships(pool, user.user_id).await?;
         Self::among(pool, user, &memberships, meta)
     }
 
@@ -121,7 +121,14 @@ impl OrgContext {
     /// organization with `slug` with every permission (the actor is
     /// `System` in versions and audit entries).
     pub async fn operator(pool: &PgPool, slug: &OrgSlug) -> Result<Self> {
-        let (org_id, name) = super::orgs::find_by_slug(pool, slug).await?;
+        // The command line names organizations by slug before it works
+        // in one, which row-level security would hide.
+        let (org_id, name): (Uuid, String) =
+            sqlx::query_as("select id, name from organization_by_slug($1)")
+                .bind(slug)
+                .fetch_optional(pool)
+                .await?
+                .ok_or(Error::NotFound)?;
         Ok(Self {
             org_id,
             org_name: name,

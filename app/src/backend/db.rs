@@ -134,11 +134,11 @@ pub enum Plans {
     Chosen,
     /// One plan per statement and connection, whatever the values: for
     /// statements whose best plan does not depend on them (an
-    /// organization's codes by key, a word's entries). PostgreSQL chose to
+    /// organization's codes by key, a word's entries). PostgreSQL would
     /// plan those anew on every execution, and planning the word search
-    /// cost more than running it (`bench load`, stop 20: word search 1,408
-    /// → 2,184 req/s, the list 0.44 → 0.57 of pgbench, whose scripts bind
-    /// no parameters and so never plan twice).
+    /// costs more than running it (`bench load`: word search 1,408 → 2,184
+    /// req/s with generic plans, the list 0.44 → 0.57 of pgbench, whose
+    /// scripts bind no parameters and so never plan twice).
     Generic,
 }
 

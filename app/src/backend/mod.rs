@@ -19,6 +19,7 @@ pub mod limits;
 pub mod live;
 pub mod mail;
 pub mod members;
+pub mod mode;
 pub mod orgs;
 pub mod outbox;
 pub mod passwords;

@@ -9,7 +9,7 @@ use super::error::ResultExt as _;
 use super::sessions::SessionUser;
 use super::{Actor, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::accounts::DisplayName;
-use crate::model::orgs::{Dashboard, MyOrganization, OrgOut, OrgSlug, Plan, Usage};
+use crate::model::orgs::{Dashboard, OrgOut, OrgSlug, Plan, Usage};
 use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
@@ -75,42 +75,6 @@ pub async fn get(tx: &mut OrgTx) -> Result<OrgOut> {
             .await?
             .ok_or(Error::NotFound)?;
     Ok(row.into())
-}
-
-/// The id and name of the organization with `slug`, for the operator's
-/// command line, which names organizations before working in one.
-pub async fn find_by_slug(pool: &sqlx::PgPool, slug: &OrgSlug) -> Result<(Uuid, String)> {
-    sqlx::query_as("select id, name from organization_by_slug($1)")
-        .bind(slug)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(Error::NotFound)
-}
-
-/// One of a user's memberships: the organization as the switcher shows it,
-/// and when they joined (the first one is their default).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Membership {
-    #[sqlx(flatten)]
-    pub organization: MyOrganization,
-    pub joined_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The user's memberships, by organization name: what a page needs both
-/// for its caller's organization and for the switcher, in one query.
-pub async fn memberships(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<Membership>> {
-    let mut tx = super::db::begin_as_user(pool, user_id).await?;
-    let rows: Vec<Membership> = sqlx::query_as(
-        "select o.id, o.name, o.slug, m.role, o.active, m.created_at as joined_at
-         from memberships m join organizations o on o.id = m.organization_id
-         where m.user_id = $1
-         order by lower(o.name), o.slug",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(rows)
 }
 
 /// Makes `org_id` the session's current organization, if the user is a

@@ -6,7 +6,6 @@ use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::orgs::Membership;
 use super::{tokens, RequestMeta, Result};
 use crate::model::orgs::{MyOrganization, OrgSlug};
 use crate::model::Role;
@@ -111,6 +110,32 @@ pub fn clear_cookie(secure: bool) -> String {
     super::cookies::removal(cookie_name(secure), secure)
 }
 
+/// One of a user's memberships: the organization as the switcher shows it,
+/// and when they joined (the first one is their default).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Membership {
+    #[sqlx(flatten)]
+    pub organization: MyOrganization,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// The user's memberships, by organization name: what a page needs both
+/// for its caller's organization and for the switcher, in one query.
+pub async fn memberships(pool: &PgPool, user_id: Uuid) -> Result<Vec<Membership>> {
+    let mut tx = super::db::begin_as_user(pool, user_id).await?;
+    let rows: Vec<Membership> = sqlx::query_as(
+        "select o.id, o.name, o.slug, m.role, o.active, m.created_at as joined_at
+         from memberships m join organizations o on o.id = m.organization_id
+         where m.user_id = $1
+         order by lower(o.name), o.slug",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
 /// The signed-in user behind a live session.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionUser {
@@ -210,6 +235,19 @@ pub async fn live_by_id(
             .fetch_optional(pool)
             .await?,
     )
+}
+
+/// The user behind a valid, unexpired access token whose session is still
+/// live.
+pub async fn authenticate_access_token(
+    pool: &PgPool,
+    keys: &super::jwt::JwtKeys,
+    token: &str,
+) -> Result<SessionUser> {
+    let claims = keys.verify(token)?;
+    live_by_id(pool, claims.sid, claims.sub)
+        .await?
+        .ok_or(super::Error::Unauthenticated)
 }
 
 /// The user of the live session this cookie token belongs to.

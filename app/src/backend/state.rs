@@ -6,21 +6,11 @@ use sqlx::PgPool;
 use super::api_keys::KeyGate;
 use super::jwt::JwtKeys;
 use super::mail::Mailer;
+use super::mode::Mode;
 use super::passwords::PasswordHasher;
 use super::request::TrustedProxies;
 use super::webhooks::secrets::SecretKey;
 use super::webhooks::Webhooks;
-
-/// Whether this instance runs for development (the embedded default) or in
-/// production. Production refuses to start without its own database, mail
-/// server and public URL, sends `Secure` `__Host-` cookies and HSTS, serves
-/// no `/dev` pages and makes no one platform admin by signing up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    Development,
-    Production,
-}
 
 /// What every request handler and server function shares: a handle,
 /// cloned for every request (by axum, and into each page's context), so a
@@ -56,7 +46,7 @@ pub struct Shared {
     /// Changes heard from the database, for open pages (`/events`).
     pub live: super::live::LiveFeed,
     /// The imports this process runs at once.
-    pub imports: super::codes::import::ImportSlots,
+    pub imports: super::codes::import_slots::ImportSlots,
 }
 
 fn flash_key_of(webhooks: &Webhooks) -> SecretKey {
@@ -102,7 +92,7 @@ impl AppState {
     }
 
     pub fn with_max_imports(mut self, at_once: usize) -> Self {
-        self.shared_mut().imports = super::codes::import::ImportSlots::new(at_once);
+        self.shared_mut().imports = super::codes::import_slots::ImportSlots::new(at_once);
         self
     }
 

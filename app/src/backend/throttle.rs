@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
-use super::state::Mode;
+use super::mode::Mode;
 use super::{Error, RequestMeta, Result};
 
 /// Five failures in fifteen minutes lock an account for fifteen minutes.

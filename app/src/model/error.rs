@@ -159,9 +159,8 @@ impl FromServerFnError for AppError {
             ),
         };
         // The server-function machinery answers 500 to any error it makes
-        // itself; give the response the status of the code instead.
-        #[cfg(feature = "ssr")]
-        crate::api::server::set_response_status(error.code);
+        // itself; the server's `server_fn_status` layer gives the response
+        // the status of the code instead.
         error
     }
 }

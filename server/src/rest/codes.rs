@@ -17,7 +17,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{location, ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new()

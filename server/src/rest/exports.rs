@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, ApiQuery};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new().route("/api/v1/codes/export", get(export_codes))

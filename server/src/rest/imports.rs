@@ -2,6 +2,7 @@
 //! by the same service as the browser's upload and `server import`: an
 //! upsert, all or nothing, with a dry run and delete-missing.
 use app::backend::codes::import::{self, ImportOptions};
+use app::backend::codes::import_slots;
 use app::backend::{AppState, OrgContext};
 use app::model::codes::ImportSummary;
 use app::model::Permission;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
 use super::{ApiBytes, ApiError, ApiQuery, MAX_IMPORT_BYTES};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new().route(
@@ -69,7 +70,7 @@ async fn import_codes(
     let _slot = match state.imports.try_take() {
         Ok(slot) => slot,
         Err(busy) => {
-            return Ok(import::with_retry_after(
+            return Ok(import_slots::with_retry_after(
                 ApiError::from(busy).into_response(),
             ))
         }

@@ -12,7 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{location, ApiError, ApiJson, ApiPath};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new()

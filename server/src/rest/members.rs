@@ -11,7 +11,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{ApiError, ApiPath};
-use crate::startup::ServerState;
+use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
     Router::new()

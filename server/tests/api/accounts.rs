@@ -1,4 +1,4 @@
-use app::backend::state::Mode;
+use app::backend::mode::Mode;
 use reqwest::header;
 
 use crate::helpers::{error_of, new_client, spawn_app, spawn_app_in, NewUser, TestApp};
@@ -679,7 +679,7 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
     assert!(response.status().is_success());
     assert!(
         !app.current_user(&client).await.is_null(),
-        "this session stays"
+        "the current session stays"
     );
     assert!(
         app.current_user(&other).await.is_null(),

@@ -1,4 +1,4 @@
-use app::backend::state::Mode;
+use app::backend::mode::Mode;
 use leptos::prelude::LeptosOptions;
 use reqwest::{header, Response};
 use serde_json::Value;
@@ -73,7 +73,7 @@ pub struct TestApp {
     /// The app's webhook key and guard, for delivering from the test.
     pub webhooks: app::backend::webhooks::Webhooks,
     /// The imports the app runs at once, for a test to take.
-    pub import_slots: app::backend::codes::import::ImportSlots,
+    pub import_slots: app::backend::codes::import_slots::ImportSlots,
 }
 
 pub fn test_settings(mode: Mode) -> Settings {
@@ -441,7 +441,7 @@ impl TestApp {
     }
 
     pub async fn run_jobs_at(&self, now: chrono::DateTime<chrono::Utc>) {
-        use app::backend::jobs::{Runner, DONE_CHANNEL};
+        use app::backend::jobs::{runner::Runner, DONE_CHANNEL};
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.db.superuser)
             .await
             .unwrap();

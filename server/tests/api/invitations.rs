@@ -512,7 +512,7 @@ async fn invitations_from_one_organization_are_rate_limited() {
 
 #[tokio::test]
 async fn per_address_limits_count_each_address_and_spare_a_development_loopback() {
-    use app::backend::state::Mode;
+    use app::backend::mode::Mode;
     use app::backend::throttle::{hit_address, INVITE_PER_ADDRESS};
     use app::backend::{Error, RequestMeta};
 

@@ -1,6 +1,6 @@
 //! Background jobs: written with the request, run after it, retried with
 //! backoff, each run once however many workers there are.
-use app::backend::jobs::{self, Runner, DONE_CHANNEL};
+use app::backend::jobs::{self, runner::Runner, DONE_CHANNEL};
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 
@@ -170,7 +170,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
 #[tokio::test]
 async fn the_worker_command_runs_jobs_alone_and_stops_on_sigterm() {
     use app::backend::mail::Mail;
-    use app::backend::state::Mode;
+    use app::backend::mode::Mode;
     use server::config::DatabaseUrls;
     use server::startup::Database;
 

@@ -1,6 +1,6 @@
 //! The HTTP edge: body limits, cross-site refusal, security headers, dev
 //! routes in production, malformed input, request ids and client addresses.
-use app::backend::state::Mode;
+use app::backend::mode::Mode;
 use reqwest::{header, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

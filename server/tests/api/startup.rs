@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use uuid::Uuid;
 
 use crate::helpers::{leptos_options_at, test_settings, TestDb};
-use app::backend::state::Mode;
+use app::backend::mode::Mode;
 
 #[tokio::test]
 async fn the_server_refuses_to_run_as_a_superuser() {

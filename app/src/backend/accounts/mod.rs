@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
+use super::mode::Mode;
 use super::sessions::{self, Lifetime, SessionToken, SessionUser};
-use super::state::Mode;
 use super::throttle::{self, Slot};
 use super::{db, members, orgs, Actor, AppState, Error, OrgTx, RequestMeta, Result};
 use crate::model::accounts::{DisplayName, Email, Password};

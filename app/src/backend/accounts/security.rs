@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::error::ResultExt as _;
-use crate::backend::jobs::{self, Job, PasswordResetJob, Runner};
+use crate::backend::jobs::{self, Job, JobContext, PasswordResetJob};
 use crate::backend::mail::Mail;
 use crate::backend::sessions::SessionUser;
 use crate::backend::throttle::{self, Slot};
@@ -330,7 +330,7 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
 /// The job behind `request_reset`: a new link (older ones stop working),
 /// audited with it in one transaction, then mailed. A retry after a failed
 /// send makes a fresh link, so no link is stored anywhere but as a hash.
-pub(crate) async fn send_reset_link(runner: &Runner, job: &PasswordResetJob) -> Result<()> {
+pub(crate) async fn send_reset_link(runner: &JobContext, job: &PasswordResetJob) -> Result<()> {
     let user_id: Option<Uuid> = sqlx::query_scalar("select id from users where email = $1")
         .bind(&job.email)
         .fetch_optional(runner.pool())

@@ -22,10 +22,11 @@ use crate::model::api_keys::{
 };
 use crate::model::audit::AuditAction;
 use crate::model::codes::optional_number;
-use crate::model::orgs::OrgSlug;
 use crate::model::Permission;
 
+mod authenticated;
 mod gate;
+pub use authenticated::{AuthenticatedKey, RateLimitState};
 pub use gate::{KeyGate, UsageFlusher};
 
 pub const KEY_PREFIX: &str = "cb_live_";
@@ -84,43 +85,6 @@ pub fn looks_like_key(text: &str) -> bool {
 
 fn hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
-}
-
-/// A key that was just presented and found live, with its request counted
-/// (see [`KeyGate::authenticate`]).
-#[derive(Debug, Clone)]
-pub struct AuthenticatedKey {
-    pub id: Uuid,
-    pub name: String,
-    pub organization_id: Uuid,
-    pub organization_name: String,
-    pub organization_slug: OrgSlug,
-    pub scopes: Scopes,
-    pub rate_limit: RateLimitState,
-}
-
-/// Where the key stands in its one-minute window, for `RateLimit-*`
-/// headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitState {
-    pub limit: i32,
-    pub used: i32,
-    pub resets_at: DateTime<Utc>,
-}
-
-impl RateLimitState {
-    pub fn remaining(&self) -> i32 {
-        (self.limit - self.used).max(0)
-    }
-
-    pub fn exceeded(&self) -> bool {
-        self.used > self.limit
-    }
-
-    /// Whole seconds until the window resets (at least 1).
-    pub fn reset_seconds(&self, now: DateTime<Utc>) -> i64 {
-        (self.resets_at - now).num_seconds().clamp(1, 60)
-    }
 }
 
 /// Records the first refused request of a window in the organization's

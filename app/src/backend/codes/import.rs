@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use uuid::Uuid;
 
+use super::import_slots::{with_retry_after, ImportSlot};
 use super::versions::snapshot;
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox::{self, EventType};
@@ -701,61 +702,6 @@ async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) ->
 /// The largest import file taken, gzipped or not: ten times a full
 /// ICD-10-CM release as plain CSV.
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
-
-/// Imports one process runs at once unless configured otherwise: each
-/// holds its file, every row and the organization's codes in memory, and
-/// one long transaction.
-pub const DEFAULT_MAX_IMPORTS: usize = 2;
-/// How long a refused import is told to wait before trying again.
-const BUSY_RETRY_AFTER_SECONDS: u32 = 30;
-
-/// The imports this process may run at once.
-#[derive(Clone, Debug)]
-pub struct ImportSlots(std::sync::Arc<tokio::sync::Semaphore>);
-
-/// One running import's place; given back when dropped.
-pub struct ImportSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
-
-impl ImportSlots {
-    pub fn new(at_once: usize) -> Self {
-        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(
-            at_once.max(1),
-        )))
-    }
-
-    /// A place for one more import, or a 429 when every one is taken: the
-    /// caller is told to come back (`with_retry_after`) rather than queued
-    /// with its file in memory.
-    pub fn try_take(&self) -> Result<ImportSlot> {
-        self.0
-            .clone()
-            .try_acquire_owned()
-            .map(ImportSlot)
-            .map_err(|_| {
-                Error::RateLimited(format!(
-                    "The server is running as many imports as it takes at once. Try again in {BUSY_RETRY_AFTER_SECONDS} seconds."
-                ))
-            })
-    }
-}
-
-impl Default for ImportSlots {
-    fn default() -> Self {
-        Self::new(DEFAULT_MAX_IMPORTS)
-    }
-}
-
-/// `response`, with `Retry-After` when it is a 429 (every import slot was
-/// taken).
-pub fn with_retry_after(mut response: axum::response::Response) -> axum::response::Response {
-    if response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS {
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECONDS),
-        );
-    }
-    response
-}
 
 /// `POST /codes/import?file_name=…&delete_missing=true&dry_run=true` with
 /// the file as the body: the browser's upload (with its progress bar) and

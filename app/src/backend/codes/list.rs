@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::search::{self, WordPlan};
+use super::search::{self, prefix_end, WordPlan};
 use super::{CodeRow, SELECT_CODE};
 use crate::backend::{AppState, Error, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{
@@ -73,12 +73,6 @@ fn prefix_query(words: &[String]) -> String {
         .map(|w| format!("{w}:*"))
         .collect::<Vec<_>>()
         .join(" & ")
-}
-
-/// The smallest string greater than every string that starts with `prefix`
-/// (in byte order): the end of a prefix range an index can scan.
-pub(super) fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}{}", char::MAX)
 }
 
 pub async fn list(ctx: &OrgContext, state: &AppState, filter: CodeFilter) -> Result<CodePage> {

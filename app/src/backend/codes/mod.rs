@@ -6,6 +6,7 @@
 pub mod comments;
 pub mod export;
 pub mod import;
+pub mod import_slots;
 mod list;
 pub mod search;
 mod versions;

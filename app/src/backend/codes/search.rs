@@ -24,9 +24,14 @@
 //! Walking the codes in order is never chosen when one word is enough: a
 //! single common word concentrated late in the alphabet of codes (`femur`,
 //! in S) would read the 50,000 codes before it.
-use super::list::prefix_end;
 use crate::backend::{AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{SearchTerms, SortOrder};
+
+/// The smallest string greater than every string that starts with `prefix`
+/// (in byte order): the end of a prefix range an index can scan.
+pub(super) fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
 
 /// Below this many entries a query word is rare: its codes can be fetched
 /// and sorted whole.

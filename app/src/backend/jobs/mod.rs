@@ -8,9 +8,14 @@
 //! `jobs` channel on commit so a listening worker starts at once; each
 //! finished attempt notifies `jobs_done`. Every function takes the time
 //! `now` from its caller, so tests move a clock instead of sleeping.
+//!
+//! This module is what areas need to ask for work (`enqueue`) and to do it
+//! (`JobContext`); `runner` claims jobs and calls those areas, so it sits
+//! above them.
+pub mod runner;
 pub mod worker;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -18,16 +23,14 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::mail::{Mail, Mailer};
-use super::{Actor, AppState, Error, OrgTx, RequestMeta, Result};
-
-pub use worker::Worker;
+use super::{RequestMeta, Result};
 
 /// Where a worker is told that jobs are waiting.
 pub const CHANNEL: &str = "jobs";
 /// Where a worker tells that it finished an attempt.
 pub const DONE_CHANNEL: &str = "jobs_done";
 /// How long a claimed job is a worker's before another may take it over.
-const LEASE: Duration = Duration::minutes(5);
+pub(crate) const LEASE: Duration = Duration::minutes(5);
 const MAX_ATTEMPTS: i32 = 6;
 
 /// The request facts a job records in its audit entries.
@@ -103,7 +106,7 @@ impl Job {
         Ok(value.map_err(anyhow::Error::new)?)
     }
 
-    fn parse(kind: &str, payload: Value) -> Result<Self> {
+    pub(crate) fn parse(kind: &str, payload: Value) -> Result<Self> {
         let job = match kind {
             "mail" => serde_json::from_value(payload).map(Job::Mail),
             "password_reset" => serde_json::from_value(payload).map(Job::PasswordReset),
@@ -140,35 +143,22 @@ pub fn backoff(attempts: i32) -> Duration {
     (Duration::seconds(30) * 2i32.pow(doublings as u32)).min(Duration::hours(1))
 }
 
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    id: Uuid,
-    kind: String,
-    payload: Value,
-    attempts: i32,
-    max_attempts: i32,
-}
-
-/// What running jobs needs: the database, the mailer, and the public
+/// What a job's work needs: the database, the mailer, and the public
 /// address for links in mail.
 #[derive(Clone)]
-pub struct Runner {
+pub struct JobContext {
     pool: PgPool,
     mailer: Mailer,
     public_url: String,
 }
 
-impl Runner {
+impl JobContext {
     pub fn new(pool: PgPool, mailer: Mailer, public_url: &str) -> Self {
         Self {
             pool,
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
-    }
-
-    pub fn from_state(state: &AppState) -> Self {
-        Self::new(state.pool.clone(), state.mailer.clone(), &state.public_url)
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -181,161 +171,6 @@ impl Runner {
 
     pub fn link(&self, path: &str) -> String {
         format!("{}{path}", self.public_url)
-    }
-
-    /// Runs every job due at `now`, one after another, until none is left
-    /// that no other worker holds; returns how many attempts it made.
-    pub async fn run_due(&self, now: DateTime<Utc>) -> Result<usize> {
-        let mut ran = 0;
-        while let Some(claimed) = self.claim(now).await? {
-            self.attempt(claimed, now).await?;
-            ran += 1;
-        }
-        Ok(ran)
-    }
-
-    async fn claim(&self, now: DateTime<Utc>) -> Result<Option<Claimed>> {
-        Ok(sqlx::query_as(
-            "update jobs set attempts = attempts + 1, locked_until = $1 + $2::interval
-             where id = (
-                 select id from jobs
-                 where done_at is null and failed_at is null and run_at <= $1
-                   and (locked_until is null or locked_until <= $1)
-                 order by run_at
-                 limit 1
-                 for update skip locked)
-             returning id, kind, payload, attempts, max_attempts",
-        )
-        .bind(now)
-        .bind(format!("{} seconds", LEASE.num_seconds()))
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    #[tracing::instrument(skip_all, fields(job_id = %claimed.id, kind = %claimed.kind, attempt = claimed.attempts))]
-    async fn attempt(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<()> {
-        let outcome = match Job::parse(&claimed.kind, claimed.payload) {
-            Ok(job) => {
-                let outcome = self.perform(&job).await;
-                self.after_attempt(&job, outcome.as_ref().err()).await?;
-                outcome
-            }
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(()) => self.finish(claimed.id, now).await,
-            Err(e) => {
-                let error = describe(&e);
-                tracing::warn!(%error, "job attempt failed");
-                if claimed.attempts >= claimed.max_attempts {
-                    tracing::error!(%error, "job failed for good");
-                    self.give_up(claimed.id, now, &error).await
-                } else {
-                    self.retry(claimed.id, now + backoff(claimed.attempts), &error)
-                        .await
-                }
-            }
-        }
-    }
-
-    async fn perform(&self, job: &Job) -> Result<()> {
-        match job {
-            Job::Mail(job) => self.mailer.send(&job.mail).await,
-            Job::PasswordReset(job) => super::accounts::security::send_reset_link(self, job).await,
-        }
-    }
-
-    /// Shows an invitation mail's outcome on the invitation, for admins.
-    async fn after_attempt(&self, job: &Job, error: Option<&Error>) -> Result<()> {
-        let Job::Mail(MailJob {
-            invitation: Some(invitation),
-            ..
-        }) = job
-        else {
-            return Ok(());
-        };
-        let mut tx = OrgTx::begin(
-            &self.pool,
-            invitation.organization_id,
-            Actor::System,
-            RequestMeta::default(),
-        )
-        .await?;
-        sqlx::query(
-            "update invitations set mail_error = $3 where organization_id = $1 and id = $2",
-        )
-        .bind(invitation.organization_id)
-        .bind(invitation.invitation_id)
-        .bind(error.map(describe))
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await
-    }
-
-    /// Done; a mail's text (with its link) is not kept once sent.
-    async fn finish(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        self.close(
-            id,
-            "update jobs set done_at = $2, locked_until = null, last_error = coalesce($3, last_error),
-                 payload = case when kind = 'mail' then payload #- '{mail,text}' else payload end
-             where id = $1",
-            now,
-            None,
-        )
-        .await
-    }
-
-    async fn give_up(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<()> {
-        self.close(
-            id,
-            "update jobs set failed_at = $2, locked_until = null, last_error = $3,
-                 payload = case when kind = 'mail' then payload #- '{mail,text}' else payload end
-             where id = $1",
-            now,
-            Some(error),
-        )
-        .await
-    }
-
-    async fn retry(&self, id: Uuid, run_at: DateTime<Utc>, error: &str) -> Result<()> {
-        self.close(
-            id,
-            "update jobs set run_at = $2, locked_until = null, last_error = $3 where id = $1",
-            run_at,
-            Some(error),
-        )
-        .await
-    }
-
-    async fn close(
-        &self,
-        id: Uuid,
-        statement: &str,
-        at: DateTime<Utc>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(statement)
-            .bind(id)
-            .bind(at)
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("select pg_notify($1, $2)")
-            .bind(DONE_CHANNEL)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// An error with its causes, for a person to read.
-fn describe(error: &Error) -> String {
-    match error {
-        Error::Internal(e) => format!("{e:#}"),
-        other => other.to_string(),
     }
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Runner, CHANNEL};
+use super::runner::Runner;
+use super::CHANNEL;
 
 const POLL: Duration = Duration::from_secs(2);
 

@@ -118,7 +118,7 @@ fn SessionRow(s: SessionOut, revoke: ServerAction<RevokeSession>) -> impl IntoVi
     let device = s.device();
     view! {
         <tr>
-            <td>{device}{s.current.then_some(" (this session)")}</td>
+            <td>{device}{s.current.then_some(" (current session)")}</td>
             <td>{s.ip.clone().unwrap_or_default()}</td>
             <td><DateTime at=s.last_seen_at/></td>
             <td>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
 use uuid::Uuid;
 
-use super::detail::CodeActions;
+use super::actions::CodeActions;
 use super::diff::{side, word_diff, Change, Segment};
 use super::{active_label, when, Viewer};
 use crate::model::codes::{CodeContent, CodeHistory, CommentOut, VersionOut};

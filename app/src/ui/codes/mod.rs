@@ -2,6 +2,7 @@
 //! with its edit form, history and comments (`/codes/:id`), and the file
 //! import (`/codes/import`). Links and buttons follow the role from
 //! `model::roles`, the same matrix the server enforces.
+mod actions;
 mod detail;
 pub mod diff;
 mod history;
