@@ -313,7 +313,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let worker = jobs::worker::Worker::start(runner);
             let deliverer = app::backend::webhooks::worker::Deliverer::new(
-                db.app_pool.clone(),
+                db.worker_pool(startup::WORKER_CONNECTIONS).await?,
                 settings.webhooks()?,
             );
             let webhooks = app::backend::webhooks::worker::Worker::start(deliverer);

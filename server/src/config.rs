@@ -110,6 +110,8 @@ pub struct DatabaseUrls {
     pub owner: Option<String>,
     /// The restricted role's connection. Unset: derived from `owner`.
     pub app: Option<String>,
+    /// The delivery workers' role's connection. Unset: derived from `owner`.
+    pub worker: Option<String>,
 }
 
 impl DatabaseUrls {
@@ -118,6 +120,7 @@ impl DatabaseUrls {
         Self {
             owner: get("DATABASE_URL"),
             app: get("APP_DATABASE_URL"),
+            worker: get("WORKER_DATABASE_URL"),
         }
     }
 }

@@ -28,11 +28,12 @@ use app::backend::webhooks::worker::{Deliverer, Worker as WebhookWorker};
 /// The database the embedded cluster serves the application from.
 const EMBEDDED_DATABASE: &str = "codebook";
 
-/// Both connections the server holds, and the embedded cluster if it runs
-/// one (stopped when this is dropped).
+/// Both connections the server holds, where delivery workers connect, and
+/// the embedded cluster if it runs one (stopped when this is dropped).
 pub struct Database {
     pub owner_pool: PgPool,
     pub app_pool: PgPool,
+    worker_url: String,
     pub embedded: Option<EmbeddedPostgres>,
 }
 
@@ -62,10 +63,12 @@ impl Database {
         if migrate {
             db::migrate(&owner_pool).await?;
         }
-        let app_url = match &urls.app {
-            Some(url) => url.clone(),
-            None => db::app_role_url(&owner_url)?,
+        let role_url = |given: &Option<String>, role| match given {
+            Some(url) => Ok(url.clone()),
+            None => db::role_url(&owner_url, role),
         };
+        let app_url = role_url(&urls.app, db::APP_ROLE)?;
+        let worker_url = role_url(&urls.worker, db::WORKER_ROLE)?;
         let app_pool = db::connect(&app_url, settings.max_connections)
             .await
             .context("Failed to connect as the application role")?;
@@ -73,10 +76,25 @@ impl Database {
         Ok(Self {
             owner_pool,
             app_pool,
+            worker_url,
             embedded,
         })
     }
+
+    /// A pool of the delivery workers' role, for the processes that
+    /// deliver webhooks (only they connect as it).
+    pub async fn worker_pool(&self, max_connections: u32) -> anyhow::Result<PgPool> {
+        let pool = db::connect(&self.worker_url, max_connections)
+            .await
+            .context("Failed to connect as the delivery workers' role (see WORKER_DATABASE_URL)")?;
+        db::ensure_restricted_role(&pool).await?;
+        Ok(pool)
+    }
 }
+
+/// Connections a process's delivery worker holds: it claims and records
+/// in batches, with no transaction open while it sends.
+pub const WORKER_CONNECTIONS: u32 = 4;
 
 async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
     let admin = db::connect(admin_url, 1).await?;
@@ -243,9 +261,13 @@ impl Application {
         });
         let jobs = start_job_worker(&state.app);
         let api_key_usage = state.app.api_keys.start_flushing(state.app.pool.clone());
-        let webhooks = settings
-            .webhook_worker
-            .then(|| start_webhook_worker(&state.app));
+        let webhooks = match settings.webhook_worker {
+            true => {
+                let pool = database.worker_pool(WORKER_CONNECTIONS).await?;
+                Some(start_webhook_worker(pool, &state.app))
+            }
+            false => None,
+        };
         let live = state.app.live.clone();
         let live_listener = tokio::spawn(app::backend::live::listen(
             state.app.pool.clone(),
@@ -271,6 +293,11 @@ impl Application {
 
     pub fn app_pool(&self) -> PgPool {
         self.database.app_pool.clone()
+    }
+
+    /// A pool of the delivery workers' role (for a test to deliver with).
+    pub async fn worker_pool(&self) -> anyhow::Result<PgPool> {
+        self.database.worker_pool(WORKER_CONNECTIONS).await
     }
 
     /// The imports this process runs at once (a test may take them all).
@@ -326,8 +353,8 @@ fn start_job_worker(state: &AppState) -> app::backend::jobs::worker::Worker {
 
 /// Webhook deliveries run inside the server too (unless `webhook-worker`
 /// is off); `server worker` runs more of them alone.
-pub fn start_webhook_worker(state: &AppState) -> WebhookWorker {
-    WebhookWorker::start(Deliverer::new(state.pool.clone(), state.webhooks.clone()))
+pub fn start_webhook_worker(worker_pool: PgPool, state: &AppState) -> WebhookWorker {
+    WebhookWorker::start(Deliverer::new(worker_pool, state.webhooks.clone()))
 }
 
 /// The JWT key from `JWT_SECRET`. Production refuses to start without a

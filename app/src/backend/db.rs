@@ -12,6 +12,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// The role the application runs as; created by the first migration.
 pub const APP_ROLE: &str = "codebook_app";
+/// The role delivery workers run as: the application's rights, and the
+/// functions that lease and record deliveries across organizations.
+pub const WORKER_ROLE: &str = "codebook_worker";
 
 /// A pooled connection idle longer than this is checked before use.
 pub const TRUSTED_IDLE: Duration = Duration::from_secs(30);
@@ -65,12 +68,12 @@ pub async fn migrate(owner_pool: &PgPool) -> anyhow::Result<()> {
         .context("Failed to run database migrations")
 }
 
-/// The URL the application connects with: the owner's URL with the user
-/// swapped for the restricted role (and no password: give
-/// `APP_DATABASE_URL` where the server wants one).
-pub fn app_role_url(owner_url: &str) -> anyhow::Result<String> {
+/// The URL `role` connects with: the owner's URL with the user swapped
+/// (and no password: give `APP_DATABASE_URL` / `WORKER_DATABASE_URL` where
+/// the server wants one).
+pub fn role_url(owner_url: &str, role: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(owner_url).context("Invalid database URL")?;
-    url.set_username(APP_ROLE)
+    url.set_username(role)
         .map_err(|()| anyhow::anyhow!("Database URL cannot carry a user name"))?;
     url.set_password(None)
         .map_err(|()| anyhow::anyhow!("Database URL cannot carry a password"))?;
@@ -89,13 +92,15 @@ pub async fn ensure_restricted_role(pool: &PgPool) -> anyhow::Result<()> {
     if is_super {
         bail!(
             "Refusing to start: the application's database role `{name}` is a superuser, \
-             so row-level security would not apply. Connect as `{APP_ROLE}` (see APP_DATABASE_URL)."
+             so row-level security would not apply. Connect as `{APP_ROLE}` or `{WORKER_ROLE}` \
+             (see APP_DATABASE_URL and WORKER_DATABASE_URL)."
         );
     }
     if bypass {
         bail!(
             "Refusing to start: the application's database role `{name}` has BYPASSRLS, \
-             so row-level security would not apply. Connect as `{APP_ROLE}` (see APP_DATABASE_URL)."
+             so row-level security would not apply. Connect as `{APP_ROLE}` or `{WORKER_ROLE}` \
+             (see APP_DATABASE_URL and WORKER_DATABASE_URL)."
         );
     }
     let owned: Vec<String> = sqlx::query_scalar(

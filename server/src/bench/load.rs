@@ -321,6 +321,7 @@ async fn open_seeded(
         let urls = DatabaseUrls {
             owner: Some(url),
             app: None,
+            worker: None,
         };
         return Database::open(settings, &urls, true).await;
     }

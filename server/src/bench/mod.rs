@@ -344,7 +344,7 @@ pub async fn webhooks(settings: &Settings, options: WebhooksOptions) -> anyhow::
         settings.max_connections
     );
     let worker = worker::Worker::start(
-        Deliverer::new(db.app_pool.clone(), hooks.clone()).with_settings(worker_settings),
+        Deliverer::new(db.worker_pool(8).await?, hooks.clone()).with_settings(worker_settings),
     );
 
     match options.rate {
@@ -573,6 +573,7 @@ async fn fresh_database(settings: &Settings, name: &str) -> anyhow::Result<Datab
     let urls = DatabaseUrls {
         owner: Some(recreate_database(&owner_url, name).await?),
         app: None,
+        worker: None,
     };
     Database::open(settings, &urls, true).await
 }

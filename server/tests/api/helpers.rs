@@ -68,6 +68,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The application's own pool: the restricted role.
     pub app_pool: PgPool,
+    /// The delivery workers' role.
+    pub worker_pool: PgPool,
     /// Where the app sends mail, for running its jobs from the test.
     pub mailer: app::backend::mail::Mailer,
     /// The app's webhook key and guard, for delivering from the test.
@@ -106,6 +108,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: None,
+        worker: None,
     };
     let mail_dir = std::env::temp_dir().join(format!("codebook-mail-{}", Uuid::new_v4().simple()));
     settings.mail_outbox_dir = mail_dir.clone();
@@ -124,6 +127,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let app_pool = application.app_pool();
+    let worker_pool = application
+        .worker_pool()
+        .await
+        .expect("the workers' role connects");
     let import_slots = application.import_slots();
     tokio::spawn(application.run_until_stopped());
     TestApp {
@@ -132,6 +139,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir,
         db,
         app_pool,
+        worker_pool,
         mailer,
         webhooks,
         import_slots,
@@ -428,7 +436,10 @@ impl TestApp {
     /// finished one (`jobs_done`) before looking again; no sleeping.
     /// A delivery worker of this app's database, as `serve` runs one.
     pub fn deliverer(&self) -> app::backend::webhooks::worker::Deliverer {
-        app::backend::webhooks::worker::Deliverer::new(self.app_pool.clone(), self.webhooks.clone())
+        app::backend::webhooks::worker::Deliverer::new(
+            self.worker_pool.clone(),
+            self.webhooks.clone(),
+        )
     }
 
     /// Sends every webhook delivery due at `now` once, and records the

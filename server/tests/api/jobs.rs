@@ -178,6 +178,7 @@ async fn the_worker_command_runs_jobs_alone_and_stops_on_sigterm() {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: None,
+        worker: None,
     };
     let database = Database::open(
         &crate::helpers::test_settings(Mode::Development),

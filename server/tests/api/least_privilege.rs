@@ -2,7 +2,8 @@
 //! credentials (a bug, an injection) would try it: `app.user_id` and
 //! `app.org_id` are settings it sets freely, so the definer functions that
 //! act as a person take the holder's session token (its hash) as proof,
-//! and `organizations` is closed like a tenant table.
+//! `organizations` is closed like a tenant table, and the functions that
+//! work on every organization's deliveries are the workers' role's alone.
 use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -244,4 +245,32 @@ async fn the_app_role_sees_and_changes_only_its_own_organization_and_never_its_p
     .unwrap();
     assert_eq!(names[0].1, "enterprise");
     assert_ne!(names[1].0, "Taken");
+}
+
+#[tokio::test]
+async fn only_the_workers_role_leases_records_and_prunes_deliveries() {
+    let app = crate::helpers::spawn_app().await;
+    let ada = person(&app).await;
+    let org = app.org_id_of(&ada.email).await;
+    let statements = [
+        "select * from webhook_claim(now(), 10, '{}'::uuid[], '{}'::int[], 10)",
+        "select * from webhook_record('[]'::jsonb)",
+        "select webhook_prune(now(), 10)",
+    ];
+
+    for statement in statements {
+        let mut tx = as_app(&app, Some(ada.id), Some(org)).await;
+        let error = sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .expect_err(statement)
+            .to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+    for statement in statements {
+        sqlx::query(statement)
+            .execute(&app.worker_pool)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
 }

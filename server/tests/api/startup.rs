@@ -13,6 +13,7 @@ async fn the_server_refuses_to_run_as_a_superuser() {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: Some(db.url.clone()),
+        worker: None,
     };
 
     let error = Database::open(&test_settings(Mode::Development), &urls, true)
@@ -37,6 +38,7 @@ async fn the_server_refuses_a_role_with_bypassrls() {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: Some(db.url_as(&role)),
+        worker: None,
     };
 
     let error = Database::open(&test_settings(Mode::Development), &urls, true)
@@ -75,6 +77,7 @@ async fn the_application_role_is_restricted() {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: None,
+        worker: None,
     };
     let database = Database::open(&test_settings(Mode::Development), &urls, true)
         .await
@@ -104,6 +107,7 @@ fn some_database() -> DatabaseUrls {
     DatabaseUrls {
         owner: Some("postgres://postgres@127.0.0.1:1/never".into()),
         app: None,
+        worker: None,
     }
 }
 
@@ -202,6 +206,7 @@ async fn development_refuses_a_non_loopback_address_unless_allowed() {
     let urls = DatabaseUrls {
         owner: Some(db.url.clone()),
         app: None,
+        worker: None,
     };
     Application::build(&allowed, &urls, leptos_options_at(anywhere))
         .await

@@ -1221,7 +1221,7 @@ async fn a_url_allowed_at_creation_is_checked_again_at_send_time() {
         app::backend::webhooks::ssrf::Guard::new(Default::default(), true),
     )
     .unwrap();
-    let worker = app::backend::webhooks::worker::Deliverer::new(app.app_pool.clone(), strict);
+    let worker = app::backend::webhooks::worker::Deliverer::new(app.worker_pool.clone(), strict);
     worker.deliver_due(Utc::now()).await.unwrap();
     let error: Option<String> =
         sqlx::query_scalar("select error from webhook_attempts where endpoint_id = $1")

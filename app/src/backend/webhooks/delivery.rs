@@ -20,9 +20,11 @@ const READ_BODY_BYTES: usize = 64 * 1024;
 /// The pauses before each retry: about 5 s, 5 min, 30 min, 2 h, 5 h, then
 /// 10 h for every retry after that.
 const SCHEDULE_SECONDS: [i64; 6] = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600];
-/// A receiver's `Retry-After` is honoured within these bounds.
-const MIN_RETRY_AFTER: Duration = Duration::seconds(5);
-const MAX_RETRY_AFTER: Duration = Duration::hours(24);
+/// A receiver's `Retry-After` is honoured within these bounds: no sooner
+/// than the first retry, no later than the schedule's longest pause (a
+/// receiver cannot park a delivery for days).
+const MIN_RETRY_AFTER: Duration = Duration::seconds(SCHEDULE_SECONDS[0]);
+const MAX_RETRY_AFTER: Duration = Duration::seconds(SCHEDULE_SECONDS[SCHEDULE_SECONDS.len() - 1]);
 
 /// What is sent: the same bytes to the same URL on every attempt.
 pub struct Outgoing<'a> {
@@ -361,7 +363,11 @@ mod tests {
         );
         assert_eq!(
             asked(Duration::days(30)),
-            Verdict::RetryAt(now + Duration::hours(24))
+            Verdict::RetryAt(now + Duration::hours(10))
+        );
+        assert_eq!(
+            asked(Duration::hours(11)),
+            Verdict::RetryAt(now + Duration::hours(10))
         );
     }
 

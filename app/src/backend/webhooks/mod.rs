@@ -505,9 +505,10 @@ pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<T
     } else {
         delivery::Verdict::Dead
     };
-    worker::record(
-        &state.pool,
-        &[worker::Finished {
+    let mut tx = ctx.begin(&state.pool).await?;
+    worker::record_test_send(
+        &mut tx,
+        &worker::Finished {
             organization_id: ctx.org_id,
             delivery_id,
             lease: 0,
@@ -515,9 +516,10 @@ pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<T
             started_at,
             sent: sent.clone(),
             verdict,
-        }],
+        },
     )
     .await?;
+    tx.commit().await?;
     Ok(TestSendOut {
         delivery_id,
         request_headers: sent.request_headers,

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::delivery::{self, Outgoing, Sent, Verdict};
 use super::secrets::{SecretKey, SigningSecret};
 use super::{disable_for, Webhooks, CHANNEL};
-use crate::backend::Result;
+use crate::backend::{OrgTx, Result};
 use crate::model::webhooks::message_id;
 
 /// An endpoint whose every attempt has failed for this long is disabled.
@@ -137,6 +137,17 @@ pub async fn record(pool: &PgPool, finished: &[Finished]) -> Result<Vec<Endpoint
         .bind(serde_json::Value::Array(attempts))
         .fetch_all(pool)
         .await?)
+}
+
+/// Records the one attempt of a test send, made by a request of the
+/// organization `tx` works in (the workers' `record` is not the
+/// application's to call).
+pub async fn record_test_send(tx: &mut OrgTx, finished: &Finished) -> Result<()> {
+    sqlx::query("select webhook_record_test_send($1)")
+        .bind(attempt_json(finished))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 fn attempt_json(f: &Finished) -> serde_json::Value {
