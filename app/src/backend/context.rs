@@ -260,4 +260,23 @@ impl OrgContext {
     pub async fn begin_planned(&self, pool: &PgPool, plans: Plans) -> Result<OrgTx> {
         OrgTx::begin_planned(pool, self.org_id, self.actor, self.meta.clone(), plans).await
     }
+
+    /// The organization's transaction, for a caller allowed `permission`
+    /// (refused, and the refusal audited, otherwise): the one way to check
+    /// and open in one step, so no work starts before its check.
+    pub async fn begin_as(&self, pool: &PgPool, permission: Permission) -> Result<OrgTx> {
+        self.require(permission).await?;
+        self.begin(pool).await
+    }
+
+    /// `begin_as`, with `begin_planned`'s plans.
+    pub async fn begin_planned_as(
+        &self,
+        pool: &PgPool,
+        permission: Permission,
+        plans: Plans,
+    ) -> Result<OrgTx> {
+        self.require(permission).await?;
+        self.begin_planned(pool, plans).await
+    }
 }

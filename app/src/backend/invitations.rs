@@ -44,8 +44,7 @@ async fn get_open(tx: &mut OrgTx, id: Uuid) -> Result<InvitationOut> {
 /// invite (addresses of people who are not members yet are not for every
 /// viewer or read-only key).
 pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<InvitationOut>> {
-    ctx.require(Permission::InviteMembers).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::InviteMembers).await?;
     let rows = sqlx::query_as(&format!(
         "{SELECT_OUT} where i.organization_id = $1 and i.accepted_at is null and i.revoked_at is null
          order by i.created_at desc"
@@ -138,8 +137,7 @@ pub async fn invite(
 /// A new link (the old one stops working) and a new 7 days.
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
 pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<InvitationOut> {
-    ctx.require(Permission::InviteMembers).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::InviteMembers).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role).await?;
     let email = Email::parse(&invitation.email)?;
@@ -170,8 +168,7 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
 
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
 pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
-    ctx.require(Permission::InviteMembers).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::InviteMembers).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role).await?;
     sqlx::query("update invitations set revoked_at = now() where organization_id = $1 and id = $2")

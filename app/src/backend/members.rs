@@ -31,8 +31,7 @@ pub async fn add(tx: &mut OrgTx, user_id: Uuid, role: Role) -> Result<()> {
 
 /// The members page: everyone, and who is looking.
 pub async fn page(ctx: &OrgContext, state: &AppState) -> Result<MembersPage> {
-    ctx.require(Permission::ReadMembers).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::ReadMembers).await?;
     let members = list(&mut tx).await?;
     tx.commit().await?;
     Ok(MembersPage {
@@ -98,8 +97,7 @@ pub async fn change_role(
     user_id: Uuid,
     new_role: Role,
 ) -> Result<MemberOut> {
-    ctx.require(Permission::ManageMembers).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::ManageMembers).await?;
     let old_role = role_of(&mut tx, user_id).await?;
     if !ctx.grant.can_manage(old_role) || !ctx.grant.can_assign(new_role) {
         return Err(Error::Forbidden(format!(

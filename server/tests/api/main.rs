@@ -1,6 +1,10 @@
 //! Integration tests: the real server on a real PostgreSQL, each test in a
 //! fresh database, the application connected as its restricted role.
+mod account_deletion;
+mod account_limits;
+mod account_security;
 mod accounts;
+mod api_key_limits;
 mod api_keys;
 mod audit;
 mod audit_log;
@@ -16,6 +20,7 @@ mod least_privilege;
 mod live;
 mod members;
 mod orgs;
+mod password_resets;
 mod platform;
 mod rest;
 mod rest_codes;
@@ -25,5 +30,7 @@ mod rest_schema;
 mod security;
 mod startup;
 mod tenancy;
+mod webhook_deliveries;
 mod webhook_delivery;
+mod webhook_safety;
 mod webhooks;

@@ -355,8 +355,7 @@ pub async fn rotate(
 
 /// Stops a key at once. Revoking a revoked key changes nothing.
 pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<ApiKeyView> {
-    ctx.require(Permission::ManageApiKeys).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::ManageApiKeys).await?;
     let key = lock(&mut tx, id).await?;
     if key.revoked_at.is_some() {
         tx.commit().await?;

@@ -204,8 +204,7 @@ async fn newer_page(tx: &mut OrgTx, q: &AuditQuery, seq: i64, limit: i64) -> Res
 /// One entry of the caller's organization, by its place in the chain.
 #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id))]
 pub async fn get(ctx: &OrgContext, state: &AppState, seq: i64) -> Result<AuditEntryOut> {
-    ctx.require(Permission::ReadAudit).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::ReadAudit).await?;
     let row: Option<EntryRow> = sqlx::query_as(&format!(
         "{SELECT_ENTRY} where a.organization_id = $1 and a.seq = $2"
     ))

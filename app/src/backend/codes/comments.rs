@@ -152,8 +152,7 @@ pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> R
 
 /// Deletes a comment: one's own, or anyone's for admins.
 pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
-    ctx.require(Permission::ReadCodes).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin_as(&state.pool, Permission::ReadCodes).await?;
     let comment = find(&mut tx, id).await?;
     let own = comment.author_id.is_some() && comment.author_id == ctx.user_id();
     // One's own comment goes with the right to comment (a member made a

@@ -392,8 +392,9 @@ pub async fn import_with_progress(
     options: ImportOptions,
     progress: Progress<'_>,
 ) -> Result<ImportReport> {
-    ctx.require(Permission::BulkImportExport).await?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx
+        .begin_as(&state.pool, Permission::BulkImportExport)
+        .await?;
     let default_severity = super::default_severity(&mut tx).await?;
     let rows = match parse_with_progress(bytes, default_severity, progress) {
         Ok(rows) => rows,

@@ -175,8 +175,9 @@ fn code_data(id: Uuid, version: i32, content: &CodeContent) -> serde_json::Value
 }
 
 pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut> {
-    ctx.require(Permission::ReadCodes).await?;
-    let mut tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
+    let mut tx = ctx
+        .begin_planned_as(&state.pool, Permission::ReadCodes, Plans::Generic)
+        .await?;
     let row = fetch(&mut tx, id).await?;
     tx.commit().await?;
     Ok(row.into())
@@ -184,8 +185,9 @@ pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut
 
 /// A code with its versions (newest first) and the comments on them.
 pub async fn history(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeHistory> {
-    ctx.require(Permission::ReadCodes).await?;
-    let mut tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
+    let mut tx = ctx
+        .begin_planned_as(&state.pool, Permission::ReadCodes, Plans::Generic)
+        .await?;
     let code = fetch(&mut tx, id).await?.into();
     let versions = versions::list(&mut tx, id).await?;
     let comments = comments::list(&mut tx, id).await?;

@@ -1,0 +1,679 @@
+//! Webhook deliveries: signed per Standard Webhooks to a real receiver on
+//! loopback, retries and dead letters under a test's clock, disabling,
+//! replay, the log, test sends, secret rotation and fencing.
+use chrono::{DateTime, Duration, Utc};
+use reqwest::Client;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{spawn_app, spawn_app_without_webhook_worker, TestApp};
+use crate::webhooks::receiver::{Receiver, Reply};
+use crate::webhooks::*;
+
+// ---------------------------------------------------------------------------
+// Deliveries
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_event_reaches_the_receiver_signed_per_standard_webhooks() {
+    // The server's own worker, woken by NOTIFY.
+    let app = spawn_app().await;
+    let (_, client) = app.signed_up_user().await;
+    let mut receiver = Receiver::start().await;
+    let created = app
+        .create_endpoint(&client, &receiver.url, &["code.created"])
+        .await;
+
+    let code = app.an_event(&client).await;
+
+    let hit = receiver.next().await;
+    assert!(signed_with(&hit, &created.secret));
+    assert!(hit.header("webhook-id").starts_with("msg_"));
+    assert!(hit.header("webhook-signature").starts_with("v1,"));
+    assert_eq!(hit.header("content-type"), "application/json");
+    assert!(hit.header("user-agent").starts_with("Codebook-Webhooks/"));
+    let timestamp: i64 = hit.header("webhook-timestamp").parse().unwrap();
+    assert!((Utc::now().timestamp() - timestamp).abs() < 60);
+    let body = hit.json();
+    assert_eq!(body["type"], "code.created");
+    assert!(body["timestamp"].is_string());
+    assert_eq!(body["data"]["code"]["code"], code["code"]);
+    // Recorded as succeeded, with its attempt, right after the answer.
+    wait_for_status(&app, created.id, "succeeded").await;
+    let attempt: (i32, bool, Option<i32>) = sqlx::query_as(
+        "select attempt, succeeded, status_code from webhook_attempts where endpoint_id = $1",
+    )
+    .bind(created.id)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(attempt, (1, true, Some(200)));
+}
+
+/// Waits (on the database, up to 10 s) until the endpoint's only delivery
+/// has `status`.
+async fn wait_for_status(app: &TestApp, endpoint: Uuid, status: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now: Option<String> = sqlx::query_scalar(
+            "select status::text from webhook_deliveries where endpoint_id = $1",
+        )
+        .bind(endpoint)
+        .fetch_optional(&app.db.superuser)
+        .await
+        .unwrap();
+        if now.as_deref() == Some(status) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {now:?}, not {status}"
+        );
+        // Polls the database: the worker records after the receiver answers.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_subscribed_events_are_delivered() {
+    let app = spawn_app_without_webhook_worker().await;
+    let (_, client) = app.signed_up_user().await;
+    let receiver = Receiver::start().await;
+    let members_only = app
+        .create_endpoint(&client, &receiver.url, &["member.joined"])
+        .await;
+    let everything = app.create_endpoint(&client, &receiver.url, &[]).await;
+
+    app.an_event(&client).await;
+
+    assert!(app.deliveries_of(members_only.id).await.is_empty());
+    let types: Vec<String> = sqlx::query_scalar(
+        "select event_type from webhook_deliveries where endpoint_id = $1 order by event_type",
+    )
+    .bind(everything.id)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert!(types.contains(&"code.created".to_owned()), "{types:?}");
+    assert!(types.contains(&"audit.logged".to_owned()), "{types:?}");
+}
+
+#[tokio::test]
+async fn failures_are_retried_on_the_schedule_then_dead_lettered() {
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.otherwise(Reply::status(500));
+    set_max_retries(&app, created.id, 3).await;
+    app.an_event(&client).await;
+    let start = Utc::now();
+
+    // Try 1 now; then about 5 s, 5 min and 30 min later (±20 %).
+    let mut clock = start;
+    let mut ids = Vec::new();
+    for (try_no, pause) in [(1, None), (2, Some(5)), (3, Some(300)), (4, Some(1800))] {
+        if let Some(seconds) = pause {
+            let state = app.only_delivery_of(created.id).await;
+            assert_eq!(state.status, "retrying");
+            let next = state.next_attempt_at.expect("a next attempt");
+            let waited = (next - clock).num_milliseconds() as f64 / 1000.0;
+            let want = seconds as f64;
+            assert!(
+                waited >= want * 0.8 - 1.0 && waited <= want * 1.2 + 1.0,
+                "try {try_no}: waited {waited} s, want about {want} s"
+            );
+            // Not before it is due.
+            assert_eq!(
+                app.deliver_webhooks_at(next - Duration::milliseconds(500))
+                    .await,
+                0
+            );
+            clock = next;
+        }
+        assert_eq!(app.deliver_webhooks_at(clock).await, 1, "try {try_no}");
+        ids.push(receiver.next().await.header("webhook-id").to_owned());
+    }
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "the id is stable: {ids:?}"
+    );
+    let state = app.only_delivery_of(created.id).await;
+    assert_eq!(
+        (state.status.as_str(), state.attempts, state.next_attempt_at),
+        ("dead", 4, None),
+        "one try and three retries, then dead"
+    );
+    assert_eq!(app.deliver_webhooks_at(clock + Duration::days(2)).await, 0);
+    let attempts: i64 = sqlx::query_scalar(
+        "select count(*) from webhook_attempts where endpoint_id = $1 and not succeeded and status_code = 500",
+    )
+    .bind(created.id)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 4);
+}
+
+async fn set_max_retries(app: &TestApp, endpoint: Uuid, n: i32) {
+    sqlx::query("update webhook_endpoints set max_retries = $2 where id = $1")
+        .bind(endpoint)
+        .bind(n)
+        .execute(&app.db.superuser)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_later_retry_pauses_follow_the_schedule() {
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.otherwise(Reply::status(503));
+    set_max_retries(&app, created.id, 10).await;
+    app.an_event(&client).await;
+    let hours = [
+        None,
+        Some(5.0 / 3600.0),
+        Some(5.0 / 60.0),
+        Some(0.5),
+        Some(2.0),
+        Some(5.0),
+        Some(10.0),
+        Some(10.0),
+        Some(10.0),
+    ];
+    let mut clock = Utc::now();
+    for pause in hours {
+        if let Some(h) = pause {
+            let next = app
+                .only_delivery_of(created.id)
+                .await
+                .next_attempt_at
+                .unwrap();
+            let waited = (next - clock).num_milliseconds() as f64 / 3_600_000.0;
+            assert!(
+                waited >= h * 0.8 - 0.001 && waited <= h * 1.2 + 0.001,
+                "waited {waited} h, want about {h} h"
+            );
+            clock = next;
+        }
+        assert_eq!(app.deliver_webhooks_at(clock).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_within_bounds() {
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.then([
+        Reply::status(429).with_header("retry-after", "120"),
+        Reply::status(503).with_header("retry-after", "999999999"),
+        Reply::status(503).with_header("retry-after", "soon"),
+    ]);
+    app.an_event(&client).await;
+    let now = Utc::now();
+
+    app.deliver_webhooks_at(now).await;
+    let next = app
+        .only_delivery_of(created.id)
+        .await
+        .next_attempt_at
+        .unwrap();
+    // As asked (to the microsecond the database keeps).
+    assert!(
+        ((next - now) - Duration::seconds(120))
+            .num_milliseconds()
+            .abs()
+            <= 1
+    );
+
+    app.deliver_webhooks_at(next).await;
+    let later = app
+        .only_delivery_of(created.id)
+        .await
+        .next_attempt_at
+        .unwrap();
+    let waited = later - next;
+    assert!(
+        waited <= Duration::hours(24) && waited > Duration::minutes(1),
+        "an absurd Retry-After is capped: {waited}"
+    );
+
+    app.deliver_webhooks_at(later).await;
+    let after_garbage = app
+        .only_delivery_of(created.id)
+        .await
+        .next_attempt_at
+        .unwrap();
+    let waited = (after_garbage - later).num_seconds();
+    // Unreadable: the schedule's third pause, 30 min ± 20 %.
+    assert!((1440..=2160).contains(&waited), "{waited}");
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_later_events_are_skipped_not_dropped() {
+    let app = spawn_app_without_webhook_worker().await;
+    let (owner, client) = app.signed_up_user().await;
+    let mut receiver = Receiver::start().await;
+    receiver.then([Reply::status(410)]);
+    let created = app
+        .create_endpoint(&client, &receiver.url, &["code.created"])
+        .await;
+    app.an_event(&client).await;
+    let start = Utc::now();
+
+    app.deliver_webhooks_at(start).await;
+    receiver.next().await;
+
+    let endpoint = app.endpoint(&client, created.id).await;
+    assert_eq!(endpoint["enabled"], false);
+    assert!(endpoint["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("410"));
+    assert_eq!(app.only_delivery_of(created.id).await.status, "dead");
+    assert_disabled_and_told(&app, created.id, &owner.email).await;
+
+    // While disabled: recorded as skipped, never sent.
+    app.an_event(&client).await;
+    assert_eq!(app.deliver_webhooks_at(start + Duration::hours(1)).await, 0);
+    let statuses: Vec<String> = app
+        .deliveries_of(created.id)
+        .await
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(statuses, ["dead", "skipped"]);
+
+    // Enabled again and replayed over the range: both go out.
+    enable(&app, &client, created.id).await;
+    let replayed = replay_range(&app, &client, created.id, start - Duration::hours(1)).await;
+    assert_eq!(replayed, 2);
+    assert_eq!(app.deliver_webhooks_at(Utc::now()).await, 2);
+    let mut got: Vec<String> = vec![
+        receiver.next().await.header("webhook-id").to_owned(),
+        receiver.next().await.header("webhook-id").to_owned(),
+    ];
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 2);
+    assert!(app
+        .deliveries_of(created.id)
+        .await
+        .iter()
+        .all(|d| d.status == "succeeded"));
+}
+
+async fn enable(app: &TestApp, client: &Client, id: Uuid) {
+    let response = app
+        .call(
+            client,
+            "webhooks/enable",
+            &[("id", id.to_string()), ("enabled", "true".into())],
+        )
+        .await;
+    assert!(response.status().is_success() || response.status().is_redirection());
+}
+
+async fn replay_range(app: &TestApp, client: &Client, id: Uuid, since: DateTime<Utc>) -> i64 {
+    let response = app
+        .call(
+            client,
+            "webhooks/replay_failed",
+            &[
+                ("endpoint_id", id.to_string()),
+                ("since", since.to_rfc3339()),
+                ("until", (Utc::now() + Duration::minutes(1)).to_rfc3339()),
+            ],
+        )
+        .await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{body}");
+    body["queued"].as_i64().unwrap()
+}
+
+/// The system disabled the endpoint: an audit entry, and mail to the owner.
+async fn assert_disabled_and_told(app: &TestApp, endpoint: Uuid, owner_email: &str) {
+    let entries: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'webhook.disabled' and resource_id = $1::text",
+    )
+    .bind(endpoint)
+    .fetch_one(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(entries, 1);
+    let mail = app.mail_to(owner_email).await.expect("the owner is told");
+    assert!(mail.contains("disabled"), "{mail}");
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled_and_admins_are_told() {
+    let app = spawn_app_without_webhook_worker().await;
+    let (owner, client) = app.signed_up_user().await;
+    let receiver = Receiver::start().await;
+    receiver.otherwise(Reply::status(500));
+    let created = app
+        .create_endpoint(&client, &receiver.url, &["code.created"])
+        .await;
+    set_max_retries(&app, created.id, 10).await;
+    app.an_event(&client).await;
+    let start = Utc::now();
+
+    app.deliver_webhooks_at(start).await;
+    // Four days of failures: still enabled.
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(start + Duration::days(4)).await;
+    assert_eq!(app.endpoint(&client, created.id).await["enabled"], true);
+    // Past five days: disabled.
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(start + Duration::days(5) + Duration::minutes(1))
+        .await;
+    let endpoint = app.endpoint(&client, created.id).await;
+    assert_eq!(endpoint["enabled"], false);
+    assert!(endpoint["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("5 days"));
+    assert_disabled_and_told(&app, created.id, &owner.email).await;
+}
+
+#[tokio::test]
+async fn a_success_ends_the_failing_streak() {
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.then([Reply::status(500)]);
+    app.an_event(&client).await;
+    let start = Utc::now();
+    app.deliver_webhooks_at(start).await;
+    assert!(!app.endpoint(&client, created.id).await["failing_since"].is_null());
+    app.deliver_webhooks_at(start + Duration::minutes(1)).await;
+    assert!(app.endpoint(&client, created.id).await["failing_since"].is_null());
+    // Days later another failure starts a new streak, not an old one.
+    receiver.then([Reply::status(500)]);
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(start + Duration::days(6)).await;
+    assert_eq!(app.endpoint(&client, created.id).await["enabled"], true);
+}
+
+#[tokio::test]
+async fn one_delivery_is_replayed_with_its_webhook_id() {
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
+    set_max_retries(&app, created.id, 0).await;
+    receiver.then([Reply::status(400)]);
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(Utc::now()).await;
+    let first = receiver.next().await;
+    let dead = app.only_delivery_of(created.id).await;
+    assert_eq!(dead.status, "dead", "no retries allowed");
+
+    let response = app
+        .call(
+            &client,
+            "webhooks/replay",
+            &[
+                ("endpoint_id", created.id.to_string()),
+                ("id", dead.id.to_string()),
+            ],
+        )
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+    // A second replay while it is queued is refused.
+    let again = app
+        .call(
+            &client,
+            "webhooks/replay",
+            &[
+                ("endpoint_id", created.id.to_string()),
+                ("id", dead.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(again.status().as_u16(), 409);
+    assert_eq!(app.deliver_webhooks_at(Utc::now()).await, 1);
+    let second = receiver.next().await;
+    assert_eq!(first.header("webhook-id"), second.header("webhook-id"));
+    assert_eq!(first.body, second.body);
+    let state = app.only_delivery_of(created.id).await;
+    assert_eq!((state.status.as_str(), state.attempts), ("succeeded", 2));
+
+    let detail: Value = app
+        .call(
+            &client,
+            "webhooks/delivery",
+            &[
+                ("endpoint_id", created.id.to_string()),
+                ("id", dead.id.to_string()),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["status_code"], 200, "newest first");
+    assert_eq!(attempts[1]["status_code"], 400);
+    assert_eq!(detail["payload"].as_str().unwrap(), first.body);
+}
+
+#[tokio::test]
+async fn the_log_filters_by_status_and_pages_by_cursor() {
+    let Scene {
+        app,
+        client,
+        receiver: _,
+        endpoint: created,
+    } = scene().await;
+    for _ in 0..55 {
+        app.an_event(&client).await;
+    }
+    let page = |filter: Vec<(&'static str, String)>| {
+        let mut form = vec![("endpoint_id", created.id.to_string())];
+        form.extend(filter);
+        let app = &app;
+        let client = &client;
+        async move {
+            let response = app.call(client, "webhooks/deliveries", &form).await;
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert!(status.is_success(), "{body}");
+            body
+        }
+    };
+    let first = page(vec![]).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 50);
+    let next = first["next"].as_str().unwrap().to_owned();
+    let second = page(vec![("filter[before]", next)]).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 5);
+    assert!(second["next"].is_null());
+    let dead = page(vec![("filter[status]", "dead".into())]).await;
+    assert_eq!(dead["items"].as_array().unwrap().len(), 0);
+    let pending = page(vec![("filter[status]", "pending".into())]).await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 50);
+    let bad = app
+        .call(
+            &client,
+            "webhooks/deliveries",
+            &[
+                ("endpoint_id", created.id.to_string()),
+                ("filter[before]", "nonsense".into()),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status().as_u16(), 422);
+}
+
+#[tokio::test]
+async fn a_test_send_shows_the_request_and_the_answer() {
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.then([Reply::status(202)]);
+
+    let response = app
+        .call(&client, "webhooks/test", &[("id", created.id.to_string())])
+        .await;
+    assert!(response.status().is_success());
+    let out: Value = response.json().await.unwrap();
+
+    let hit = receiver.next().await;
+    assert!(signed_with(&hit, &created.secret));
+    assert_eq!(hit.json()["type"], "webhook.test");
+    assert_eq!(out["status_code"], 202);
+    assert_eq!(out["succeeded"], true);
+    assert_eq!(out["request_body"].as_str().unwrap(), hit.body);
+    let headers = out["request_headers"].as_array().unwrap();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h[0] == name)
+            .map(|h| h[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("webhook-id").as_deref(),
+        Some(hit.header("webhook-id"))
+    );
+    assert_eq!(
+        header("webhook-signature").as_deref(),
+        Some(hit.header("webhook-signature"))
+    );
+    let state = app.only_delivery_of(created.id).await;
+    assert_eq!((state.status.as_str(), state.attempts), ("succeeded", 1));
+    // It goes to the endpoint tested only, and no worker sends it again.
+    assert_eq!(
+        app.deliver_webhooks_at(Utc::now() + Duration::hours(1))
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
+    let Scene {
+        app,
+        client,
+        mut receiver,
+        endpoint: created,
+    } = scene().await;
+    let response = app
+        .call(
+            &client,
+            "webhooks/rotate",
+            &[("id", created.id.to_string())],
+        )
+        .await;
+    assert!(response.status().is_success());
+    let rotated: Value = response.json().await.unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, created.secret);
+
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(Utc::now()).await;
+    let hit = receiver.next().await;
+    assert_eq!(hit.header("webhook-signature").split(' ').count(), 2);
+    assert!(signed_with(&hit, &created.secret));
+    assert!(signed_with(&hit, &new_secret));
+
+    // A day later, the new one only.
+    sqlx::query(
+        "update webhook_endpoints set previous_secret_expires_at = now() - interval '1 second'",
+    )
+    .execute(&app.db.superuser)
+    .await
+    .unwrap();
+    app.an_event(&client).await;
+    app.deliver_webhooks_at(Utc::now()).await;
+    let hit = receiver.next().await;
+    assert_eq!(hit.header("webhook-signature").split(' ').count(), 1);
+    assert!(signed_with(&hit, &new_secret));
+    assert!(!signed_with(&hit, &created.secret));
+}
+
+#[tokio::test]
+async fn an_attempt_reported_after_its_lease_ran_out_is_not_recorded() {
+    let Scene {
+        app,
+        client,
+        receiver,
+        endpoint: created,
+    } = scene().await;
+    receiver.otherwise(Reply::status(500));
+    app.an_event(&client).await;
+    let now = Utc::now();
+    let slow = app.deliverer();
+    let fast = app.deliverer();
+
+    let mut held = slow.claim(now, 10, &[]).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(
+        fast.claim(now, 10, &[]).await.unwrap().is_empty(),
+        "held while leased"
+    );
+    // The lease (timeout 15 s + margin) runs out; another worker claims it.
+    let later = now + Duration::minutes(5);
+    let mut taken = fast.claim(later, 10, &[]).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(taken[0].lease > held[0].lease, "a newer fencing token");
+    receiver.then([Reply::status(200)]);
+    let newer = app::backend::webhooks::worker::Deliverer::attempt(
+        &app.webhooks,
+        taken.pop().unwrap(),
+        later,
+    )
+    .await;
+    fast.record(&[newer], later).await.unwrap();
+    // The first worker comes back with its stale failure.
+    let stale = app::backend::webhooks::worker::Deliverer::attempt(
+        &app.webhooks,
+        held.pop().unwrap(),
+        later,
+    )
+    .await;
+    slow.record(&[stale], later).await.unwrap();
+
+    let state = app.only_delivery_of(created.id).await;
+    assert_eq!(
+        state.status, "succeeded",
+        "the stale report changed nothing"
+    );
+    // The first attempt's row, on the log since its claim, was marked
+    // interrupted by the second claim; the stale report left it so.
+    let recorded: Vec<(i32, String, bool, Option<i32>)> = sqlx::query_as(
+        "select attempt, outcome::text, succeeded, status_code
+         from webhook_attempts where endpoint_id = $1 order by attempt",
+    )
+    .bind(created.id)
+    .fetch_all(&app.db.superuser)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        [
+            (1, "interrupted".to_owned(), false, None),
+            (2, "succeeded".to_owned(), true, Some(200))
+        ]
+    );
+}
