@@ -118,9 +118,14 @@ pub struct EndpointIn {
     max_in_flight: Option<i32>,
 }
 
-/// The settings to change; those absent keep their value.
+/// The settings to change, and whether the endpoint sends; those absent
+/// keep their value.
 #[derive(Deserialize, ToSchema)]
 pub struct EndpointPatch {
+    /// `false` stops sending (events meanwhile become skipped deliveries,
+    /// to replay); `true` sends again.
+    #[serde(default)]
+    enabled: Option<bool>,
     #[serde(default)]
     url: Option<String>,
     #[serde(default)]
@@ -252,7 +257,27 @@ async fn update_webhook(
     ApiJson(patch): ApiJson<EndpointPatch>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let current = webhooks::get(&ctx, &state, webhook_id).await?;
-    let input = EndpointInput {
+    let enabled = patch.enabled;
+    let changes_settings = patch.url.is_some()
+        || patch.description.is_some()
+        || patch.event_types.is_some()
+        || patch.timeout_seconds.is_some()
+        || patch.max_retries.is_some()
+        || patch.max_in_flight.is_some();
+    let mut endpoint = if changes_settings {
+        webhooks::update(&ctx, &state, webhook_id, settings(patch, current)).await?
+    } else {
+        current
+    };
+    if let Some(enabled) = enabled.filter(|e| *e != endpoint.enabled) {
+        endpoint = webhooks::set_enabled(&ctx, &state, webhook_id, enabled).await?;
+    }
+    Ok(Json(endpoint))
+}
+
+/// The endpoint's settings with `patch` applied.
+fn settings(patch: EndpointPatch, current: EndpointOut) -> EndpointInput {
+    EndpointInput {
         url: patch.url.unwrap_or(current.url),
         description: patch.description.unwrap_or(current.description),
         event_types: patch.event_types.unwrap_or(current.event_types),
@@ -261,10 +286,7 @@ async fn update_webhook(
         )),
         max_retries: number(Some(patch.max_retries.unwrap_or(current.max_retries))),
         max_in_flight: number(Some(patch.max_in_flight.unwrap_or(current.max_in_flight))),
-    };
-    Ok(Json(
-        webhooks::update(&ctx, &state, webhook_id, input).await?,
-    ))
+    }
 }
 
 #[utoipa::path(
@@ -289,6 +311,7 @@ async fn delete_webhook(
     path = "/api/v1/webhooks/{webhook_id}/enable",
     tag = "webhooks",
     summary = "Enable an endpoint",
+    description = "The same as `PATCH` with `{\"enabled\": true}`.",
     params(("webhook_id" = Uuid, Path, description = "The endpoint's id.")),
     responses((status = 200, description = "The endpoint, enabled.", body = EndpointOut)),
 )]
@@ -307,8 +330,8 @@ async fn enable_webhook(
     path = "/api/v1/webhooks/{webhook_id}/disable",
     tag = "webhooks",
     summary = "Disable an endpoint",
-    description = "Events that happen while it is disabled are recorded as skipped deliveries, to \
-replay once it is enabled again.",
+    description = "The same as `PATCH` with `{\"enabled\": false}`. Events that happen while it \
+is disabled are recorded as skipped deliveries, to replay once it is enabled again.",
     params(("webhook_id" = Uuid, Path, description = "The endpoint's id.")),
     responses((status = 200, description = "The endpoint, disabled.", body = EndpointOut)),
 )]

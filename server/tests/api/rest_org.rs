@@ -163,6 +163,32 @@ async fn webhook_endpoints_and_their_deliveries_are_managed_through_the_api() {
         .await
         .unwrap();
     assert_eq!(enabled["enabled"], true);
+    let patched: Value = api
+        .request(Method::PATCH, &location)
+        .json(&json!({"enabled": false, "max_retries": 4}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            patched["enabled"].as_bool(),
+            patched["max_retries"].as_i64()
+        ),
+        (Some(false), Some(4))
+    );
+    let patched: Value = api
+        .request(Method::PATCH, &location)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["enabled"], true);
     let rotated: Value = api
         .post(&format!("{location}/rotate-secret"), json!({}))
         .await
