@@ -55,6 +55,7 @@ impl Lifetime {
         self == Lifetime::Remembered
     }
 }
+
 /// `last_seen_at` is written at most this often, not on every request.
 const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
