@@ -190,6 +190,25 @@ impl NewUser {
 
 impl TestApp {
     /// Calls a server function the way a hydrated page does.
+    /// A transaction of the application role that claims to be `user`,
+    /// working in `org`, as SQL run with its credentials would.
+    pub async fn as_app(
+        &self,
+        user: Option<Uuid>,
+        org: Option<Uuid>,
+    ) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let mut tx = self.app_pool.begin().await.unwrap();
+        sqlx::query(
+            "select set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
+        )
+        .bind(user.map(|u| u.to_string()).unwrap_or_default())
+        .bind(org.map(|o| o.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx
+    }
+
     pub async fn call(
         &self,
         client: &reqwest::Client,

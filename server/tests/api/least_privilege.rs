@@ -5,7 +5,6 @@
 //! `organizations` is closed like a tenant table, and the functions that
 //! work on every organization's deliveries are the workers' role's alone.
 use sha2::{Digest, Sha256};
-use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::helpers::{new_client, NewUser, TestApp};
@@ -38,23 +37,6 @@ async fn person(app: &TestApp) -> Person {
     }
 }
 
-/// A transaction of the application role that claims to be `user`,
-/// working in `org`.
-async fn as_app(
-    app: &TestApp,
-    user: Option<Uuid>,
-    org: Option<Uuid>,
-) -> Transaction<'static, Postgres> {
-    let mut tx = app.app_pool.begin().await.unwrap();
-    sqlx::query("select set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)")
-        .bind(user.map(|u| u.to_string()).unwrap_or_default())
-        .bind(org.map(|o| o.to_string()).unwrap_or_default())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
 /// The error `statement` fails with, run as the application role claiming
 /// to be `user`.
 async fn refusal(
@@ -64,7 +46,7 @@ async fn refusal(
     statement: &str,
     proof: &[u8],
 ) -> String {
-    let mut tx = as_app(app, user, org).await;
+    let mut tx = app.as_app(user, org).await;
     let result = sqlx::query(statement).bind(proof).execute(&mut *tx).await;
     match result {
         Ok(done) => panic!("`{statement}` was allowed ({} rows)", done.rows_affected()),
@@ -110,7 +92,7 @@ async fn the_platform_list_needs_a_platform_admins_token_whoever_the_role_claims
     let forged = refusal(&app, Some(admin.id), None, list, &[7u8; 32]).await;
     assert!(forged.contains("no live session"), "{forged}");
 
-    let mut tx = as_app(&app, Some(user.id), None).await;
+    let mut tx = app.as_app(Some(user.id), None).await;
     let listed = sqlx::query(list)
         .bind(&admin.proof)
         .fetch_all(&mut *tx)
@@ -127,7 +109,7 @@ async fn a_password_or_an_account_changes_only_for_the_holder_of_its_session() {
     let victim_hash = password_hash_of(&app, victim.id).await;
 
     // Claiming to be the victim changes the attacker's own password.
-    let mut tx = as_app(&app, Some(victim.id), None).await;
+    let mut tx = app.as_app(Some(victim.id), None).await;
     sqlx::query("select set_own_password($1, 'chosen')")
         .bind(&attacker.proof)
         .execute(&mut *tx)
@@ -184,7 +166,7 @@ async fn the_app_role_sees_and_changes_only_its_own_organization_and_never_its_p
         app.org_id_of(&admin.email).await,
     );
 
-    let mut tx = as_app(&app, Some(member.id), Some(own)).await;
+    let mut tx = app.as_app(Some(member.id), Some(own)).await;
     let visible: Vec<Uuid> = sqlx::query_scalar("select id from organizations")
         .fetch_all(&mut *tx)
         .await
@@ -209,7 +191,7 @@ async fn the_app_role_sees_and_changes_only_its_own_organization_and_never_its_p
         "update organizations set active = false where id = $1",
         "update organizations set max_codes = 1000000 where id = $1",
     ] {
-        let mut tx = as_app(&app, Some(member.id), Some(own)).await;
+        let mut tx = app.as_app(Some(member.id), Some(own)).await;
         let error = sqlx::query(statement)
             .bind(own)
             .execute(&mut *tx)
@@ -225,7 +207,7 @@ async fn the_app_role_sees_and_changes_only_its_own_organization_and_never_its_p
         "{not_admin}"
     );
 
-    let mut tx = as_app(&app, Some(admin.id), Some(own)).await;
+    let mut tx = app.as_app(Some(admin.id), Some(own)).await;
     let changed: bool =
         sqlx::query_scalar("select platform_set_organization_plan($1, $2, 'enterprise')")
             .bind(&admin.proof)
@@ -259,7 +241,7 @@ async fn only_the_workers_role_leases_records_and_prunes_deliveries() {
     ];
 
     for statement in statements {
-        let mut tx = as_app(&app, Some(ada.id), Some(org)).await;
+        let mut tx = app.as_app(Some(ada.id), Some(org)).await;
         let error = sqlx::query(statement)
             .execute(&mut *tx)
             .await

@@ -209,24 +209,8 @@ async fn an_organization_always_keeps_an_owner() {
         .unwrap();
 }
 
-/// A transaction as the application role with `user` (and `org`) set.
-async fn as_app(
-    app: &crate::helpers::TestApp,
-    user: Option<Uuid>,
-    org: Option<Uuid>,
-) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    let mut tx = app.app_pool.begin().await.unwrap();
-    sqlx::query("select set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)")
-        .bind(user.map(|u| u.to_string()).unwrap_or_default())
-        .bind(org.map(|o| o.to_string()).unwrap_or_default())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
 async fn refused(app: &crate::helpers::TestApp, user: Uuid, org: Uuid, statement: &str) -> String {
-    let mut tx = as_app(app, Some(user), Some(org)).await;
+    let mut tx = app.as_app(Some(user), Some(org)).await;
     sqlx::query(statement)
         .bind(user)
         .execute(&mut *tx)
@@ -288,7 +272,7 @@ async fn a_user_reads_but_cannot_change_their_memberships_in_other_organizations
     .await
     .unwrap();
 
-    let mut tx = as_app(&app, Some(a_id), Some(org_a)).await;
+    let mut tx = app.as_app(Some(a_id), Some(org_a)).await;
     let seen: i64 = sqlx::query_scalar("select count(*) from memberships where user_id = $1")
         .bind(a_id)
         .fetch_one(&mut *tx)
