@@ -253,9 +253,26 @@ pub async fn authenticate_access_token(
 
 /// The user of the live session this cookie token belongs to.
 pub async fn authenticate(pool: &PgPool, token: &SessionToken) -> Result<Option<SessionUser>> {
-    Ok(authenticate_with_memberships(pool, token)
-        .await?
-        .map(|(user, _)| user))
+    let user: Option<SessionUser> = sqlx::query_as("select * from session_user_by_token($1)")
+        .bind(token.hash())
+        .fetch_optional(pool)
+        .await?;
+    match user {
+        Some(user) => Ok(Some(presented(pool, token, user).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The user whose session `token` is: carrying the token's proof, and
+/// with the session's use recorded.
+async fn presented(
+    pool: &PgPool,
+    token: &SessionToken,
+    mut user: SessionUser,
+) -> Result<SessionUser> {
+    user.proof = Some(SessionProof::of(token));
+    touch(pool, &user).await?;
+    Ok(user)
 }
 
 /// `authenticate`, with the user's memberships read in the same statement
@@ -271,9 +288,7 @@ pub async fn authenticate_with_memberships(
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let mut user = first.user.clone();
-    user.proof = Some(SessionProof::of(token));
-    touch(pool, &user).await?;
+    let user = presented(pool, token, first.user.clone()).await?;
     let memberships = rows.into_iter().filter_map(CallerRow::membership).collect();
     Ok(Some((user, memberships)))
 }
