@@ -23,6 +23,17 @@ pub fn guard(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Writes one row of an export, every cell through [`guard`].
+pub fn write_row<W: std::io::Write>(
+    writer: &mut csv::Writer<W>,
+    cells: impl IntoIterator<Item = impl AsRef<str>>,
+) -> csv::Result<()> {
+    for cell in cells {
+        writer.write_field(guard(cell.as_ref()).as_bytes())?;
+    }
+    writer.write_record(None::<&[u8]>)
+}
+
 /// The value a cell written by [`guard`] holds. A cell with a leading `'`
 /// that `guard` would not have written (`'abc`) is someone's own text and
 /// is kept as it is.
@@ -36,6 +47,18 @@ pub fn unguard(cell: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_is_quoted_as_csv_and_guarded() {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        write_row(&mut writer, ["A00.0", "Cholera, \"unspecified\"", "=1+1"]).unwrap();
+        write_row(&mut writer, ["+A01", "two\nlines", ""]).unwrap();
+        let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "A00.0,\"Cholera, \"\"unspecified\"\"\",'=1+1\n'+A01,\"two\nlines\",\n"
+        );
+    }
 
     #[test]
     fn formula_cells_get_a_leading_quote() {

@@ -243,8 +243,7 @@ impl Chunk {
         match self {
             Chunk::Csv(writer, header_written) => {
                 let w = Self::csv_writer(writer, header_written)?;
-                w.write_record(csv_record(&entry))
-                    .map_err(anyhow::Error::from)?;
+                spreadsheet::write_row(w, csv_record(&entry)).map_err(anyhow::Error::from)?;
             }
             Chunk::Ndjson(buffer) => {
                 serde_json::to_writer(&mut *buffer, &entry).map_err(anyhow::Error::from)?;
@@ -286,18 +285,10 @@ impl Chunk {
     }
 }
 
-/// One line of the CSV, in `CSV_COLUMNS` order. Values are written as the
-/// log holds them (quoted by the csv crate where needed), except that a
-/// cell a spreadsheet would run as a formula starts with `'`
-/// ([`spreadsheet::guard`]): strip it again before checking a hash.
+/// One line of the CSV, in `CSV_COLUMNS` order, as the log holds it;
+/// written through [`spreadsheet::write_row`], so a cell a spreadsheet would
+/// run as a formula starts with `'`: strip it again before checking a hash.
 fn csv_record(e: &AuditEntryOut) -> [String; 18] {
-    raw_csv_record(e).map(|cell| match spreadsheet::guard(&cell) {
-        std::borrow::Cow::Borrowed(_) => cell,
-        guarded => guarded.into_owned(),
-    })
-}
-
-fn raw_csv_record(e: &AuditEntryOut) -> [String; 18] {
     let json_text =
         |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
     let text = |v: &Option<String>| v.clone().unwrap_or_default();

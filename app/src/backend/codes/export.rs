@@ -70,10 +70,11 @@ pub async fn export(
     mut filter: CodeFilter,
     format: Format,
 ) -> Result<Response> {
-    ctx.require(Permission::BulkImportExport).await?;
     filter.sort = SortOrder::Code;
     filter.after = None;
-    let tx = ctx.begin_planned(&state.pool, Plans::Generic).await?;
+    let tx = ctx
+        .begin_planned_as(&state.pool, Permission::BulkImportExport, Plans::Generic)
+        .await?;
     let progress = Progress {
         tx: Some(tx),
         filter,
@@ -114,21 +115,14 @@ async fn next_chunk(
     };
     let last_page = (rows.len() as i64) < CHUNK;
     p.cursor = rows.last().map(|r| Cursor::of(r, SortOrder::Code));
-    let mut out = String::new();
-    if !p.started {
-        out.push_str(match p.format {
-            Format::Csv => "code,description,category,severity,active\n",
-            Format::Json => "[",
-        });
-    }
-    for row in rows {
-        write_row(&mut out, row, p.format, p.started);
-        p.started = true;
-    }
+    let mut out = match p.format {
+        Format::Csv => csv_lines(rows, !p.started),
+        Format::Json => json_items(rows, !p.started),
+    };
     p.started = true;
     if last_page {
         if p.format == Format::Json {
-            out.push_str("]\n");
+            out.extend_from_slice(b"]\n");
         }
         let _ = tx.commit().await;
     } else {
@@ -137,53 +131,42 @@ async fn next_chunk(
     Some((Ok(Bytes::from(out)), p))
 }
 
-fn write_row(out: &mut String, row: CodeRow, format: Format, after_first: bool) {
-    match format {
-        Format::Csv => {
-            let c = row.content();
-            let fields = [
-                c.code.as_str(),
-                &c.description,
-                &c.category,
-                c.severity.as_str(),
-                if c.active { "true" } else { "false" },
-            ];
-            let line: Vec<String> = fields
-                .iter()
-                .map(|f| csv_field(&spreadsheet::guard(f)))
-                .collect();
-            out.push_str(&line.join(","));
-            out.push('\n');
-        }
-        Format::Json => {
-            if after_first {
-                out.push(',');
-            }
-            out.push_str(&serde_json::to_string(&CodeOut::from(row)).unwrap_or_default());
-        }
+/// A `csv::Writer` over a `Vec` fails only when memory does.
+const IN_MEMORY: &str = "writing into memory";
+
+fn csv_lines(rows: Vec<CodeRow>, with_header: bool) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if with_header {
+        let header = ["code", "description", "category", "severity", "active"];
+        spreadsheet::write_row(&mut writer, header).expect(IN_MEMORY);
     }
+    for row in &rows {
+        let c = row.content();
+        let active = if c.active { "true" } else { "false" };
+        let cells = [
+            c.code.as_str(),
+            &c.description,
+            &c.category,
+            c.severity.as_str(),
+            active,
+        ];
+        spreadsheet::write_row(&mut writer, cells).expect(IN_MEMORY);
+    }
+    writer.into_inner().expect(IN_MEMORY)
 }
 
-/// A CSV field, quoted when it must be.
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
+fn json_items(rows: Vec<CodeRow>, first: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if first {
+        out.push(b'[');
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_when_needed() {
-        assert_eq!(csv_field("A00.0"), "A00.0");
-        assert_eq!(
-            csv_field("Cholera, unspecified"),
-            "\"Cholera, unspecified\""
-        );
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    for (i, row) in rows.into_iter().enumerate() {
+        if !first || i > 0 {
+            out.push(b',');
+        }
+        // A `CodeOut` holds only strings, numbers and dates: nothing that
+        // fails to serialize.
+        serde_json::to_writer(&mut out, &CodeOut::from(row)).expect(IN_MEMORY);
     }
+    out
 }
