@@ -28,7 +28,7 @@ say "building the app (server + hydrate wasm + css), as make run does"
 cargo xtask build
 
 say "lints"
-cargo clippy -p app -p server --all-targets -- -D warnings
+cargo clippy -p app -p server -p bench --all-targets -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 # Alone: built with the server, its dependencies' features would unify with
 # the server's and the tests would compile a second server.
@@ -68,7 +68,7 @@ drop_test_databases
 
 say "unit and integration tests"
 cargo nextest run -p xtask
-cargo nextest run -p app -p server --no-fail-fast
+cargo nextest run -p app -p server -p bench --no-fail-fast
 drop_test_databases
 
 say "end-to-end tests (Chromium; JavaScript on and off)"

@@ -63,11 +63,6 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Benchmark programs that print figures (not tests).
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
     /// Run background jobs (mail) and webhook deliveries until stopped,
     /// without serving the application; `serve` runs the same workers
     /// inside it.
@@ -101,76 +96,6 @@ pub enum AuditCommand {
         /// The platform log: organization deletions and deactivations.
         #[arg(long)]
         platform: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Import both ICD-10-CM releases, then time list and search with over
-    /// a million codes in other organizations (DATABASE_URL's cluster; a
-    /// fresh `codebook_bench` database).
-    Codes {
-        /// The folder holding icd10cm-2024.csv.gz and icd10cm-2026.csv.gz.
-        #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
-        data_dir: PathBuf,
-    },
-    /// Deliver 10,000 events to a local receiver through one endpoint and
-    /// one worker, and print deliveries per second and event-to-delivery
-    /// latency p50/p99 (DATABASE_URL's cluster; a fresh
-    /// `codebook_bench_webhooks` database). The worker options override
-    /// its defaults, to explore.
-    Webhooks {
-        /// Events per second to write (default: as fast as they commit);
-        /// latency at a load below the throughput, not behind a backlog.
-        #[arg(long)]
-        rate: Option<u32>,
-        /// Requests the worker keeps going at once.
-        #[arg(long)]
-        max_in_flight: Option<usize>,
-        /// Requests the worker keeps going to one endpoint at once.
-        #[arg(long)]
-        per_endpoint: Option<usize>,
-        /// Deliveries claimed per round trip.
-        #[arg(long)]
-        batch: Option<usize>,
-    },
-    /// Export an organization's audit log of 1,000 and of `--entries`
-    /// entries as CSV and NDJSON over HTTP, and print bytes, seconds and
-    /// the process's peak memory (DATABASE_URL's cluster; a fresh
-    /// `codebook_bench_audit` database).
-    AuditExport {
-        #[arg(long, default_value_t = 100_000)]
-        entries: u64,
-    },
-    /// Seed (once) `--orgs` organizations × the 2026 release into a
-    /// `codebook_load` database on DATABASE_URL's cluster, start this
-    /// binary as the server on it, drive it at `--connections` for
-    /// `--seconds` per scenario, and print requests/s, p50/p99/max, errors,
-    /// memory, and pgbench's figures for the same SQL beside the API's.
-    Load {
-        #[arg(long, default_value_t = 100)]
-        orgs: usize,
-        #[arg(long, default_value_t = 15)]
-        seconds: u64,
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        /// People logging in at once during the last scenario.
-        #[arg(long, default_value_t = 100)]
-        logins: usize,
-        /// Drop the load database and seed it again.
-        #[arg(long)]
-        reseed: bool,
-        /// Only these scenarios (repeated, or separated by commas): list,
-        /// get, prefix, words, codes-page, pages, writes, logins; `seed`
-        /// alone only seeds.
-        #[arg(
-            long = "only",
-            value_delimiter = ',',
-            value_parser = clap::builder::PossibleValuesParser::new(crate::bench::load::SCENARIOS)
-        )]
-        only: Vec<String>,
-        #[arg(long, default_value_os_t = crate::bench::default_data_dir())]
-        data_dir: PathBuf,
     },
 }
 
@@ -247,51 +172,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             delete_missing,
             dry_run,
         } => import_codes(&settings, &urls, &org, &file, delete_missing, dry_run).await,
-        Command::Bench {
-            command: BenchCommand::Codes { data_dir },
-        } => crate::bench::codes(&settings, &data_dir).await,
-        Command::Bench {
-            command:
-                BenchCommand::Webhooks {
-                    rate,
-                    max_in_flight,
-                    per_endpoint,
-                    batch,
-                },
-        } => {
-            let options = crate::bench::WebhooksOptions {
-                rate,
-                max_in_flight,
-                per_endpoint,
-                batch,
-            };
-            crate::bench::webhooks(&settings, options).await
-        }
-        Command::Bench {
-            command: BenchCommand::AuditExport { entries },
-        } => crate::bench::audit_export(&settings, entries).await,
-        Command::Bench {
-            command:
-                BenchCommand::Load {
-                    orgs,
-                    seconds,
-                    connections,
-                    logins,
-                    reseed,
-                    only,
-                    data_dir,
-                },
-        } => {
-            let options = crate::bench::load::LoadOptions {
-                orgs,
-                seconds,
-                connections,
-                logins,
-                reseed,
-                only,
-            };
-            crate::bench::load::run(&settings, &data_dir, options).await
-        }
         Command::Worker { metrics_addr } => {
             // Caught before any work starts (see `shutdown_signal`).
             let stop = startup::shutdown_signal();
@@ -416,30 +296,5 @@ mod tests {
             Some(Command::Worker { metrics_addr: None })
         ));
         assert!(Cli::try_parse_from(["server", "worker", "--metrics-addr", "9464"]).is_err());
-    }
-
-    fn only_of(args: &[&str]) -> Result<Vec<String>, clap::Error> {
-        let cli = Cli::try_parse_from(["server", "bench", "load"].iter().chain(args))?;
-        match cli.command {
-            Some(Command::Bench {
-                command: BenchCommand::Load { only, .. },
-            }) => Ok(only),
-            other => panic!("not a load bench: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_load_bench_takes_its_scenarios_as_a_list_and_refuses_unknown_ones() {
-        assert_eq!(
-            only_of(&["--only", "list,words"]).unwrap(),
-            ["list", "words"]
-        );
-        assert_eq!(
-            only_of(&["--only", "list", "--only", "logins"]).unwrap(),
-            ["list", "logins"]
-        );
-        assert!(only_of(&[]).unwrap().is_empty());
-        let unknown = only_of(&["--only", "list,word"]).unwrap_err().to_string();
-        assert!(unknown.contains("word"), "{unknown}");
     }
 }

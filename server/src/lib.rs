@@ -1,6 +1,5 @@
 //! The Codebook server: configuration, the command line, the embedded
 //! database and the HTTP application.
-pub mod bench;
 pub mod body_limit;
 pub mod cli;
 pub mod config;

@@ -15,7 +15,13 @@ use std::path::{Path, PathBuf};
 pub type Module = Vec<String>;
 
 /// The crates whose graphs are checked, by the folder of their sources.
-pub const CRATES: [&str; 4] = ["app/src", "server/src", "frontend/src", "xtask/src"];
+pub const CRATES: [&str; 5] = [
+    "app/src",
+    "server/src",
+    "server/bench/src",
+    "frontend/src",
+    "xtask/src",
+];
 
 /// One crate's modules, what each names, and what each re-exports.
 pub struct Graph {

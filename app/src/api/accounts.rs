@@ -111,7 +111,7 @@ pub async fn list_sessions() -> Result<Vec<crate::model::accounts::SessionOut>, 
 }
 
 #[server(endpoint = "accounts/revoke_session")]
-pub async fn revoke_session(id: uuid::Uuid) -> Result<(), AppError> {
+pub async fn revoke_session(id: crate::model::SessionId) -> Result<(), AppError> {
     use crate::backend::accounts::security;
     let meta = super::server::request_meta();
     super::server::as_user(async |user, state| {

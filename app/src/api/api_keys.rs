@@ -1,13 +1,13 @@
 //! API keys of the caller's organization: list, create (the key is in the
 //! answer and nowhere else ever), rotate and revoke.
+use crate::model::ApiKeyId;
 use leptos::prelude::*;
-use uuid::Uuid;
 
-use crate::model::api_keys::{ApiKeyView, NewApiKey};
+use crate::model::api_keys::{ApiKeyOut, ApiKeyWithSecret};
 use crate::model::AppError;
 
 #[server(endpoint = "api_keys/list")]
-pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, AppError> {
+pub async fn list_api_keys() -> Result<Vec<ApiKeyOut>, AppError> {
     use crate::backend::api_keys;
     super::server::in_org(async |ctx, state| api_keys::list(ctx, state).await).await
 }
@@ -18,7 +18,7 @@ pub async fn create_api_key(
     #[server(default)] scopes: Vec<String>,
     #[server(default)] expires_in_days: Option<String>,
     #[server(default)] rate_limit_per_minute: Option<String>,
-) -> Result<NewApiKey, AppError> {
+) -> Result<ApiKeyWithSecret, AppError> {
     use crate::backend::api_keys;
     use crate::model::api_keys::ApiKeyForm;
     let form = ApiKeyForm {
@@ -37,9 +37,9 @@ pub async fn create_api_key(
 /// more (default 24, at most 168; 0 stops it now).
 #[server(endpoint = "api_keys/rotate")]
 pub async fn rotate_api_key(
-    id: Uuid,
+    id: ApiKeyId,
     #[server(default)] grace_hours: Option<String>,
-) -> Result<NewApiKey, AppError> {
+) -> Result<ApiKeyWithSecret, AppError> {
     use crate::backend::api_keys;
     let made = super::server::in_org(async |ctx, state| {
         api_keys::rotate(ctx, state, id, grace_hours.as_deref()).await
@@ -50,7 +50,7 @@ pub async fn rotate_api_key(
 }
 
 #[server(endpoint = "api_keys/revoke")]
-pub async fn revoke_api_key(id: Uuid) -> Result<ApiKeyView, AppError> {
+pub async fn revoke_api_key(id: ApiKeyId) -> Result<ApiKeyOut, AppError> {
     use crate::backend::api_keys;
     let revoked =
         super::server::in_org(async |ctx, state| api_keys::revoke(ctx, state, id).await).await?;

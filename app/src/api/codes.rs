@@ -5,8 +5,8 @@
 // A code's form has eight fields; the server macro makes a function of them
 // on both sides.
 #![allow(clippy::too_many_arguments)]
+use crate::model::{CodeId, CommentId};
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::model::codes::{CodeFilter, CodeHistory, CodeOut, CodePage, CommentOut};
 use crate::model::AppError;
@@ -44,7 +44,7 @@ pub async fn list_codes(#[server(default)] filter: CodeFilter) -> Result<CodePag
 }
 
 #[server(endpoint = "codes/history")]
-pub async fn get_code_history(id: Uuid) -> Result<CodeHistory, AppError> {
+pub async fn get_code_history(id: CodeId) -> Result<CodeHistory, AppError> {
     use crate::backend::codes;
     super::server::in_org(async |ctx, state| codes::history(ctx, state, id).await).await
 }
@@ -79,7 +79,7 @@ pub async fn create_code(
 /// has moved on since.
 #[server(endpoint = "codes/update")]
 pub async fn update_code(
-    id: Uuid,
+    id: CodeId,
     version: i32,
     code: String,
     description: String,
@@ -112,7 +112,7 @@ pub async fn update_code(
 
 #[server(endpoint = "codes/delete")]
 pub async fn delete_code(
-    id: Uuid,
+    id: CodeId,
     #[server(default)] version: Option<i32>,
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
@@ -128,7 +128,7 @@ pub async fn delete_code(
 /// Makes version `version` of the code current again, as a new version.
 #[server(endpoint = "codes/restore")]
 pub async fn restore_code(
-    id: Uuid,
+    id: CodeId,
     version: i32,
     #[server(default)] comment: Option<String>,
 ) -> Result<CodeOut, AppError> {
@@ -143,7 +143,7 @@ pub async fn restore_code(
 
 #[server(endpoint = "codes/comment")]
 pub async fn add_comment(
-    code_id: Uuid,
+    code_id: CodeId,
     version: i32,
     body: String,
 ) -> Result<CommentOut, AppError> {
@@ -157,13 +157,13 @@ pub async fn add_comment(
 }
 
 #[server(endpoint = "codes/comment_edit")]
-pub async fn edit_comment(id: Uuid, body: String) -> Result<CommentOut, AppError> {
+pub async fn edit_comment(id: CommentId, body: String) -> Result<CommentOut, AppError> {
     use crate::backend::codes::comments;
     super::server::in_org(async |ctx, state| comments::edit(ctx, state, id, &body).await).await
 }
 
 #[server(endpoint = "codes/comment_delete")]
-pub async fn delete_comment(id: Uuid) -> Result<(), AppError> {
+pub async fn delete_comment(id: CommentId) -> Result<(), AppError> {
     use crate::backend::codes::comments;
     super::server::in_org(async |ctx, state| comments::delete(ctx, state, id).await).await
 }

@@ -1,6 +1,6 @@
 //! Invitations: invite, list, resend, revoke, and the link's accept page.
+use crate::model::InvitationId;
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::model::members::{InvitationOut, InvitationPreview};
 use crate::model::{AppError, Role};
@@ -48,7 +48,7 @@ fn say_sent(invitation: &InvitationOut, what: &str) {
 }
 
 #[server(endpoint = "invitations/resend")]
-pub async fn resend_invitation(id: Uuid) -> Result<InvitationOut, AppError> {
+pub async fn resend_invitation(id: InvitationId) -> Result<InvitationOut, AppError> {
     use crate::backend::invitations;
     let resent =
         super::server::in_org(async |ctx, state| invitations::resend(ctx, state, id).await).await?;
@@ -57,7 +57,7 @@ pub async fn resend_invitation(id: Uuid) -> Result<InvitationOut, AppError> {
 }
 
 #[server(endpoint = "invitations/revoke")]
-pub async fn revoke_invitation(id: Uuid) -> Result<(), AppError> {
+pub async fn revoke_invitation(id: InvitationId) -> Result<(), AppError> {
     use crate::backend::invitations;
     super::server::in_org(async |ctx, state| invitations::revoke(ctx, state, id).await).await
 }

@@ -1,6 +1,6 @@
 //! Members of the current organization: list, change role, remove, leave.
+use crate::model::UserId;
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::model::members::{MemberOut, MembersPage};
 use crate::model::{AppError, Role};
@@ -12,14 +12,14 @@ pub async fn list_members() -> Result<MembersPage, AppError> {
 }
 
 #[server(endpoint = "members/change_role")]
-pub async fn change_member_role(user_id: Uuid, role: Role) -> Result<MemberOut, AppError> {
+pub async fn change_member_role(user_id: UserId, role: Role) -> Result<MemberOut, AppError> {
     use crate::backend::members;
     super::server::in_org(async |ctx, state| members::change_role(ctx, state, user_id, role).await)
         .await
 }
 
 #[server(endpoint = "members/remove")]
-pub async fn remove_member(user_id: Uuid) -> Result<(), AppError> {
+pub async fn remove_member(user_id: UserId) -> Result<(), AppError> {
     use crate::backend::members;
     super::server::in_org(async |ctx, state| members::remove(ctx, state, user_id).await).await
 }

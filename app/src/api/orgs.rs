@@ -1,7 +1,6 @@
 //! The current organization, and the user's other organizations.
+use crate::model::OrgId;
 use leptos::prelude::*;
-
-use uuid::Uuid;
 
 use crate::model::orgs::{Dashboard, MyOrganization, OrgOut};
 use crate::model::AppError;
@@ -22,7 +21,7 @@ pub async fn my_organizations() -> Result<Vec<MyOrganization>, AppError> {
 
 /// Makes another of the user's organizations the current one.
 #[server(endpoint = "orgs/switch")]
-pub async fn switch_organization(organization_id: Uuid) -> Result<(), AppError> {
+pub async fn switch_organization(organization_id: OrgId) -> Result<(), AppError> {
     use crate::backend::orgs;
     super::server::as_user(async |user, state| {
         orgs::switch(&state.pool, user, organization_id).await

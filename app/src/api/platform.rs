@@ -1,6 +1,6 @@
 //! The platform admins' Organizations page.
+use crate::model::OrgId;
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::model::orgs::Plan;
 use crate::model::platform::OrgAdminPage;
@@ -36,7 +36,7 @@ pub async fn platform_security_events(
 }
 
 #[server(endpoint = "platform/set_active")]
-pub async fn set_organization_active(organization_id: Uuid, active: bool) -> Result<(), AppError> {
+pub async fn set_organization_active(organization_id: OrgId, active: bool) -> Result<(), AppError> {
     platform_admin(async |admin| admin.set_active(organization_id, active).await).await?;
     // A deactivated organization's keys stop at once in this process.
     super::server::state()?.api_keys.forget();
@@ -44,14 +44,14 @@ pub async fn set_organization_active(organization_id: Uuid, active: bool) -> Res
 }
 
 #[server(endpoint = "platform/set_plan")]
-pub async fn set_organization_plan(organization_id: Uuid, plan: Plan) -> Result<(), AppError> {
+pub async fn set_organization_plan(organization_id: OrgId, plan: Plan) -> Result<(), AppError> {
     platform_admin(async |admin| admin.set_plan(organization_id, plan).await).await
 }
 
 /// Limit overrides; an empty field means "the plan's limit".
 #[server(endpoint = "platform/set_limits")]
 pub async fn set_organization_limits(
-    organization_id: Uuid,
+    organization_id: OrgId,
     #[server(default)] max_members: Option<String>,
     #[server(default)] max_codes: Option<String>,
     #[server(default)] max_webhooks: Option<String>,

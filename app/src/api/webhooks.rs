@@ -1,8 +1,8 @@
 //! Webhook endpoints, their delivery log, replays and test sends. Each is
 //! one service call in the caller's organization; the deliveries
 //! themselves are the workers' (`backend::webhooks::worker`).
+use crate::model::{DeliveryId, EndpointId};
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use crate::model::webhooks::{
     DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryPage, EndpointOut, EndpointWithSecret,
@@ -12,7 +12,7 @@ use crate::model::AppError;
 
 /// A webhook form as typed, to give back to the form when refused.
 #[cfg(feature = "ssr")]
-fn typed_settings(input: &crate::model::webhooks::EndpointInput) -> crate::model::flash::Flash {
+fn typed_settings(input: &crate::model::webhooks::EndpointForm) -> crate::model::flash::Flash {
     let fields = [
         ("url", Some(input.url.clone())),
         ("description", Some(input.description.clone())),
@@ -35,8 +35,8 @@ fn endpoint_input(
     timeout_seconds: Option<String>,
     max_retries: Option<String>,
     max_in_flight: Option<String>,
-) -> crate::model::webhooks::EndpointInput {
-    crate::model::webhooks::EndpointInput {
+) -> crate::model::webhooks::EndpointForm {
+    crate::model::webhooks::EndpointForm {
         url,
         description,
         event_types,
@@ -53,7 +53,7 @@ pub async fn list_webhooks() -> Result<Vec<EndpointOut>, AppError> {
 }
 
 #[server(endpoint = "webhooks/get")]
-pub async fn get_webhook(id: Uuid) -> Result<EndpointOut, AppError> {
+pub async fn get_webhook(id: EndpointId) -> Result<EndpointOut, AppError> {
     use crate::backend::webhooks;
     super::server::in_org(async |ctx, state| webhooks::get(ctx, state, id).await).await
 }
@@ -87,7 +87,7 @@ pub async fn create_webhook(
 
 #[server(endpoint = "webhooks/update")]
 pub async fn update_webhook(
-    id: Uuid,
+    id: EndpointId,
     url: String,
     #[server(default)] description: String,
     #[server(default)] event_types: Vec<String>,
@@ -118,7 +118,7 @@ pub async fn update_webhook(
 }
 
 #[server(endpoint = "webhooks/delete")]
-pub async fn delete_webhook(id: Uuid) -> Result<(), AppError> {
+pub async fn delete_webhook(id: EndpointId) -> Result<(), AppError> {
     use crate::backend::webhooks;
     super::server::in_org(async |ctx, state| webhooks::delete(ctx, state, id).await).await?;
     leptos_axum::redirect("/webhooks");
@@ -128,7 +128,7 @@ pub async fn delete_webhook(id: Uuid) -> Result<(), AppError> {
 /// Turns an endpoint on or off. Events that happen while it is off are
 /// recorded as skipped, and can be replayed once it is on again.
 #[server(endpoint = "webhooks/enable")]
-pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<EndpointOut, AppError> {
+pub async fn set_webhook_enabled(id: EndpointId, enabled: bool) -> Result<EndpointOut, AppError> {
     use crate::backend::webhooks;
     let endpoint = super::server::in_org(async |ctx, state| {
         webhooks::set_enabled(ctx, state, id, enabled).await
@@ -140,7 +140,7 @@ pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<EndpointOut,
 
 /// A new secret, shown once; the old one keeps signing for 24 hours.
 #[server(endpoint = "webhooks/rotate")]
-pub async fn rotate_webhook_secret(id: Uuid) -> Result<EndpointWithSecret, AppError> {
+pub async fn rotate_webhook_secret(id: EndpointId) -> Result<EndpointWithSecret, AppError> {
     use crate::backend::webhooks;
     let rotated =
         super::server::in_org(async |ctx, state| webhooks::rotate_secret(ctx, state, id).await)
@@ -152,7 +152,7 @@ pub async fn rotate_webhook_secret(id: Uuid) -> Result<EndpointWithSecret, AppEr
 /// Sends a `webhook.test` event now and answers with the request and the
 /// answer; a browser goes on to the delivery's page, which shows both.
 #[server(endpoint = "webhooks/test")]
-pub async fn send_test_webhook(id: Uuid) -> Result<TestSendOut, AppError> {
+pub async fn send_test_webhook(id: EndpointId) -> Result<TestSendOut, AppError> {
     use crate::backend::webhooks;
     let sent =
         super::server::in_org(async |ctx, state| webhooks::send_test(ctx, state, id).await).await?;
@@ -165,7 +165,7 @@ pub async fn send_test_webhook(id: Uuid) -> Result<TestSendOut, AppError> {
 
 #[server(endpoint = "webhooks/deliveries")]
 pub async fn list_deliveries(
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     #[server(default)] filter: DeliveryFilter,
 ) -> Result<DeliveryPage, AppError> {
     use crate::backend::webhooks;
@@ -176,7 +176,10 @@ pub async fn list_deliveries(
 }
 
 #[server(endpoint = "webhooks/delivery")]
-pub async fn get_delivery(endpoint_id: Uuid, id: Uuid) -> Result<DeliveryDetail, AppError> {
+pub async fn get_delivery(
+    endpoint_id: EndpointId,
+    id: DeliveryId,
+) -> Result<DeliveryDetail, AppError> {
     use crate::backend::webhooks;
     super::server::in_org(async |ctx, state| webhooks::delivery(ctx, state, endpoint_id, id).await)
         .await
@@ -184,7 +187,10 @@ pub async fn get_delivery(endpoint_id: Uuid, id: Uuid) -> Result<DeliveryDetail,
 
 /// Sends one delivery again, now, with a fresh allowance of retries.
 #[server(endpoint = "webhooks/replay")]
-pub async fn replay_delivery(endpoint_id: Uuid, id: Uuid) -> Result<DeliveryOut, AppError> {
+pub async fn replay_delivery(
+    endpoint_id: EndpointId,
+    id: DeliveryId,
+) -> Result<DeliveryOut, AppError> {
     use crate::backend::webhooks;
     let replayed = super::server::in_org(async |ctx, state| {
         webhooks::replay(ctx, state, endpoint_id, id).await
@@ -199,7 +205,7 @@ pub async fn replay_delivery(endpoint_id: Uuid, id: Uuid) -> Result<DeliveryOut,
 /// read as UTC).
 #[server(endpoint = "webhooks/replay_failed")]
 pub async fn replay_failed(
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     since: String,
     until: String,
 ) -> Result<ReplayOut, AppError> {

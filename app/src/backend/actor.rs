@@ -2,6 +2,8 @@ use serde::Serialize;
 use std::net::IpAddr;
 use uuid::Uuid;
 
+use crate::model::{ApiKeyId, UserId};
+
 /// Facts about the request that every audit entry records.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RequestMeta {
@@ -13,9 +15,9 @@ pub struct RequestMeta {
 /// Who is acting: what versions, audit entries and events name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
-    User(Uuid),
+    User(UserId),
     /// A program calling the REST API with one of the organization's keys.
-    ApiKey(Uuid),
+    ApiKey(ApiKeyId),
     /// Before anyone is identified: a failed log-in, say.
     Anonymous,
     /// The server itself, or an operator at the command line.
@@ -56,13 +58,13 @@ impl Actor {
 
     pub fn id(&self) -> Option<Uuid> {
         match self {
-            Actor::User(id) | Actor::ApiKey(id) => Some(*id),
+            Actor::User(UserId(id)) | Actor::ApiKey(ApiKeyId(id)) => Some(*id),
             Actor::Anonymous | Actor::System => None,
         }
     }
 
     /// The user behind the action, when a person acts.
-    pub fn user_id(&self) -> Option<Uuid> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self {
             Actor::User(id) => Some(*id),
             Actor::ApiKey(_) | Actor::Anonymous | Actor::System => None,

@@ -19,6 +19,7 @@ pub mod query;
 pub mod security;
 
 use crate::model::audit::AuditAction;
+use crate::model::OrgId;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -82,7 +83,7 @@ impl AuditEvent {
 /// A stored entry, exactly as hashed.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditEntry {
-    pub organization_id: Uuid,
+    pub organization_id: OrgId,
     pub seq: i64,
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
@@ -103,7 +104,7 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     fn from_event(
-        org_id: Uuid,
+        org_id: OrgId,
         seq: i64,
         prev_hash: Vec<u8>,
         actor: Actor,
@@ -375,7 +376,7 @@ impl Walk {
 /// Walks an organization's chain from the first entry to the head kept on
 /// the organization's row, and reports the first entry whose hash, link or
 /// sequence number does not hold, or entries missing before the head.
-pub async fn verify(pool: &PgPool, org_id: Uuid) -> Result<VerifyReport> {
+pub async fn verify(pool: &PgPool, org_id: OrgId) -> Result<VerifyReport> {
     let mut tx = OrgTx::begin(pool, org_id, Actor::System, RequestMeta::default()).await?;
     // The head first: entries committed after it have higher seqs and are
     // left out of this walk, so a busy chain verifies too.
@@ -431,7 +432,7 @@ mod tests {
 
     fn entry(seq: i64, prev_hash: Vec<u8>) -> AuditEntry {
         AuditEntry::from_event(
-            Uuid::nil(),
+            OrgId::from_u128(0),
             seq,
             prev_hash,
             Actor::System,

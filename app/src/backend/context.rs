@@ -1,8 +1,8 @@
 //! The organization a request works on, resolved fresh on every request
 //! from the caller: membership and role are read from the database each
 //! time, so a role change or removal applies to the very next request.
+use crate::model::{OrgId, UserId};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::db::Plans;
@@ -63,7 +63,7 @@ impl Grant {
 
 #[derive(Debug, Clone)]
 pub struct OrgContext {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub org_name: String,
     pub org_slug: OrgSlug,
     pub grant: Grant,
@@ -123,7 +123,7 @@ impl OrgContext {
     pub async fn operator(pool: &PgPool, slug: &OrgSlug) -> Result<Self> {
         // The command line names organizations by slug before it works
         // in one, which row-level security would hide.
-        let (org_id, name): (Uuid, String) =
+        let (org_id, name): (OrgId, String) =
             sqlx::query_as("select id, name from organization_by_slug($1)")
                 .bind(slug)
                 .fetch_optional(pool)
@@ -170,12 +170,12 @@ impl OrgContext {
     }
 
     /// The member acting, when a person acts (not a key).
-    pub fn user_id(&self) -> Option<Uuid> {
+    pub fn user_id(&self) -> Option<UserId> {
         self.actor.user_id()
     }
 
     /// Whether `user_id` is the one acting.
-    pub fn is_user(&self, user_id: Uuid) -> bool {
+    pub fn is_user(&self, user_id: UserId) -> bool {
         self.user_id() == Some(user_id)
     }
 

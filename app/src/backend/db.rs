@@ -1,10 +1,10 @@
 //! Connections, migrations, and `OrgTx`: the only door to tenant data.
+use crate::model::{OrgId, UserId};
 use anyhow::{bail, Context as _};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection as _, Executor, PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
-use uuid::Uuid;
 
 use super::{Actor, RequestMeta, Result};
 
@@ -127,7 +127,7 @@ pub async fn ensure_restricted_role(pool: &PgPool) -> anyhow::Result<()> {
 /// a query that forgot its `organization_id` filter sees no other tenant.
 pub struct OrgTx {
     tx: Transaction<'static, Postgres>,
-    org_id: Uuid,
+    org_id: OrgId,
     actor: Actor,
     meta: RequestMeta,
 }
@@ -150,7 +150,7 @@ pub enum Plans {
 impl OrgTx {
     pub async fn begin(
         pool: &PgPool,
-        org_id: Uuid,
+        org_id: OrgId,
         actor: Actor,
         meta: RequestMeta,
     ) -> Result<Self> {
@@ -159,7 +159,7 @@ impl OrgTx {
 
     pub async fn begin_planned(
         pool: &PgPool,
-        org_id: Uuid,
+        org_id: OrgId,
         actor: Actor,
         meta: RequestMeta,
         plans: Plans,
@@ -190,7 +190,7 @@ impl OrgTx {
     /// it created that organization.
     pub async fn bind(
         mut tx: Transaction<'static, Postgres>,
-        org_id: Uuid,
+        org_id: OrgId,
         actor: Actor,
         meta: RequestMeta,
     ) -> Result<Self> {
@@ -212,7 +212,7 @@ impl OrgTx {
     /// Points this transaction at another organization, for a change that
     /// concerns several (an account's password, recorded in each of its
     /// organizations' audit logs) and must commit as one.
-    pub async fn rebind(&mut self, org_id: Uuid) -> Result<()> {
+    pub async fn rebind(&mut self, org_id: OrgId) -> Result<()> {
         sqlx::query("select set_config('app.org_id', $1, true)")
             .bind(org_id.to_string())
             .execute(&mut *self.tx)
@@ -221,7 +221,7 @@ impl OrgTx {
         Ok(())
     }
 
-    pub fn org_id(&self) -> Uuid {
+    pub fn org_id(&self) -> OrgId {
         self.org_id
     }
 
@@ -253,7 +253,10 @@ impl OrgTx {
 
 /// A transaction for a signed-in user outside any one organization: it can
 /// see that user's own memberships and nothing of any tenant.
-pub async fn begin_as_user(pool: &PgPool, user_id: Uuid) -> Result<Transaction<'static, Postgres>> {
+pub async fn begin_as_user(
+    pool: &PgPool,
+    user_id: UserId,
+) -> Result<Transaction<'static, Postgres>> {
     // BEGIN and the user in one round trip, as `OrgTx::begin` does (a UUID
     // formatted here, never text from a request).
     let tx = pool

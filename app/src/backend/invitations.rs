@@ -3,9 +3,9 @@
 //! while open. A token only ever joins its own organization with its own
 //! role.
 use crate::model::audit::AuditAction;
+use crate::model::{InvitationId, OrgId, UserId};
 use chrono::Duration;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::accounts::SignedIn;
 use super::audit::{self, AuditEvent};
@@ -28,7 +28,7 @@ const SELECT_OUT: &str =
     "select i.id, i.email, i.role, u.name as invited_by, i.created_at, i.expires_at, i.mail_error
      from invitations i left join users u on u.id = i.invited_by";
 
-async fn get_open(tx: &mut OrgTx, id: Uuid) -> Result<InvitationOut> {
+async fn get_open(tx: &mut OrgTx, id: InvitationId) -> Result<InvitationOut> {
     sqlx::query_as(&format!(
         "{SELECT_OUT} where i.organization_id = $1 and i.id = $2
            and i.accepted_at is null and i.revoked_at is null"
@@ -103,7 +103,7 @@ pub async fn invite(
     .bind(email.as_str())
     .execute(tx.conn())
     .await?;
-    let id = Uuid::new_v4();
+    let id = InvitationId::new_v4();
     let token = tokens::generate();
     sqlx::query(
         "insert into invitations (organization_id, id, email, role, token_hash, invited_by, expires_at)
@@ -136,7 +136,7 @@ pub async fn invite(
 
 /// A new link (the old one stops working) and a new 7 days.
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
-pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<InvitationOut> {
+pub async fn resend(ctx: &OrgContext, state: &AppState, id: InvitationId) -> Result<InvitationOut> {
     let mut tx = ctx.begin_as(&state.pool, Permission::InviteMembers).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role).await?;
@@ -167,7 +167,7 @@ pub async fn resend(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Invi
 }
 
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
-pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
+pub async fn revoke(ctx: &OrgContext, state: &AppState, id: InvitationId) -> Result<()> {
     let mut tx = ctx.begin_as(&state.pool, Permission::InviteMembers).await?;
     let invitation = get_open(&mut tx, id).await?;
     may_invite(ctx, invitation.role).await?;
@@ -248,15 +248,15 @@ async fn queue_mail(
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
-    id: Uuid,
+    id: InvitationId,
     email: String,
     role: Role,
     organization: String,
     usable: bool,
 }
 
-async fn organization_of(pool: &sqlx::PgPool, token: &str) -> Result<Uuid> {
-    let org: Option<Uuid> = sqlx::query_scalar("select invitation_organization($1)")
+async fn organization_of(pool: &sqlx::PgPool, token: &str) -> Result<OrgId> {
+    let org: Option<OrgId> = sqlx::query_scalar("select invitation_organization($1)")
         .bind(tokens::hash(token))
         .fetch_one(pool)
         .await?;
@@ -338,7 +338,7 @@ pub async fn accept(
             let name = DisplayName::parse("name", name)?;
             let password = Password::parse(password)?;
             let hash = state.passwords.hash(&password).await?;
-            (Uuid::new_v4(), Some((name, hash)))
+            (UserId::new_v4(), Some((name, hash)))
         }
     };
     let mut tx = OrgTx::begin(&state.pool, org_id, Actor::User(user_id), meta.clone()).await?;

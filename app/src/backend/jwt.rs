@@ -1,10 +1,10 @@
 //! Access tokens for API clients that log in as a user: HS256, 15 minutes,
 //! with the session id in `sid`, so revoking the session (log-out, password
 //! change or reset, "log out other sessions") kills the token too.
+use crate::model::{SessionId, UserId};
 use chrono::{Duration, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{Error, Result};
 
@@ -12,8 +12,8 @@ pub const LIFETIME: Duration = Duration::minutes(15);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
-    pub sub: Uuid,
-    pub sid: Uuid,
+    pub sub: UserId,
+    pub sid: SessionId,
     pub iat: i64,
     pub exp: i64,
 }
@@ -33,7 +33,7 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, session_id: Uuid) -> Result<(String, i64)> {
+    pub fn issue(&self, user_id: UserId, session_id: SessionId) -> Result<(String, i64)> {
         let now = Utc::now();
         let claims = Claims {
             sub: user_id,
@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn a_token_carries_the_session_and_expires_in_fifteen_minutes() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let (user, session) = (UserId::new_v4(), SessionId::new_v4());
         let (token, expires_in) = keys.issue(user, session).unwrap();
         assert_eq!(expires_in, 900);
         let claims = decode::<Claims>(&token, &keys.decoding, &Validation::new(Algorithm::HS256))

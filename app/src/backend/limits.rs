@@ -1,7 +1,7 @@
 //! Plan limits, checked inside the inserting transaction: the
 //! organization's row is locked first, so concurrent inserts into one
 //! organization queue up and cannot overshoot.
-use uuid::Uuid;
+use crate::model::OrgId;
 
 use super::{Error, OrgTx, Result};
 use crate::model::orgs::{Limits, Plan};
@@ -49,7 +49,7 @@ async fn read(tx: &mut OrgTx, lock: bool) -> Result<Limits> {
 
 /// Members plus open invitations: what counts against the member limit.
 pub async fn seats_taken(tx: &mut OrgTx) -> Result<i64> {
-    let org: Uuid = tx.org_id();
+    let org: OrgId = tx.org_id();
     Ok(sqlx::query_scalar(
         "select (select count(*) from memberships where organization_id = $1)
               + (select count(*) from invitations

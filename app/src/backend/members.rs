@@ -1,6 +1,6 @@
 use crate::model::audit::AuditAction;
+use crate::model::UserId;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
@@ -11,7 +11,7 @@ use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
-    user_id: Uuid,
+    user_id: UserId,
     name: String,
     email: String,
     role: Role,
@@ -19,7 +19,7 @@ struct MemberRow {
 }
 
 /// Adds a user to the transaction's organization.
-pub async fn add(tx: &mut OrgTx, user_id: Uuid, role: Role) -> Result<()> {
+pub async fn add(tx: &mut OrgTx, user_id: UserId, role: Role) -> Result<()> {
     sqlx::query("insert into memberships (organization_id, user_id, role) values ($1, $2, $3)")
         .bind(tx.org_id())
         .bind(user_id)
@@ -70,7 +70,7 @@ impl From<MemberRow> for MemberOut {
 
 /// The role of `user_id` in the transaction's organization; not found when
 /// they are not a member (of this organization: RLS hides the others).
-async fn role_of(tx: &mut OrgTx, user_id: Uuid) -> Result<Role> {
+async fn role_of(tx: &mut OrgTx, user_id: UserId) -> Result<Role> {
     sqlx::query_scalar(
         "select role from memberships where organization_id = $1 and user_id = $2 for update",
     )
@@ -94,7 +94,7 @@ fn last_owner() -> Error {
 pub async fn change_role(
     ctx: &OrgContext,
     state: &AppState,
-    user_id: Uuid,
+    user_id: UserId,
     new_role: Role,
 ) -> Result<MemberOut> {
     let mut tx = ctx.begin_as(&state.pool, Permission::ManageMembers).await?;
@@ -140,7 +140,7 @@ pub async fn leave(ctx: &OrgContext, state: &AppState) -> Result<()> {
 
 /// Removes a member (or, for `user_id` = the caller, leaves).
 #[tracing::instrument(skip(ctx, state), fields(org_id = %ctx.org_id))]
-pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: Uuid) -> Result<()> {
+pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: UserId) -> Result<()> {
     let leaving = ctx.is_user(user_id);
     if !leaving {
         ctx.require(Permission::ManageMembers).await?;
@@ -179,7 +179,7 @@ pub async fn remove(ctx: &OrgContext, state: &AppState, user_id: Uuid) -> Result
     tx.commit().await
 }
 
-async fn get(tx: &mut OrgTx, user_id: Uuid) -> Result<MemberOut> {
+async fn get(tx: &mut OrgTx, user_id: UserId) -> Result<MemberOut> {
     let row: MemberRow = sqlx::query_as(
         "select m.user_id, u.name, u.email, m.role, m.created_at as joined_at
          from memberships m join users u on u.id = m.user_id

@@ -1,4 +1,5 @@
 use crate::model::audit::AuditAction;
+use crate::model::OrgId;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use crate::model::{Permission, Role};
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
-    id: Uuid,
+    id: OrgId,
     name: String,
     slug: OrgSlug,
     plan: Plan,
@@ -36,7 +37,7 @@ impl From<OrgRow> for OrgOut {
 /// Creates an organization with a slug made from its name, adding a short
 /// suffix when that slug is taken.
 pub async fn create(conn: &mut PgConnection, name: &DisplayName) -> Result<OrgOut> {
-    let id = Uuid::new_v4();
+    let id = OrgId::new_v4();
     // Row-level security lets a transaction create (and read back) only
     // the organization it works in.
     sqlx::query("select set_config('app.org_id', $1, true)")
@@ -79,7 +80,7 @@ pub async fn get(tx: &mut OrgTx) -> Result<OrgOut> {
 
 /// Makes `org_id` the session's current organization, if the user is a
 /// member of it; otherwise not found, as for any other tenant's id.
-pub async fn switch(pool: &sqlx::PgPool, user: &SessionUser, org_id: Uuid) -> Result<()> {
+pub async fn switch(pool: &sqlx::PgPool, user: &SessionUser, org_id: OrgId) -> Result<()> {
     let mut tx = super::db::begin_as_user(pool, user.user_id).await?;
     let member: bool = sqlx::query_scalar(
         "select exists (select 1 from memberships where user_id = $1 and organization_id = $2)",

@@ -2,9 +2,9 @@
 //! Only platform admins get here; each change is audited in the chain of
 //! the organization it changes.
 use crate::model::audit::AuditAction;
+use crate::model::{OrgId, UserId};
 use serde_json::json;
 use sqlx::{PgPool, Row as _};
-use uuid::Uuid;
 
 use super::audit::platform::{self, PlatformEvent};
 use super::audit::{self, AuditEvent};
@@ -58,7 +58,7 @@ impl<'a> PlatformAdmin<'a> {
         self.pool
     }
 
-    pub fn user_id(&self) -> Uuid {
+    pub fn user_id(&self) -> UserId {
         self.user.user_id
     }
 
@@ -89,7 +89,7 @@ impl<'a> PlatformAdmin<'a> {
     /// change in that organization's chain.
     async fn change(
         &self,
-        org_id: Uuid,
+        org_id: OrgId,
         action: AuditAction,
         statement: &str,
         bind: impl for<'q> FnOnce(Query<'q>) -> Query<'q>,
@@ -129,7 +129,7 @@ impl<'a> PlatformAdmin<'a> {
         tx.commit().await
     }
 
-    pub async fn set_active(&self, org_id: Uuid, active: bool) -> Result<()> {
+    pub async fn set_active(&self, org_id: OrgId, active: bool) -> Result<()> {
         let action = if active {
             AuditAction::OrganizationActivated
         } else {
@@ -146,7 +146,7 @@ impl<'a> PlatformAdmin<'a> {
         .await
     }
 
-    pub async fn set_plan(&self, org_id: Uuid, plan: Plan) -> Result<()> {
+    pub async fn set_plan(&self, org_id: OrgId, plan: Plan) -> Result<()> {
         let statement = "select platform_set_organization_plan($1, $2, $3)";
         self.change(
             org_id,
@@ -158,7 +158,7 @@ impl<'a> PlatformAdmin<'a> {
         .await
     }
 
-    pub async fn set_limits(&self, org_id: Uuid, limits: LimitOverrides) -> Result<()> {
+    pub async fn set_limits(&self, org_id: OrgId, limits: LimitOverrides) -> Result<()> {
         for (field, value) in [
             ("max_members", limits.max_members),
             ("max_codes", limits.max_codes),

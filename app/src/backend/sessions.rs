@@ -1,5 +1,6 @@
 //! Browser sessions: a random token in an `HttpOnly` cookie, stored only as
 //! its SHA-256, one row per session so a user can list and revoke them.
+use crate::model::{OrgId, SessionId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use http::HeaderMap;
 use sqlx::types::ipnetwork::IpNetwork;
@@ -122,7 +123,7 @@ pub struct Membership {
 
 /// The user's memberships, by organization name: what a page needs both
 /// for its caller's organization and for the switcher, in one query.
-pub async fn memberships(pool: &PgPool, user_id: Uuid) -> Result<Vec<Membership>> {
+pub async fn memberships(pool: &PgPool, user_id: UserId) -> Result<Vec<Membership>> {
     let mut tx = super::db::begin_as_user(pool, user_id).await?;
     let rows: Vec<Membership> = sqlx::query_as(
         "select o.id, o.name, o.slug, m.role, o.active, m.created_at as joined_at
@@ -140,12 +141,12 @@ pub async fn memberships(pool: &PgPool, user_id: Uuid) -> Result<Vec<Membership>
 /// The signed-in user behind a live session.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionUser {
-    pub session_id: Uuid,
-    pub user_id: Uuid,
+    pub session_id: SessionId,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     pub is_platform_admin: bool,
-    pub current_organization_id: Option<Uuid>,
+    pub current_organization_id: Option<OrgId>,
     pub last_seen_at: DateTime<Utc>,
     /// Set when the caller showed the session's token (its cookie), not
     /// an access token naming the session.
@@ -189,8 +190,8 @@ impl std::fmt::Debug for SessionProof {
 
 pub async fn create(
     conn: &mut PgConnection,
-    user_id: Uuid,
-    organization_id: Option<Uuid>,
+    user_id: UserId,
+    organization_id: Option<OrgId>,
     lifetime: Lifetime,
     meta: &RequestMeta,
 ) -> Result<SessionToken> {
@@ -226,8 +227,8 @@ const SELECT_LIVE: &str =
 /// JWT's `sid` and `sub` claims name).
 pub async fn live_by_id(
     pool: &PgPool,
-    session_id: Uuid,
-    user_id: Uuid,
+    session_id: SessionId,
+    user_id: UserId,
 ) -> Result<Option<SessionUser>> {
     Ok(
         sqlx::query_as(&format!("{SELECT_LIVE} and s.id = $1 and s.user_id = $2"))
@@ -299,7 +300,7 @@ pub async fn authenticate_with_memberships(
 struct CallerRow {
     #[sqlx(flatten)]
     user: SessionUser,
-    organization_id: Option<Uuid>,
+    organization_id: Option<OrgId>,
     organization_name: Option<String>,
     organization_slug: Option<OrgSlug>,
     role: Option<Role>,
@@ -336,8 +337,8 @@ async fn touch(pool: &PgPool, user: &SessionUser) -> Result<()> {
 /// Makes `org_id` the session's current organization.
 pub async fn set_current_organization(
     conn: &mut PgConnection,
-    session_id: Uuid,
-    org_id: Uuid,
+    session_id: SessionId,
+    org_id: OrgId,
 ) -> Result<()> {
     sqlx::query("update sessions set current_organization_id = $2 where id = $1")
         .bind(session_id)
@@ -347,7 +348,7 @@ pub async fn set_current_organization(
     Ok(())
 }
 
-pub async fn revoke(conn: &mut PgConnection, session_id: Uuid) -> Result<()> {
+pub async fn revoke(conn: &mut PgConnection, session_id: SessionId) -> Result<()> {
     sqlx::query("update sessions set revoked_at = now() where id = $1 and revoked_at is null")
         .bind(session_id)
         .execute(conn)

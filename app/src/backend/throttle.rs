@@ -85,7 +85,7 @@ pub async fn clear(pool: &PgPool, key: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn account_key(user_id: uuid::Uuid) -> String {
+pub fn account_key(user_id: crate::model::UserId) -> String {
     format!("account:{user_id}")
 }
 

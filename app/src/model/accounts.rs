@@ -1,7 +1,7 @@
 //! Validated account inputs. Raw strings from a form become one of these at
 //! the edge; past it, no code handles an unchecked email or password.
+use super::{OrgId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{AppError, Role};
 
@@ -149,7 +149,7 @@ impl DisplayName {
 /// Who is signed in, as the UI needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
-    pub id: Uuid,
+    pub id: UserId,
     pub name: String,
     pub email: String,
     pub is_platform_admin: bool,
@@ -158,7 +158,7 @@ pub struct CurrentUser {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentOrganization {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub slug: super::orgs::OrgSlug,
     pub role: Role,
@@ -256,7 +256,7 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct SessionOut {
-    pub id: Uuid,
+    pub id: SessionId,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,

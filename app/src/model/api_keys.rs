@@ -1,10 +1,10 @@
 //! API keys as the browser and the server share them: scopes, the key's
 //! public description, and the rules of a new key's fields.
+use super::ApiKeyId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-use uuid::Uuid;
 
 use super::codes::{clean_text, optional_number};
 use super::{AppError, Permission};
@@ -148,8 +148,8 @@ impl Scopes {
 
 /// An API key as listed: never the key itself, which only its creator saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApiKeyView {
-    pub id: Uuid,
+pub struct ApiKeyOut {
+    pub id: ApiKeyId,
     pub name: String,
     /// `cb_live_` and the first characters of the random part.
     pub prefix: String,
@@ -159,7 +159,7 @@ pub struct ApiKeyView {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     /// Set when the key was rotated: the key that replaced it.
-    pub replaced_by: Option<Uuid>,
+    pub replaced_by: Option<ApiKeyId>,
     pub rate_limit_per_minute: i32,
     pub last_used_at: Option<DateTime<Utc>>,
     pub last_used_ip: Option<String>,
@@ -169,7 +169,7 @@ pub struct ApiKeyView {
     pub live: bool,
 }
 
-impl ApiKeyView {
+impl ApiKeyOut {
     /// The key's state in words, for lists.
     pub fn status(&self) -> String {
         let until = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M UTC").to_string();
@@ -190,8 +190,8 @@ impl ApiKeyView {
 
 /// The key, shown once, right after it was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewApiKey {
-    pub key: ApiKeyView,
+pub struct ApiKeyWithSecret {
+    pub key: ApiKeyOut,
     pub secret: String,
 }
 

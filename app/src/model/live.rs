@@ -1,8 +1,8 @@
 //! A change in an organization, as the open pages of its members hear of
 //! it (`/events`, server-sent events): enough for a page to know whether it
 //! shows what changed, not the change itself (the page reads that again).
+use super::CodeId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveChange {
@@ -13,7 +13,7 @@ pub struct LiveChange {
     /// none for a batch (an import).
     pub event_type: Option<String>,
     /// The code it touched, when it was one code's event.
-    pub code_id: Option<Uuid>,
+    pub code_id: Option<CodeId>,
     /// That code's new version.
     pub version: Option<i32>,
     /// Who made it, when a person did.
@@ -24,7 +24,7 @@ pub struct LiveChange {
 
 impl LiveChange {
     /// Whether this change touched the code `id`, or may have (a batch).
-    pub fn concerns_code(&self, id: Uuid) -> bool {
+    pub fn concerns_code(&self, id: CodeId) -> bool {
         self.code_id == Some(id) || self.event_type.is_none()
     }
 
@@ -45,7 +45,7 @@ pub const RESYNC_EVENT: &str = "resync";
 mod tests {
     use super::*;
 
-    fn change(event_type: Option<&str>, code_id: Option<Uuid>) -> LiveChange {
+    fn change(event_type: Option<&str>, code_id: Option<CodeId>) -> LiveChange {
         LiveChange {
             seq: 1,
             event_type: event_type.map(str::to_owned),
@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn a_change_concerns_its_own_code_and_a_batch_concerns_every_code() {
-        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let (mine, other) = (CodeId::from_u128(1), CodeId::from_u128(2));
         assert!(change(Some("code.updated"), Some(mine)).concerns_code(mine));
         assert!(!change(Some("code.updated"), Some(other)).concerns_code(mine));
         assert!(change(None, None).concerns_code(mine));

@@ -1,13 +1,13 @@
+use super::{InvitationId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberOut {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     pub role: Role,
@@ -21,7 +21,7 @@ pub struct MembersPage {
     pub members: Vec<MemberOut>,
     pub my_role: Role,
     /// The member looking, if a person is looking.
-    pub my_user_id: Option<Uuid>,
+    pub my_user_id: Option<UserId>,
 }
 
 /// An open invitation, as admins see it.
@@ -29,7 +29,7 @@ pub struct MembersPage {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvitationOut {
-    pub id: Uuid,
+    pub id: InvitationId,
     pub email: String,
     pub role: Role,
     pub invited_by: Option<String>,

@@ -1,12 +1,12 @@
 //! Organizations as the browser sees them, and slugs.
+use super::OrgId;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::{members::MemberOut, Role};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgOut {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub slug: OrgSlug,
     pub plan: Plan,
@@ -91,7 +91,7 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct MyOrganization {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub slug: OrgSlug,
     pub role: Role,

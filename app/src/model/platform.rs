@@ -1,7 +1,7 @@
 //! The platform admins' Organizations page.
+use super::OrgId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::orgs::{OrgSlug, Plan};
 
@@ -20,7 +20,7 @@ pub fn page_offset(page: u32) -> Result<i32, super::AppError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct OrgAdminRow {
-    pub id: Uuid,
+    pub id: OrgId,
     pub name: String,
     pub slug: OrgSlug,
     pub plan: Plan,

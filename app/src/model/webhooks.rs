@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::{DeliveryId, EndpointId};
+
 use super::codes::{clean_text, optional_number};
 use super::AppError;
 
@@ -143,7 +145,7 @@ impl AttemptOutcome {
 
 /// An endpoint's settings as a form or an API client sends them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EndpointInput {
+pub struct EndpointForm {
     pub url: String,
     #[serde(default)]
     pub description: String,
@@ -170,7 +172,7 @@ pub struct EndpointDraft {
     pub max_in_flight: i32,
 }
 
-impl EndpointInput {
+impl EndpointForm {
     pub fn check(&self) -> Result<EndpointDraft, AppError> {
         let url = clean_text("url", &self.url, MAX_URL_LEN, true)?;
         let description = clean_text("description", &self.description, MAX_DESCRIPTION_LEN, false)?;
@@ -221,7 +223,7 @@ impl EndpointInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointOut {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub url: String,
     pub description: String,
     /// Empty: every event type.
@@ -272,8 +274,8 @@ pub struct EndpointWithSecret {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryOut {
-    pub id: Uuid,
-    pub endpoint_id: Uuid,
+    pub id: DeliveryId,
+    pub endpoint_id: EndpointId,
     /// The `webhook-id` header: the same on every attempt.
     pub message_id: String,
     pub event_type: String,
@@ -335,7 +337,7 @@ pub struct DeliveryDetail {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestSendOut {
-    pub delivery_id: Uuid,
+    pub delivery_id: DeliveryId,
     /// `[name, value]` pairs, in the order sent.
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<Vec<String>>))]
     pub request_headers: Vec<(String, String)>,
@@ -392,8 +394,8 @@ pub fn message_id(event_id: Uuid) -> String {
 mod tests {
     use super::*;
 
-    fn input(timeout: &str, retries: &str, events: &[&str]) -> EndpointInput {
-        EndpointInput {
+    fn input(timeout: &str, retries: &str, events: &[&str]) -> EndpointForm {
+        EndpointForm {
             url: "https://example.com/hook".into(),
             description: String::new(),
             event_types: events.iter().map(|e| e.to_string()).collect(),
@@ -404,7 +406,7 @@ mod tests {
     }
 
     fn at_once(raw: &str) -> Result<EndpointDraft, AppError> {
-        EndpointInput {
+        EndpointForm {
             max_in_flight: Some(raw.into()),
             ..input("", "", &[])
         }
@@ -413,7 +415,7 @@ mod tests {
 
     fn test_send(status_code: Option<i32>, error: Option<&str>, succeeded: bool) -> TestSendOut {
         TestSendOut {
-            delivery_id: Uuid::from_u128(1),
+            delivery_id: DeliveryId::from_u128(1),
             request_headers: Vec::new(),
             request_body: String::new(),
             status_code,

@@ -143,7 +143,7 @@ fn OrgMenu(
     org_name: Option<String>,
     role: Option<&'static str>,
     orgs: Vec<MyOrganization>,
-    current: Option<uuid::Uuid>,
+    current: Option<crate::model::OrgId>,
 ) -> impl IntoView {
     let switch = form_action::<SwitchOrganization>();
     let others: Vec<_> = orgs

@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
 
 use super::{request_meta, ApiError, ApiJson};
 use crate::state::ServerState;
@@ -47,7 +46,7 @@ pub struct TokenResponse {
 /// The user a credential stands for.
 #[derive(Serialize, ToSchema)]
 pub struct MeOut {
-    id: Uuid,
+    id: app::model::UserId,
     email: String,
     name: String,
 }

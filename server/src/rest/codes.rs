@@ -14,7 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, OpenApi, ToSchema};
-use uuid::Uuid;
+
+use app::model::CodeId;
 
 use super::{location, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::ServerState;
@@ -360,7 +361,7 @@ async fn create_code(
 async fn get_code(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
 ) -> Result<Response, ApiError> {
     let code = codes::get(&ctx, &state, code_id).await?;
     Ok(code_response(StatusCode::OK, &code))
@@ -389,7 +390,7 @@ that changes nothing writes no version.",
 async fn update_code(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
     headers: HeaderMap,
     ApiJson(patch): ApiJson<CodePatch>,
 ) -> Result<Response, ApiError> {
@@ -440,7 +441,7 @@ only if the code is still at that version. The body is optional.",
 async fn delete_code(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
     headers: HeaderMap,
     body: super::ApiBytes,
 ) -> Result<Response, ApiError> {
@@ -514,7 +515,7 @@ never rewritten); restoring a deleted code brings it back.",
 async fn restore_code(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
     ApiJson(input): ApiJson<RestoreIn>,
 ) -> Result<Response, ApiError> {
     let version = match input.version {
@@ -536,7 +537,7 @@ async fn restore_code(
 async fn list_versions(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
 ) -> Result<Json<VersionList>, ApiError> {
     let history = codes::history(&ctx, &state, code_id).await?;
     Ok(Json(VersionList {
@@ -548,7 +549,7 @@ async fn list_versions(
 async fn versions_of(
     ctx: &OrgContext,
     state: &AppState,
-    code_id: Uuid,
+    code_id: CodeId,
 ) -> Result<Vec<VersionOut>, ApiError> {
     Ok(codes::history(ctx, state, code_id).await?.versions)
 }
@@ -579,7 +580,7 @@ fn version_in(versions: &[VersionOut], version: i32) -> Result<&VersionOut, ApiE
 async fn get_version(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((code_id, version)): ApiPath<(Uuid, i32)>,
+    ApiPath((code_id, version)): ApiPath<(CodeId, i32)>,
 ) -> Result<Json<VersionOut>, ApiError> {
     let versions = versions_of(&ctx, &state, code_id).await?;
     Ok(Json(version_in(&versions, version)?.clone()))
@@ -596,7 +597,7 @@ async fn get_version(
 async fn diff_versions(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
     ApiQuery(params): ApiQuery<DiffParams>,
 ) -> Result<Json<VersionDiff>, ApiError> {
     let versions = versions_of(&ctx, &state, code_id).await?;

@@ -10,7 +10,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+
+use app::model::{CodeId, CommentId};
 
 use super::{location, ApiError, ApiJson, ApiPath};
 use crate::state::ServerState;
@@ -68,7 +69,7 @@ pub struct CommentPatch {
 async fn comments_of(
     ctx: &OrgContext,
     state: &AppState,
-    code_id: Uuid,
+    code_id: CodeId,
 ) -> Result<Vec<CommentOut>, ApiError> {
     Ok(codes::history(ctx, state, code_id).await?.comments)
 }
@@ -77,8 +78,8 @@ async fn comments_of(
 async fn comment_on(
     ctx: &OrgContext,
     state: &AppState,
-    code_id: Uuid,
-    comment_id: Uuid,
+    code_id: CodeId,
+    comment_id: CommentId,
 ) -> Result<CommentOut, ApiError> {
     comments_of(ctx, state, code_id)
         .await?
@@ -98,7 +99,7 @@ async fn comment_on(
 async fn list_comments(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
 ) -> Result<Json<CommentList>, ApiError> {
     Ok(Json(CommentList {
         items: comments_of(&ctx, &state, code_id).await?,
@@ -121,7 +122,7 @@ async fn list_comments(
 async fn create_comment(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(code_id): ApiPath<Uuid>,
+    ApiPath(code_id): ApiPath<CodeId>,
     ApiJson(input): ApiJson<CommentIn>,
 ) -> Result<Response, ApiError> {
     let comment = comments::add(&ctx, &state, code_id, input.version, &input.body).await?;
@@ -143,7 +144,7 @@ async fn create_comment(
 async fn get_comment(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((code_id, comment_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((code_id, comment_id)): ApiPath<(CodeId, CommentId)>,
 ) -> Result<Json<CommentOut>, ApiError> {
     Ok(Json(comment_on(&ctx, &state, code_id, comment_id).await?))
 }
@@ -164,7 +165,7 @@ async fn get_comment(
 async fn edit_comment(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((code_id, comment_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((code_id, comment_id)): ApiPath<(CodeId, CommentId)>,
     ApiJson(input): ApiJson<CommentPatch>,
 ) -> Result<Json<CommentOut>, ApiError> {
     comment_on(&ctx, &state, code_id, comment_id).await?;
@@ -188,7 +189,7 @@ async fn edit_comment(
 async fn delete_comment(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((code_id, comment_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((code_id, comment_id)): ApiPath<(CodeId, CommentId)>,
 ) -> Result<StatusCode, ApiError> {
     comment_on(&ctx, &state, code_id, comment_id).await?;
     comments::delete(&ctx, &state, comment_id).await?;

@@ -9,7 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+
+use app::model::InvitationId;
 
 use super::{location, ApiError, ApiJson, ApiPath};
 use crate::state::ServerState;
@@ -108,7 +109,7 @@ async fn create_invitation(
 async fn get_invitation(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(invitation_id): ApiPath<Uuid>,
+    ApiPath(invitation_id): ApiPath<InvitationId>,
 ) -> Result<Json<InvitationOut>, ApiError> {
     invitations::list(&ctx, &state)
         .await?
@@ -130,7 +131,7 @@ async fn get_invitation(
 async fn resend_invitation(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(invitation_id): ApiPath<Uuid>,
+    ApiPath(invitation_id): ApiPath<InvitationId>,
 ) -> Result<Json<InvitationOut>, ApiError> {
     Ok(Json(
         invitations::resend(&ctx, &state, invitation_id).await?,
@@ -148,7 +149,7 @@ async fn resend_invitation(
 async fn revoke_invitation(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(invitation_id): ApiPath<Uuid>,
+    ApiPath(invitation_id): ApiPath<InvitationId>,
 ) -> Result<StatusCode, ApiError> {
     invitations::revoke(&ctx, &state, invitation_id).await?;
     Ok(StatusCode::NO_CONTENT)

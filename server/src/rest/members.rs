@@ -8,7 +8,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+
+use app::model::UserId;
 
 use super::{ApiError, ApiPath};
 use crate::state::ServerState;
@@ -61,7 +62,7 @@ async fn list_members(
 async fn get_member(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(user_id): ApiPath<Uuid>,
+    ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<Json<MemberOut>, ApiError> {
     members::page(&ctx, &state)
         .await?

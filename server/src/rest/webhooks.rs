@@ -3,7 +3,7 @@
 //! ones of a time range).
 use app::backend::{webhooks, AppState, OrgContext};
 use app::model::webhooks::{
-    AttemptOutcome, DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryStatus, EndpointInput,
+    AttemptOutcome, DeliveryDetail, DeliveryFilter, DeliveryOut, DeliveryStatus, EndpointForm,
     EndpointOut, EndpointWithSecret, ReplayOut, TestSendOut, MAX_IN_FLIGHT, MAX_RETRIES,
     MAX_TIMEOUT_SECONDS,
 };
@@ -15,7 +15,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
-use uuid::Uuid;
+
+use app::model::{DeliveryId, EndpointId};
 
 use super::{location, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::ServerState;
@@ -172,7 +173,7 @@ fn number(n: Option<i32>) -> Option<String> {
     n.map(|n| n.to_string())
 }
 
-fn endpoint_url(id: Uuid) -> String {
+fn endpoint_url(id: EndpointId) -> String {
     format!("/api/v1/webhooks/{id}")
 }
 
@@ -212,7 +213,7 @@ async fn create_webhook(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<EndpointIn>,
 ) -> Result<Response, ApiError> {
-    let input = EndpointInput {
+    let input = EndpointForm {
         url: input.url,
         description: input.description,
         event_types: input.event_types,
@@ -236,7 +237,7 @@ async fn create_webhook(
 async fn get_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     Ok(Json(webhooks::get(&ctx, &state, webhook_id).await?))
 }
@@ -253,7 +254,7 @@ async fn get_webhook(
 async fn update_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
     ApiJson(patch): ApiJson<EndpointPatch>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let current = webhooks::get(&ctx, &state, webhook_id).await?;
@@ -276,8 +277,8 @@ async fn update_webhook(
 }
 
 /// The endpoint's settings with `patch` applied.
-fn settings(patch: EndpointPatch, current: EndpointOut) -> EndpointInput {
-    EndpointInput {
+fn settings(patch: EndpointPatch, current: EndpointOut) -> EndpointForm {
+    EndpointForm {
         url: patch.url.unwrap_or(current.url),
         description: patch.description.unwrap_or(current.description),
         event_types: patch.event_types.unwrap_or(current.event_types),
@@ -300,7 +301,7 @@ fn settings(patch: EndpointPatch, current: EndpointOut) -> EndpointInput {
 async fn delete_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<StatusCode, ApiError> {
     webhooks::delete(&ctx, &state, webhook_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -318,7 +319,7 @@ async fn delete_webhook(
 async fn enable_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     Ok(Json(
         webhooks::set_enabled(&ctx, &state, webhook_id, true).await?,
@@ -338,7 +339,7 @@ is disabled are recorded as skipped deliveries, to replay once it is enabled aga
 async fn disable_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     Ok(Json(
         webhooks::set_enabled(&ctx, &state, webhook_id, false).await?,
@@ -357,7 +358,7 @@ async fn disable_webhook(
 async fn rotate_webhook_secret(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<Json<EndpointWithSecret>, ApiError> {
     Ok(Json(
         webhooks::rotate_secret(&ctx, &state, webhook_id).await?,
@@ -377,7 +378,7 @@ endpoint's answer.",
 async fn send_test_webhook(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
 ) -> Result<Json<TestSendOut>, ApiError> {
     Ok(Json(webhooks::send_test(&ctx, &state, webhook_id).await?))
 }
@@ -396,7 +397,7 @@ async fn send_test_webhook(
 async fn list_deliveries(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
     ApiQuery(params): ApiQuery<DeliveryParams>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let filter = DeliveryFilter {
@@ -426,7 +427,7 @@ async fn list_deliveries(
 async fn get_delivery(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((webhook_id, delivery_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((webhook_id, delivery_id)): ApiPath<(EndpointId, DeliveryId)>,
 ) -> Result<Json<DeliveryDetail>, ApiError> {
     Ok(Json(
         webhooks::delivery(&ctx, &state, webhook_id, delivery_id).await?,
@@ -451,7 +452,7 @@ async fn get_delivery(
 async fn replay_delivery(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath((webhook_id, delivery_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((webhook_id, delivery_id)): ApiPath<(EndpointId, DeliveryId)>,
 ) -> Result<Json<DeliveryOut>, ApiError> {
     Ok(Json(
         webhooks::replay(&ctx, &state, webhook_id, delivery_id).await?,
@@ -475,7 +476,7 @@ async fn replay_delivery(
 async fn replay_failed_deliveries(
     ctx: OrgContext,
     State(state): State<AppState>,
-    ApiPath(webhook_id): ApiPath<Uuid>,
+    ApiPath(webhook_id): ApiPath<EndpointId>,
     ApiJson(input): ApiJson<ReplayFailedIn>,
 ) -> Result<Json<ReplayOut>, ApiError> {
     let since = input.since.to_rfc3339();

@@ -113,7 +113,11 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
 
 /// Makes the database refuse audit entries of `action` in `org`, standing
 /// in for a crash between a change and its audit entry.
-pub(crate) async fn break_audit(app: &crate::helpers::TestApp, org: uuid::Uuid, action: &str) {
+pub(crate) async fn break_audit(
+    app: &crate::helpers::TestApp,
+    org: app::model::OrgId,
+    action: &str,
+) {
     // Test-made values, not input.
     sqlx::raw_sql(&format!(
         "create or replace function cb_break_audit() returns trigger language plpgsql as $$
@@ -138,7 +142,7 @@ pub(crate) async fn mend_audit(app: &crate::helpers::TestApp) {
         .unwrap();
 }
 
-pub(crate) async fn audited(app: &crate::helpers::TestApp, action: &str) -> Vec<uuid::Uuid> {
+pub(crate) async fn audited(app: &crate::helpers::TestApp, action: &str) -> Vec<app::model::OrgId> {
     sqlx::query_scalar(
         "select organization_id from audit_log where action = $1 and outcome = 'success'
          order by organization_id",
@@ -156,7 +160,7 @@ async fn user_in_two_orgs(
 ) -> (
     crate::helpers::NewUser,
     reqwest::Client,
-    uuid::Uuid,
+    app::model::OrgId,
     reqwest::Client,
 ) {
     let (user, client) = app.signed_up_user().await;
@@ -164,7 +168,7 @@ async fn user_in_two_orgs(
         .call(&client, "orgs/create", &[("name", "Second Org".into())])
         .await;
     assert!(response.status().is_success(), "{}", response.status());
-    let second: uuid::Uuid = sqlx::query_scalar(
+    let second: app::model::OrgId = sqlx::query_scalar(
         "select m.organization_id from memberships m join users u on u.id = m.user_id
          where u.email = $1 order by m.created_at desc limit 1",
     )

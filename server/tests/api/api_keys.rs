@@ -1,5 +1,6 @@
 //! API keys: made and managed by admins through server functions, used by
 //! programs on `/api/v1`.
+use app::model::OrgId;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -88,7 +89,7 @@ impl TestApp {
 
 /// An owner of an organization with room for many keys (the free plan
 /// allows two).
-pub(crate) async fn owner_without_key_limit(app: &TestApp) -> (Client, Uuid) {
+pub(crate) async fn owner_without_key_limit(app: &TestApp) -> (Client, OrgId) {
     let (user, client) = app.signed_up_user().await;
     let org_id = app.org_id_of(&user.email).await;
     sqlx::query("update organizations set max_api_keys = 100 where id = $1")
@@ -99,7 +100,7 @@ pub(crate) async fn owner_without_key_limit(app: &TestApp) -> (Client, Uuid) {
     (client, org_id)
 }
 
-pub(crate) async fn owner_with_key(app: &TestApp, scopes: &[&str]) -> (Client, Uuid, Key) {
+pub(crate) async fn owner_with_key(app: &TestApp, scopes: &[&str]) -> (Client, OrgId, Key) {
     let (client, org_id) = owner_without_key_limit(app).await;
     let key = app.create_api_key(&client, "CI sync", scopes).await;
     (client, org_id, key)

@@ -129,7 +129,7 @@ async fn the_application_cannot_change_or_remove_audit_entries() {
     }
 }
 
-async fn slug_of(app: &crate::helpers::TestApp, org: uuid::Uuid) -> String {
+async fn slug_of(app: &crate::helpers::TestApp, org: app::model::OrgId) -> String {
     sqlx::query_scalar("select slug from organizations where id = $1")
         .bind(org)
         .fetch_one(&app.db.superuser)
@@ -224,8 +224,8 @@ async fn a_deleted_organization_leaves_its_deletion_in_the_platform_log() {
     );
 
     let (actor_id, organization_id, organization_slug, age): (
-        Option<uuid::Uuid>,
-        Option<uuid::Uuid>,
+        Option<app::model::UserId>,
+        Option<app::model::OrgId>,
         Option<String>,
         f64,
     ) = sqlx::query_as(

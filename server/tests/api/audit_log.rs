@@ -4,6 +4,7 @@
 use app::backend::audit::{self, AuditEvent};
 use app::backend::{Actor, OrgTx, RequestMeta};
 use app::model::audit::AuditAction;
+use app::model::{OrgId, UserId};
 use reqwest::Client;
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,7 +24,7 @@ impl TestApp {
     /// Writes `n` entries straight into the organization's chain (as the
     /// application does, in its own transactions): code.created and
     /// code.updated in turn.
-    pub async fn record_entries(&self, org_id: Uuid, n: usize) {
+    pub async fn record_entries(&self, org_id: OrgId, n: usize) {
         for i in 0..n {
             let mut tx = OrgTx::begin(
                 &self.app_pool,
@@ -48,7 +49,7 @@ impl TestApp {
     /// The seqs of the organization's entries that `condition` selects
     /// (SQL over `audit_log`; `$2` is `arg`), newest first, as the superuser
     /// sees them. `all_seqs`: every entry.
-    pub async fn seqs_where(&self, org_id: Uuid, condition: &str, arg: &str) -> Vec<i64> {
+    pub async fn seqs_where(&self, org_id: OrgId, condition: &str, arg: &str) -> Vec<i64> {
         sqlx::query_scalar(&format!(
             "select seq from audit_log where organization_id = $1 and {condition}
              order by seq desc"
@@ -60,7 +61,7 @@ impl TestApp {
         .unwrap()
     }
 
-    pub async fn all_seqs(&self, org_id: Uuid) -> Vec<i64> {
+    pub async fn all_seqs(&self, org_id: OrgId) -> Vec<i64> {
         self.seqs_where(org_id, "$2 = $2", "").await
     }
 }
@@ -93,8 +94,8 @@ pub(crate) fn form(pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {
 pub(crate) struct Scene {
     pub app: TestApp,
     pub owner: Client,
-    pub org_id: Uuid,
-    pub admin_id: Uuid,
+    pub org_id: OrgId,
+    pub admin_id: UserId,
     pub code_id: String,
 }
 

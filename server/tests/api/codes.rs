@@ -1,5 +1,6 @@
 //! Diagnostic codes under version control: every rule of SPEC §4 against
 //! the real server and database.
+use app::model::OrgId;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -63,7 +64,7 @@ impl TestApp {
         .unwrap()
     }
 
-    pub async fn count_where(&self, table: &str, org_id: Uuid) -> i64 {
+    pub async fn count_where(&self, table: &str, org_id: OrgId) -> i64 {
         sqlx::query_scalar(&format!(
             "select count(*) from {table} where organization_id = $1"
         ))
@@ -87,7 +88,7 @@ impl TestApp {
     }
 
     /// Lifts the organization's plan limits (for imports of whole releases).
-    pub async fn upgrade_to_enterprise(&self, org: Uuid) {
+    pub async fn upgrade_to_enterprise(&self, org: OrgId) {
         sqlx::query("update organizations set plan = 'enterprise' where id = $1")
             .bind(org)
             .execute(&self.db.superuser)

@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use uuid::Uuid;
 
+use app::model::{OrgId, UserId};
+
 /// A superuser connection to the test cluster: `DATABASE_URL`, which the
 /// test script sets (this machine's server, or the embedded one).
 pub fn cluster_url() -> String {
@@ -189,13 +191,12 @@ impl NewUser {
 }
 
 impl TestApp {
-    /// Calls a server function the way a hydrated page does.
     /// A transaction of the application role that claims to be `user`,
     /// working in `org`, as SQL run with its credentials would.
     pub async fn as_app(
         &self,
-        user: Option<Uuid>,
-        org: Option<Uuid>,
+        user: Option<UserId>,
+        org: Option<OrgId>,
     ) -> sqlx::Transaction<'static, sqlx::Postgres> {
         let mut tx = self.app_pool.begin().await.unwrap();
         sqlx::query(
@@ -209,6 +210,7 @@ impl TestApp {
         tx
     }
 
+    /// Calls a server function the way a hydrated page does.
     pub async fn call(
         &self,
         client: &reqwest::Client,
@@ -258,7 +260,7 @@ impl TestApp {
         serde_json::from_str(&body).unwrap()
     }
 
-    pub async fn org_id_of(&self, email: &str) -> Uuid {
+    pub async fn org_id_of(&self, email: &str) -> OrgId {
         sqlx::query_scalar(
             "select m.organization_id from memberships m join users u on u.id = m.user_id
              where u.email = $1 order by m.created_at limit 1",
@@ -310,9 +312,9 @@ pub async fn error_of(response: Response) -> Value {
 impl TestApp {
     /// Test set-up (invitations come later): puts a fresh user into
     /// `org_id` with `role` and makes it their current organization.
-    pub async fn member_of(&self, org_id: Uuid, role: &str) -> (NewUser, reqwest::Client, Uuid) {
+    pub async fn member_of(&self, org_id: OrgId, role: &str) -> (NewUser, reqwest::Client, UserId) {
         let (user, client) = self.signed_up_user().await;
-        let user_id: Uuid = sqlx::query_scalar("select id from users where email = $1")
+        let user_id: UserId = sqlx::query_scalar("select id from users where email = $1")
             .bind(&user.email)
             .fetch_one(&self.db.superuser)
             .await
@@ -339,7 +341,7 @@ impl TestApp {
         (user, client, user_id)
     }
 
-    pub async fn user_id_of(&self, email: &str) -> Uuid {
+    pub async fn user_id_of(&self, email: &str) -> UserId {
         sqlx::query_scalar("select id from users where email = $1")
             .bind(email)
             .fetch_one(&self.db.superuser)
@@ -347,7 +349,7 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn role_in(&self, org_id: Uuid, user_id: Uuid) -> Option<String> {
+    pub async fn role_in(&self, org_id: OrgId, user_id: UserId) -> Option<String> {
         sqlx::query_scalar(
             "select role::text from memberships where organization_id = $1 and user_id = $2",
         )
@@ -361,7 +363,7 @@ impl TestApp {
     pub async fn change_role(
         &self,
         client: &reqwest::Client,
-        user_id: Uuid,
+        user_id: UserId,
         role: &str,
     ) -> Response {
         self.call(
@@ -372,7 +374,7 @@ impl TestApp {
         .await
     }
 
-    pub async fn remove_member(&self, client: &reqwest::Client, user_id: Uuid) -> Response {
+    pub async fn remove_member(&self, client: &reqwest::Client, user_id: UserId) -> Response {
         self.call(
             client,
             "members/remove",

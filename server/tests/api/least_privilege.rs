@@ -4,15 +4,15 @@
 //! act as a person take the holder's session token (its hash) as proof,
 //! `organizations` is closed like a tenant table, and the functions that
 //! work on every organization's deliveries are the workers' role's alone.
+use app::model::{OrgId, UserId};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::helpers::{new_client, NewUser, TestApp};
 
 /// A user signed up with a client of their own, and their session token's
 /// hash, read from the cookie the sign-up set.
 struct Person {
-    id: Uuid,
+    id: UserId,
     email: String,
     proof: Vec<u8>,
 }
@@ -41,8 +41,8 @@ async fn person(app: &TestApp) -> Person {
 /// to be `user`.
 async fn refusal(
     app: &TestApp,
-    user: Option<Uuid>,
-    org: Option<Uuid>,
+    user: Option<UserId>,
+    org: Option<OrgId>,
     statement: &str,
     proof: &[u8],
 ) -> String {
@@ -54,7 +54,7 @@ async fn refusal(
     }
 }
 
-async fn password_hash_of(app: &TestApp, user: Uuid) -> String {
+async fn password_hash_of(app: &TestApp, user: UserId) -> String {
     sqlx::query_scalar("select password_hash from users where id = $1")
         .bind(user)
         .fetch_one(&app.db.superuser)
@@ -167,7 +167,7 @@ async fn the_app_role_sees_and_changes_only_its_own_organization_and_never_its_p
     );
 
     let mut tx = app.as_app(Some(member.id), Some(own)).await;
-    let visible: Vec<Uuid> = sqlx::query_scalar("select id from organizations")
+    let visible: Vec<OrgId> = sqlx::query_scalar("select id from organizations")
         .fetch_all(&mut *tx)
         .await
         .unwrap();

@@ -285,7 +285,7 @@ async fn another_organizations_ids_find_nothing() {
 /// A transaction as the application role, working on `org`.
 async fn org_transaction(
     app: &crate::helpers::TestApp,
-    org: uuid::Uuid,
+    org: app::model::OrgId,
 ) -> sqlx::Transaction<'static, sqlx::Postgres> {
     let mut tx = app.app_pool.begin().await.unwrap();
     sqlx::query("select set_config('app.org_id', $1, true)")
@@ -317,7 +317,7 @@ async fn finished_or_blocked<T>(app: &crate::helpers::TestApp, task: &tokio::tas
     }
 }
 
-async fn owners(app: &crate::helpers::TestApp, org: uuid::Uuid) -> i64 {
+async fn owners(app: &crate::helpers::TestApp, org: app::model::OrgId) -> i64 {
     sqlx::query_scalar(
         "select count(*) from memberships where organization_id = $1 and role = 'owner'",
     )

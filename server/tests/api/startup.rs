@@ -327,7 +327,7 @@ async fn generic_plans_last_as_long_as_their_transaction() {
             .await
             .unwrap()
     };
-    let org = Uuid::new_v4();
+    let org = app::model::OrgId::new_v4();
     let meta = RequestMeta::default();
     let mut generic = OrgTx::begin_planned(&pool, org, Actor::System, meta.clone(), Plans::Generic)
         .await

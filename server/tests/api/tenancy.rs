@@ -1,5 +1,6 @@
 //! Row-level security: every table with an `organization_id` is closed to
 //! every organization but the one set in the transaction.
+use app::model::{OrgId, SessionId, UserId};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -54,7 +55,7 @@ async fn every_tenant_table_forces_row_level_security_with_a_policy() {
 
 /// Counts `table`'s rows visible to the application with `org` set (or
 /// none), in total and of organization `of`.
-async fn visible(pool: &PgPool, table: &str, org: Option<Uuid>, of: Uuid) -> (i64, i64) {
+async fn visible(pool: &PgPool, table: &str, org: Option<OrgId>, of: OrgId) -> (i64, i64) {
     let mut tx = pool.begin().await.unwrap();
     if let Some(org) = org {
         sqlx::query("select set_config('app.org_id', $1, true)")
@@ -209,7 +210,12 @@ async fn an_organization_always_keeps_an_owner() {
         .unwrap();
 }
 
-async fn refused(app: &crate::helpers::TestApp, user: Uuid, org: Uuid, statement: &str) -> String {
+async fn refused(
+    app: &crate::helpers::TestApp,
+    user: UserId,
+    org: OrgId,
+    statement: &str,
+) -> String {
     let mut tx = app.as_app(Some(user), Some(org)).await;
     sqlx::query(statement)
         .bind(user)
@@ -351,10 +357,10 @@ async fn the_session_caller_answers_for_the_tokens_holder_only() {
     let (bob, _) = app.signed_up_user().await;
     let ada_id = app.user_id_of(&ada.email).await;
     // A second organization of Ada's, named to sort first.
-    let second = Uuid::new_v4();
+    let second = OrgId::new_v4();
     sqlx::query("insert into organizations (id, name, slug) values ($1, 'AAA first', $2)")
         .bind(second)
-        .bind(format!("aaa-{}", &second.simple().to_string()[..8]))
+        .bind(format!("aaa-{}", &second.0.simple().to_string()[..8]))
         .execute(&app.db.superuser)
         .await
         .unwrap();
@@ -377,18 +383,18 @@ async fn the_session_caller_answers_for_the_tokens_holder_only() {
         .unwrap()
         .expect("a live session");
     assert_eq!(user.user_id, ada_id);
-    let orgs: Vec<Uuid> = memberships.iter().map(|m| m.organization.id).collect();
+    let orgs: Vec<OrgId> = memberships.iter().map(|m| m.organization.id).collect();
     assert_eq!(orgs, vec![second, app.org_id_of(&ada.email).await]);
     assert!(!orgs.contains(&app.org_id_of(&bob.email).await));
 
     // A user without any organization is still signed in, with none.
-    let loner = Uuid::new_v4();
+    let loner = UserId::new_v4();
     sqlx::query(
         "insert into users (id, email, name, password_hash)
          values ($1, $2, 'Loner', 'not a hash')",
     )
     .bind(loner)
-    .bind(format!("loner-{}@example.com", loner.simple()))
+    .bind(format!("loner-{}@example.com", loner.0.simple()))
     .execute(&app.db.superuser)
     .await
     .unwrap();
@@ -409,7 +415,7 @@ async fn the_session_caller_answers_for_the_tokens_holder_only() {
             .unwrap()
             .is_none()
     );
-    let session_id: Uuid = sqlx::query_scalar("select id from sessions where token_hash = $1")
+    let session_id: SessionId = sqlx::query_scalar("select id from sessions where token_hash = $1")
         .bind(token.hash())
         .fetch_one(&app.db.superuser)
         .await

@@ -1,9 +1,9 @@
 //! Webhook deliveries: signed per Standard Webhooks to a real receiver on
 //! loopback, retries and dead letters under a test's clock, disabling,
 //! replay, the log, test sends, secret rotation and fencing.
+use app::model::EndpointId;
 use chrono::{Duration, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::helpers::{spawn_app, spawn_app_without_webhook_worker, TestApp};
 use crate::webhook_retries::set_max_retries;
@@ -52,7 +52,7 @@ async fn an_event_reaches_the_receiver_signed_per_standard_webhooks() {
 
 /// Waits (on the database, up to 10 s) until the endpoint's only delivery
 /// has `status`.
-pub(crate) async fn wait_for_status(app: &TestApp, endpoint: Uuid, status: &str) {
+pub(crate) async fn wait_for_status(app: &TestApp, endpoint: EndpointId, status: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let now: Option<String> = sqlx::query_scalar(

@@ -2,6 +2,7 @@
 //! its endpoint takes, every request that may have reached it on the
 //! delivery log (one cut off with its worker as interrupted), and a worker
 //! process that shows what it delivered to Prometheus.
+use app::model::{DeliveryId, EndpointId};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use crate::helpers::{spawn_app, spawn_app_without_webhook_worker, TestApp};
 use crate::rest::{api_credential, api_error, Api};
@@ -118,7 +118,7 @@ impl TestApp {
 
     /// Waits, watching the database, until every delivery of the endpoint
     /// has succeeded; fails after `limit`.
-    async fn wait_until_delivered(&self, endpoint: Uuid, limit: Duration) {
+    async fn wait_until_delivered(&self, endpoint: EndpointId, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left: i64 = sqlx::query_scalar(
@@ -141,7 +141,12 @@ impl TestApp {
     }
 
     /// One delivery with its attempts, newest first, as the log shows it.
-    async fn delivery_log(&self, client: &Client, endpoint: Uuid, delivery: Uuid) -> Value {
+    async fn delivery_log(
+        &self,
+        client: &Client,
+        endpoint: EndpointId,
+        delivery: DeliveryId,
+    ) -> Value {
         let response = self
             .call(
                 client,
@@ -245,7 +250,7 @@ async fn a_claim_takes_no_more_for_an_endpoint_than_its_cap_less_what_is_in_flig
     let deliverer = app.deliverer();
     let now = Utc::now();
     let per_endpoint = |claimed: &[app::backend::webhooks::worker::Claimed]| {
-        let of = |id: Uuid| claimed.iter().filter(|c| c.endpoint_id == id).count();
+        let of = |id: EndpointId| claimed.iter().filter(|c| c.endpoint_id == id).count();
         (of(narrow.id), of(wide.id))
     };
 

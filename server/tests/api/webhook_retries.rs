@@ -1,9 +1,9 @@
 //! Failed deliveries: retried on the schedule, `Retry-After` within bounds,
 //! dead-lettered, 410 and five failing days disabling the endpoint.
+use app::model::EndpointId;
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Client;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::helpers::{spawn_app_without_webhook_worker, TestApp};
 use crate::webhooks::receiver::{Receiver, Reply};
@@ -68,7 +68,7 @@ async fn failures_are_retried_on_the_schedule_then_dead_lettered() {
     assert_eq!(attempts, 4);
 }
 
-pub(crate) async fn set_max_retries(app: &TestApp, endpoint: Uuid, n: i32) {
+pub(crate) async fn set_max_retries(app: &TestApp, endpoint: EndpointId, n: i32) {
     sqlx::query("update webhook_endpoints set max_retries = $2 where id = $1")
         .bind(endpoint)
         .bind(n)
@@ -187,11 +187,8 @@ async fn gone_disables_the_endpoint_and_later_events_are_skipped_not_dropped() {
     receiver.next().await;
 
     let endpoint = app.endpoint(&client, created.id).await;
-    assert_eq!(endpoint["enabled"], false);
-    assert!(endpoint["disabled_reason"]
-        .as_str()
-        .unwrap()
-        .contains("410"));
+    assert!(!endpoint.enabled);
+    assert!(endpoint.disabled_reason.unwrap().contains("410"));
     assert_eq!(app.only_delivery_of(created.id).await.status, "dead");
     assert_disabled_and_told(&app, created.id, &owner.email).await;
 
@@ -225,7 +222,7 @@ async fn gone_disables_the_endpoint_and_later_events_are_skipped_not_dropped() {
         .all(|d| d.status == "succeeded"));
 }
 
-async fn enable(app: &TestApp, client: &Client, id: Uuid) {
+async fn enable(app: &TestApp, client: &Client, id: EndpointId) {
     let response = app
         .call(
             client,
@@ -236,7 +233,7 @@ async fn enable(app: &TestApp, client: &Client, id: Uuid) {
     assert!(response.status().is_success() || response.status().is_redirection());
 }
 
-async fn replay_range(app: &TestApp, client: &Client, id: Uuid, since: DateTime<Utc>) -> i64 {
+async fn replay_range(app: &TestApp, client: &Client, id: EndpointId, since: DateTime<Utc>) -> i64 {
     let response = app
         .call(
             client,
@@ -255,7 +252,7 @@ async fn replay_range(app: &TestApp, client: &Client, id: Uuid, since: DateTime<
 }
 
 /// The system disabled the endpoint: an audit entry, and mail to the owner.
-async fn assert_disabled_and_told(app: &TestApp, endpoint: Uuid, owner_email: &str) {
+async fn assert_disabled_and_told(app: &TestApp, endpoint: EndpointId, owner_email: &str) {
     let entries: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where action = 'webhook.disabled' and resource_id = $1::text",
     )
@@ -285,17 +282,14 @@ async fn an_endpoint_failing_for_five_days_is_disabled_and_admins_are_told() {
     // Four days of failures: still enabled.
     app.an_event(&client).await;
     app.deliver_webhooks_at(start + Duration::days(4)).await;
-    assert_eq!(app.endpoint(&client, created.id).await["enabled"], true);
+    assert!(app.endpoint(&client, created.id).await.enabled);
     // Past five days: disabled.
     app.an_event(&client).await;
     app.deliver_webhooks_at(start + Duration::days(5) + Duration::minutes(1))
         .await;
     let endpoint = app.endpoint(&client, created.id).await;
-    assert_eq!(endpoint["enabled"], false);
-    assert!(endpoint["disabled_reason"]
-        .as_str()
-        .unwrap()
-        .contains("5 days"));
+    assert!(!endpoint.enabled);
+    assert!(endpoint.disabled_reason.unwrap().contains("5 days"));
     assert_disabled_and_told(&app, created.id, &owner.email).await;
 }
 
@@ -311,12 +305,20 @@ async fn a_success_ends_the_failing_streak() {
     app.an_event(&client).await;
     let start = Utc::now();
     app.deliver_webhooks_at(start).await;
-    assert!(!app.endpoint(&client, created.id).await["failing_since"].is_null());
+    assert!(app
+        .endpoint(&client, created.id)
+        .await
+        .failing_since
+        .is_some());
     app.deliver_webhooks_at(start + Duration::minutes(1)).await;
-    assert!(app.endpoint(&client, created.id).await["failing_since"].is_null());
+    assert!(app
+        .endpoint(&client, created.id)
+        .await
+        .failing_since
+        .is_none());
     // Days later another failure starts a new streak, not an old one.
     receiver.then([Reply::status(500)]);
     app.an_event(&client).await;
     app.deliver_webhooks_at(start + Duration::days(6)).await;
-    assert_eq!(app.endpoint(&client, created.id).await["enabled"], true);
+    assert!(app.endpoint(&client, created.id).await.enabled);
 }

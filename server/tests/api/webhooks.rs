@@ -7,10 +7,11 @@ mod workers;
 
 use app::backend::webhooks::secrets::SigningSecret;
 use app::backend::webhooks::signing;
+use app::model::webhooks::{EndpointOut, EndpointWithSecret};
+use app::model::{DeliveryId, EndpointId};
 use chrono::{DateTime, Utc};
 use reqwest::Client;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::helpers::{error_of, spawn_app, spawn_app_without_webhook_worker, TestApp};
 use receiver::Receiver;
@@ -42,7 +43,7 @@ pub(crate) async fn scene() -> Scene {
 
 /// An endpoint as created: its id and its secret (shown this once).
 pub struct Created {
-    pub id: Uuid,
+    pub id: EndpointId,
     pub secret: String,
 }
 
@@ -57,14 +58,14 @@ impl TestApp {
         let status = response.status();
         let body = response.text().await.unwrap();
         assert!(status.is_success(), "{status}: {body}");
-        let created: Value = serde_json::from_str(&body).unwrap();
+        let created: EndpointWithSecret = serde_json::from_str(&body).unwrap();
         Created {
-            id: created["endpoint"]["id"].as_str().unwrap().parse().unwrap(),
-            secret: created["secret"].as_str().unwrap().to_owned(),
+            id: created.endpoint.id,
+            secret: created.secret,
         }
     }
 
-    pub async fn endpoint(&self, client: &Client, id: Uuid) -> Value {
+    pub async fn endpoint(&self, client: &Client, id: EndpointId) -> EndpointOut {
         let response = self
             .call(client, "webhooks/get", &[("id", id.to_string())])
             .await;
@@ -83,7 +84,7 @@ impl TestApp {
     }
 
     /// Every delivery of the endpoint: (status, attempts, tries, next attempt).
-    pub async fn deliveries_of(&self, endpoint: Uuid) -> Vec<DeliveryState> {
+    pub async fn deliveries_of(&self, endpoint: EndpointId) -> Vec<DeliveryState> {
         sqlx::query_as(
             "select id, status::text, attempts, next_attempt_at, last_status_code
              from webhook_deliveries where endpoint_id = $1 order by created_at, id",
@@ -94,7 +95,7 @@ impl TestApp {
         .unwrap()
     }
 
-    pub async fn only_delivery_of(&self, endpoint: Uuid) -> DeliveryState {
+    pub async fn only_delivery_of(&self, endpoint: EndpointId) -> DeliveryState {
         let mut all = self.deliveries_of(endpoint).await;
         assert_eq!(all.len(), 1, "{all:?}");
         all.pop().unwrap()
@@ -103,7 +104,7 @@ impl TestApp {
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct DeliveryState {
-    pub id: Uuid,
+    pub id: DeliveryId,
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -143,14 +144,16 @@ async fn the_secret_is_shown_once_and_stored_sealed() {
     let key_b64 = created.secret.trim_start_matches("whsec_");
     assert!(key_b64.len() >= 32, "24 random bytes or more");
     let endpoint = app.endpoint(&client, created.id).await;
-    assert_eq!(endpoint["url"], receiver.url);
+    assert_eq!(endpoint.url, receiver.url);
+    assert_eq!(endpoint.event_types, ["code.created", "member.joined"]);
     assert_eq!(
-        endpoint["event_types"],
-        serde_json::json!(["code.created", "member.joined"])
+        (
+            endpoint.timeout_seconds,
+            endpoint.max_retries,
+            endpoint.max_in_flight
+        ),
+        (15, 8, 4)
     );
-    assert_eq!(endpoint["timeout_seconds"], 15);
-    assert_eq!(endpoint["max_retries"], 8);
-    assert_eq!(endpoint["max_in_flight"], 4);
     for (name, form) in [
         ("webhooks/get", vec![("id", created.id.to_string())]),
         ("webhooks/list", vec![]),
@@ -267,10 +270,7 @@ async fn members_read_endpoints_and_only_managers_change_them() {
         )
         .await;
     assert!(response.status().is_success() || response.status().is_redirection());
-    assert_eq!(
-        app.endpoint(&owner_client, created.id).await["enabled"],
-        false
-    );
+    assert!(!app.endpoint(&owner_client, created.id).await.enabled);
 }
 
 #[tokio::test]
@@ -404,12 +404,12 @@ async fn an_update_keeps_the_secret_and_a_delete_takes_the_log_with_it() {
     let endpoint = app.endpoint(&client, created.id).await;
     assert_eq!(
         (
-            endpoint["description"].as_str(),
-            endpoint["timeout_seconds"].as_i64(),
-            endpoint["max_retries"].as_i64(),
-            endpoint["max_in_flight"].as_i64()
+            endpoint.description.as_str(),
+            endpoint.timeout_seconds,
+            endpoint.max_retries,
+            endpoint.max_in_flight
         ),
-        (Some("CRM"), Some(5), Some(3), Some(12))
+        ("CRM", 5, 3, 12)
     );
     app.an_event(&client).await;
     app.deliver_webhooks_at(Utc::now()).await;

@@ -4,8 +4,8 @@
 pub mod security;
 
 use crate::model::audit::AuditAction;
+use crate::model::{OrgId, UserId};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
@@ -29,8 +29,8 @@ pub struct SignUpInput {
 pub struct SignedIn {
     pub token: SessionToken,
     pub remember: bool,
-    pub user_id: Uuid,
-    pub organization_id: Uuid,
+    pub user_id: UserId,
+    pub organization_id: OrgId,
 }
 
 struct ValidSignUp {
@@ -62,7 +62,7 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
     let password_hash = state.passwords.hash(&input.password).await?;
 
     let mut tx = state.pool.begin().await?;
-    let user_id = Uuid::new_v4();
+    let user_id = UserId::new_v4();
     if state.mode == Mode::Development {
         // Serialize sign-ups so exactly one "first user" can exist.
         sqlx::query("select pg_advisory_xact_lock(hashtextextended('first-user', 0))")
@@ -122,7 +122,7 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
 
 #[derive(sqlx::FromRow)]
 struct Credentials {
-    id: Uuid,
+    id: UserId,
     password_hash: String,
 }
 
@@ -247,7 +247,7 @@ fn locked(until: chrono::DateTime<chrono::Utc>) -> Error {
 }
 
 /// The user's organizations, the one they joined first first.
-pub(crate) async fn organizations_of(pool: &sqlx::PgPool, user_id: Uuid) -> Result<Vec<Uuid>> {
+pub(crate) async fn organizations_of(pool: &sqlx::PgPool, user_id: UserId) -> Result<Vec<OrgId>> {
     let mut tx = db::begin_as_user(pool, user_id).await?;
     let ids = sqlx::query_scalar(
         "select organization_id from memberships where user_id = $1 order by created_at, organization_id",
@@ -285,7 +285,7 @@ pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) ->
 pub async fn grant_platform_admin(owner_pool: &sqlx::PgPool, email: &str) -> Result<()> {
     let email = Email::parse(email)?;
     let mut tx = owner_pool.begin().await?;
-    let user_id: Option<Uuid> = sqlx::query_scalar(
+    let user_id: Option<UserId> = sqlx::query_scalar(
         "update users set is_platform_admin = true where email = $1 returning id",
     )
     .bind(email.as_str())

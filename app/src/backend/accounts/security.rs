@@ -2,6 +2,7 @@
 //! password reset by mail. Every change commits in one transaction with
 //! its audit entries, one in each organization the user belongs to.
 use crate::model::audit::AuditAction;
+use crate::model::{OrgId, SessionId, UserId};
 use chrono::Duration;
 use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -24,7 +25,7 @@ pub const RESET_TTL: Duration = Duration::hours(1);
 /// concern every organization that trusts the account.
 pub async fn commit_with_audit_in_user_orgs(
     tx: Transaction<'static, Postgres>,
-    user_id: Uuid,
+    user_id: UserId,
     actor: Actor,
     meta: &RequestMeta,
     event: AuditEvent,
@@ -42,7 +43,7 @@ pub async fn commit_with_audit_in_user_orgs(
 /// the same organizations queue instead of deadlocking.
 async fn audit_in_user_orgs_within(
     mut tx: Transaction<'static, Postgres>,
-    user_id: Uuid,
+    user_id: UserId,
     actor: Actor,
     meta: &RequestMeta,
     event: AuditEvent,
@@ -52,7 +53,7 @@ async fn audit_in_user_orgs_within(
         .bind(user_id.to_string())
         .execute(&mut *tx)
         .await?;
-    let org_ids: Vec<Uuid> = sqlx::query_scalar(
+    let org_ids: Vec<OrgId> = sqlx::query_scalar(
         "select organization_id from memberships where user_id = $1 order by organization_id",
     )
     .bind(user_id)
@@ -97,7 +98,7 @@ impl UserOrgsTx {
 /// of its own: for events that change nothing else (a failed attempt).
 pub async fn audit_in_user_orgs(
     pool: &PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     actor: Actor,
     meta: &RequestMeta,
     event: AuditEvent,
@@ -122,7 +123,7 @@ pub async fn list_sessions(pool: &PgPool, user: &SessionUser) -> Result<Vec<Sess
 pub async fn revoke_session(
     pool: &PgPool,
     user: &SessionUser,
-    session_id: Uuid,
+    session_id: SessionId,
     meta: &RequestMeta,
 ) -> Result<()> {
     let mut tx = db::begin_as_user(pool, user.user_id).await?;
@@ -144,8 +145,8 @@ pub async fn revoke_session(
 
 async fn revoke_all_sessions(
     conn: &mut sqlx::PgConnection,
-    user_id: Uuid,
-    except: Option<Uuid>,
+    user_id: UserId,
+    except: Option<SessionId>,
 ) -> Result<u64> {
     Ok(sqlx::query(
         "update sessions set revoked_at = now()
@@ -331,7 +332,7 @@ pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) ->
 /// audited with it in one transaction, then mailed. A retry after a failed
 /// send makes a fresh link, so no link is stored anywhere but as a hash.
 pub(crate) async fn send_reset_link(runner: &JobContext, job: &PasswordResetJob) -> Result<()> {
-    let user_id: Option<Uuid> = sqlx::query_scalar("select id from users where email = $1")
+    let user_id: Option<UserId> = sqlx::query_scalar("select id from users where email = $1")
         .bind(&job.email)
         .fetch_optional(runner.pool())
         .await?;
@@ -387,7 +388,7 @@ pub async fn reset_password(
     let mut tx = state.pool.begin().await?;
     // Uses the link up and sets the password in one statement, as the
     // owner: the role cannot update password hashes itself.
-    let user_id: Option<Uuid> = sqlx::query_scalar("select reset_password_with_token($1, $2)")
+    let user_id: Option<UserId> = sqlx::query_scalar("select reset_password_with_token($1, $2)")
         .bind(tokens::hash(token))
         .bind(&new_hash)
         .fetch_one(&mut *tx)

@@ -1,6 +1,6 @@
 //! A key the gate let through: what tenant work needs to act for it.
+use crate::model::{ApiKeyId, OrgId};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::model::api_keys::Scopes;
 use crate::model::orgs::OrgSlug;
@@ -9,9 +9,9 @@ use crate::model::orgs::OrgSlug;
 /// (see `KeyGate::authenticate`).
 #[derive(Debug, Clone)]
 pub struct AuthenticatedKey {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub name: String,
-    pub organization_id: Uuid,
+    pub organization_id: OrgId,
     pub organization_name: String,
     pub organization_slug: OrgSlug,
     pub scopes: Scopes,

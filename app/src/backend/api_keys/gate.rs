@@ -18,6 +18,7 @@
 //! Lease sizes start at one request and double while a key is busy, so a
 //! quiet key is checked on every request and a limit of a few requests a
 //! minute is exact.
+use crate::model::{ApiKeyId, OrgId};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +30,6 @@ use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::PgPool;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use super::{hash, is_well_formed, AuthenticatedKey, RateLimitState};
 use crate::backend::{Error, RequestMeta, Result};
@@ -141,8 +141,8 @@ impl Lease {
 
 #[derive(sqlx::FromRow)]
 struct LeaseRow {
-    organization_id: Uuid,
-    id: Uuid,
+    organization_id: OrgId,
+    id: ApiKeyId,
     name: String,
     scopes: Vec<String>,
     organization_name: String,

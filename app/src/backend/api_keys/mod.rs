@@ -6,18 +6,18 @@
 //! characters. The checksum lets a secret scanner recognise a real key
 //! offline, and lets the server refuse a mistyped one without a query.
 //! Only the SHA-256 of the key is stored.
+use crate::model::{ApiKeyId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::types::ipnetwork::IpNetwork;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::{limits, AppState, Error, OrgContext, OrgTx, RequestMeta, Result};
 use crate::model::api_keys::{
-    ApiKeyDraft, ApiKeyForm, ApiKeyView, NewApiKey, Scopes, DEFAULT_ROTATION_GRACE_HOURS,
+    ApiKeyDraft, ApiKeyForm, ApiKeyOut, ApiKeyWithSecret, Scopes, DEFAULT_ROTATION_GRACE_HOURS,
     MAX_ROTATION_GRACE_HOURS,
 };
 use crate::model::audit::AuditAction;
@@ -102,7 +102,7 @@ pub async fn audit_rate_limit_hit(pool: &PgPool, key: &AuthenticatedKey, meta: &
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
-    id: Uuid,
+    id: ApiKeyId,
     name: String,
     prefix: String,
     scopes: Vec<String>,
@@ -110,7 +110,7 @@ struct KeyRow {
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
-    replaced_by: Option<Uuid>,
+    replaced_by: Option<ApiKeyId>,
     rate_limit_per_minute: i32,
     last_used_at: Option<DateTime<Utc>>,
     last_used_ip: Option<IpNetwork>,
@@ -118,9 +118,9 @@ struct KeyRow {
     live: bool,
 }
 
-impl From<KeyRow> for ApiKeyView {
+impl From<KeyRow> for ApiKeyOut {
     fn from(r: KeyRow) -> Self {
-        ApiKeyView {
+        ApiKeyOut {
             id: r.id,
             name: r.name,
             prefix: r.prefix,
@@ -147,7 +147,7 @@ const SELECT_KEYS: &str = "select k.id, k.name, k.prefix, k.scopes, u.name as cr
      where k.organization_id = $1";
 
 /// Every key of the organization, live ones first, newest first.
-pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<ApiKeyView>> {
+pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<ApiKeyOut>> {
     ctx.require(Permission::ManageApiKeys).await?;
     // Show every request this process has let through (others write
     // theirs within seconds).
@@ -166,7 +166,7 @@ pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<ApiKeyView>>
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn find(tx: &mut OrgTx, id: Uuid) -> Result<ApiKeyView> {
+async fn find(tx: &mut OrgTx, id: ApiKeyId) -> Result<ApiKeyOut> {
     let row: Option<KeyRow> = sqlx::query_as(&format!("{SELECT_KEYS} and k.id = $2"))
         .bind(tx.org_id())
         .bind(id)
@@ -177,7 +177,7 @@ async fn find(tx: &mut OrgTx, id: Uuid) -> Result<ApiKeyView> {
 
 /// Locks a key's row for a change, so a rotation and a revocation of the
 /// same key run one after the other.
-async fn lock(tx: &mut OrgTx, id: Uuid) -> Result<ApiKeyView> {
+async fn lock(tx: &mut OrgTx, id: ApiKeyId) -> Result<ApiKeyOut> {
     sqlx::query("select 1 from api_keys where organization_id = $1 and id = $2 for update")
         .bind(tx.org_id())
         .bind(id)
@@ -236,9 +236,9 @@ async fn insert(
     tx: &mut OrgTx,
     draft: &ApiKeyDraft,
     expires_at: Option<DateTime<Utc>>,
-    created_by: Option<Uuid>,
-) -> Result<(Uuid, Secret)> {
-    let id = Uuid::new_v4();
+    created_by: Option<UserId>,
+) -> Result<(ApiKeyId, Secret)> {
+    let id = ApiKeyId::new_v4();
     let secret = Secret::generate();
     sqlx::query(
         "insert into api_keys (organization_id, id, name, prefix, key_hash, scopes,
@@ -259,7 +259,7 @@ async fn insert(
     Ok((id, secret))
 }
 
-fn settings_json(key: &ApiKeyView) -> serde_json::Value {
+fn settings_json(key: &ApiKeyOut) -> serde_json::Value {
     json!({
         "name": key.name,
         "prefix": key.prefix,
@@ -269,7 +269,11 @@ fn settings_json(key: &ApiKeyView) -> serde_json::Value {
     })
 }
 
-pub async fn create(ctx: &OrgContext, state: &AppState, form: ApiKeyForm) -> Result<NewApiKey> {
+pub async fn create(
+    ctx: &OrgContext,
+    state: &AppState,
+    form: ApiKeyForm,
+) -> Result<ApiKeyWithSecret> {
     ctx.require(Permission::ManageApiKeys).await?;
     let draft = form.check()?;
     ensure_within_grant(ctx, &draft.scopes)?;
@@ -286,7 +290,7 @@ pub async fn create(ctx: &OrgContext, state: &AppState, form: ApiKeyForm) -> Res
     )
     .await?;
     tx.commit().await?;
-    Ok(NewApiKey {
+    Ok(ApiKeyWithSecret {
         key,
         secret: secret.0,
     })
@@ -298,9 +302,9 @@ pub async fn create(ctx: &OrgContext, state: &AppState, form: ApiKeyForm) -> Res
 pub async fn rotate(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: ApiKeyId,
     grace_hours: Option<&str>,
-) -> Result<NewApiKey> {
+) -> Result<ApiKeyWithSecret> {
     ctx.require(Permission::ManageApiKeys).await?;
     let grace_hours = optional_number("grace_hours", grace_hours, 0..=MAX_ROTATION_GRACE_HOURS)?
         .unwrap_or(DEFAULT_ROTATION_GRACE_HOURS);
@@ -347,14 +351,14 @@ pub async fn rotate(
     .await?;
     tx.commit().await?;
     state.api_keys.forget();
-    Ok(NewApiKey {
+    Ok(ApiKeyWithSecret {
         key,
         secret: secret.0,
     })
 }
 
 /// Stops a key at once. Revoking a revoked key changes nothing.
-pub async fn revoke(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<ApiKeyView> {
+pub async fn revoke(ctx: &OrgContext, state: &AppState, id: ApiKeyId) -> Result<ApiKeyOut> {
     let mut tx = ctx.begin_as(&state.pool, Permission::ManageApiKeys).await?;
     let key = lock(&mut tx, id).await?;
     if key.revoked_at.is_some() {

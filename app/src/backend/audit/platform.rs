@@ -4,6 +4,7 @@
 //! hashed like an organization's, with its head kept in
 //! `platform_audit_head` by a database trigger.
 use crate::model::audit::AuditAction;
+use crate::model::OrgId;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -21,7 +22,7 @@ const HASH_FORMAT: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct PlatformEvent {
     pub action: String,
-    pub organization_id: Option<Uuid>,
+    pub organization_id: Option<OrgId>,
     pub organization_slug: Option<String>,
     pub details: Option<Value>,
 }
@@ -36,7 +37,7 @@ impl PlatformEvent {
         }
     }
 
-    pub fn organization(mut self, id: Uuid, slug: &str) -> Self {
+    pub fn organization(mut self, id: OrgId, slug: &str) -> Self {
         self.organization_id = Some(id);
         self.organization_slug = Some(slug.to_owned());
         self
@@ -57,7 +58,7 @@ pub struct PlatformEntry {
     pub actor_kind: String,
     pub actor_id: Option<Uuid>,
     pub action: String,
-    pub organization_id: Option<Uuid>,
+    pub organization_id: Option<OrgId>,
     pub organization_slug: Option<String>,
     pub details: Option<Value>,
     pub ip: Option<IpNetwork>,

@@ -7,6 +7,7 @@
 //! Every filter has an index that leads with the organization and ends with
 //! `seq` (migration `20261123000500_audit_browse.sql`), so a page is the
 //! start of one backward index scan.
+use crate::model::OrgId;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
@@ -91,7 +92,7 @@ pub(super) fn checked(filter: &AuditFilter) -> Result<AuditQuery> {
 /// from `audit_log a`).
 pub(super) fn push_conditions(
     query: &mut QueryBuilder<'_, Postgres>,
-    org_id: Uuid,
+    org_id: OrgId,
     q: &AuditQuery,
 ) {
     query.push(" where a.organization_id = ").push_bind(org_id);

@@ -1,9 +1,9 @@
 //! Comments on a version of a code: any member may write them, their
 //! author may edit them, their author or an admin may delete them.
 use crate::model::audit::AuditAction;
+use crate::model::{CodeId, CommentId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox::{self, EventType};
@@ -17,9 +17,9 @@ const SELECT_COMMENT: &str =
 
 #[derive(sqlx::FromRow)]
 struct CommentRow {
-    id: Uuid,
+    id: CommentId,
     version: i32,
-    author_id: Option<Uuid>,
+    author_id: Option<UserId>,
     author: Option<String>,
     body: String,
     created_at: DateTime<Utc>,
@@ -45,7 +45,7 @@ fn body(raw: &str) -> Result<String> {
 }
 
 /// The comments on every version of a code, oldest first.
-pub(super) async fn list(tx: &mut OrgTx, code_id: Uuid) -> Result<Vec<CommentOut>> {
+pub(super) async fn list(tx: &mut OrgTx, code_id: CodeId) -> Result<Vec<CommentOut>> {
     let rows: Vec<CommentRow> = sqlx::query_as(&format!(
         "{SELECT_COMMENT} where k.organization_id = $1 and k.code_id = $2
          order by k.version, k.created_at, k.id"
@@ -57,7 +57,7 @@ pub(super) async fn list(tx: &mut OrgTx, code_id: Uuid) -> Result<Vec<CommentOut
     Ok(rows.into_iter().map(CommentOut::from).collect())
 }
 
-async fn find(tx: &mut OrgTx, id: Uuid) -> Result<CommentRow> {
+async fn find(tx: &mut OrgTx, id: CommentId) -> Result<CommentRow> {
     sqlx::query_as(&format!(
         "{SELECT_COMMENT} where k.organization_id = $1 and k.id = $2"
     ))
@@ -72,7 +72,7 @@ async fn find(tx: &mut OrgTx, id: Uuid) -> Result<CommentRow> {
 pub async fn add(
     ctx: &OrgContext,
     state: &AppState,
-    code_id: Uuid,
+    code_id: CodeId,
     version: i32,
     text: &str,
 ) -> Result<CommentOut> {
@@ -94,7 +94,7 @@ pub async fn add(
     if !exists {
         return Err(Error::NotFound);
     }
-    let id = Uuid::new_v4();
+    let id = CommentId::new_v4();
     sqlx::query(
         "insert into code_comments (organization_id, id, code_id, version, author_id, body)
          values ($1, $2, $3, $4, $5, $6)",
@@ -120,7 +120,12 @@ pub async fn add(
 }
 
 /// Changes the text of one's own comment.
-pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> Result<CommentOut> {
+pub async fn edit(
+    ctx: &OrgContext,
+    state: &AppState,
+    id: CommentId,
+    text: &str,
+) -> Result<CommentOut> {
     ctx.require(Permission::Comment).await?;
     let text = body(text)?;
     let mut tx = ctx.begin(&state.pool).await?;
@@ -151,7 +156,7 @@ pub async fn edit(ctx: &OrgContext, state: &AppState, id: Uuid, text: &str) -> R
 }
 
 /// Deletes a comment: one's own, or anyone's for admins.
-pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
+pub async fn delete(ctx: &OrgContext, state: &AppState, id: CommentId) -> Result<()> {
     let mut tx = ctx.begin_as(&state.pool, Permission::ReadCodes).await?;
     let comment = find(&mut tx, id).await?;
     let own = comment.author_id.is_some() && comment.author_id == ctx.user_id();

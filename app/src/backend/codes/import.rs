@@ -5,6 +5,7 @@
 //! nothing: one bad row and nothing is written. The writes are a handful of
 //! bulk statements, whatever the number of rows.
 use crate::model::audit::AuditAction;
+use crate::model::CodeId;
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -290,7 +291,7 @@ impl<'a> LineCounter<'a> {
 
 #[derive(sqlx::FromRow)]
 struct Existing {
-    id: Uuid,
+    id: CodeId,
     code: String,
     description: String,
     category: String,
@@ -315,7 +316,7 @@ impl Existing {
 /// A change to an existing code: its new content and the version it must
 /// still be at.
 struct Change {
-    id: Uuid,
+    id: CodeId,
     based_on: i32,
     content: CodeContent,
     diff: Diff,
@@ -326,7 +327,7 @@ struct Plan {
     creates: Vec<CodeContent>,
     updates: Vec<Change>,
     restores: Vec<Change>,
-    deletes: Vec<(Uuid, i32, CodeContent)>,
+    deletes: Vec<(CodeId, i32, CodeContent)>,
     unchanged: u64,
 }
 
@@ -440,7 +441,7 @@ pub async fn import_with_progress(
 /// The rows of `code_versions` to write, column by column.
 #[derive(Default)]
 struct VersionColumns {
-    code_ids: Vec<Uuid>,
+    code_ids: Vec<CodeId>,
     versions: Vec<i32>,
     changes: Vec<&'static str>,
     snapshots: Vec<serde_json::Value>,
@@ -451,7 +452,7 @@ struct VersionColumns {
 impl VersionColumns {
     fn push(
         &mut self,
-        id: Uuid,
+        id: CodeId,
         version: i32,
         change: ChangeType,
         content: &CodeContent,
@@ -560,8 +561,8 @@ fn moved_on() -> Error {
     }
 }
 
-async fn insert_codes(tx: &mut OrgTx, creates: &[CodeContent]) -> Result<Vec<Uuid>> {
-    let ids: Vec<Uuid> = creates.iter().map(|_| Uuid::new_v4()).collect();
+async fn insert_codes(tx: &mut OrgTx, creates: &[CodeContent]) -> Result<Vec<CodeId>> {
+    let ids: Vec<CodeId> = creates.iter().map(|_| CodeId::new_v4()).collect();
     if creates.is_empty() {
         return Ok(ids);
     }
@@ -645,7 +646,7 @@ async fn change_codes(tx: &mut OrgTx, changes: &[Change], undelete: bool) -> Res
     Ok(())
 }
 
-async fn delete_codes(tx: &mut OrgTx, deletes: &[(Uuid, i32, CodeContent)]) -> Result<()> {
+async fn delete_codes(tx: &mut OrgTx, deletes: &[(CodeId, i32, CodeContent)]) -> Result<()> {
     if deletes.is_empty() {
         return Ok(());
     }

@@ -1,9 +1,9 @@
 //! The list of codes: filters, search and keyset pagination (no OFFSET: a
 //! page costs the same at the end of 100,000 codes as at the start).
+use crate::model::CodeId;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use super::search::{self, prefix_end, WordPlan};
 use super::{CodeRow, SELECT_CODE};
@@ -17,7 +17,7 @@ use crate::model::Permission;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Cursor {
     Code(String),
-    Updated(DateTime<Utc>, Uuid),
+    Updated(DateTime<Utc>, CodeId),
 }
 
 impl Cursor {
@@ -270,7 +270,7 @@ mod tests {
             code
         );
         let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
-        let updated = Cursor::Updated(at, Uuid::new_v4());
+        let updated = Cursor::Updated(at, CodeId::new_v4());
         assert_eq!(
             Cursor::decode(&updated.encode(), SortOrder::Updated).unwrap(),
             updated

@@ -12,9 +12,9 @@ pub mod search;
 mod versions;
 
 use crate::model::audit::AuditAction;
+use crate::model::CodeId;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::audit::{self, AuditEvent};
 use super::error::ResultExt as _;
@@ -60,7 +60,7 @@ pub struct CodeInput {
 
 #[derive(sqlx::FromRow)]
 struct CodeRow {
-    id: Uuid,
+    id: CodeId,
     code: String,
     description: String,
     category: String,
@@ -106,17 +106,17 @@ pub const SELECT_CODE: &str =
      from codes c left join users u on u.id = c.updated_by and c.updated_by_kind = 'user'";
 
 /// The code with `id`, locked until the transaction ends.
-async fn lock(tx: &mut OrgTx, id: Uuid) -> Result<CodeRow> {
+async fn lock(tx: &mut OrgTx, id: CodeId) -> Result<CodeRow> {
     find(tx, id, " for update of c").await
 }
 
-async fn fetch(tx: &mut OrgTx, id: Uuid) -> Result<CodeRow> {
+async fn fetch(tx: &mut OrgTx, id: CodeId) -> Result<CodeRow> {
     find(tx, id, "").await
 }
 
 /// The code with `id` in the transaction's organization; `locking` is a
 /// constant locking clause (or none), never input.
-async fn find(tx: &mut OrgTx, id: Uuid, locking: &'static str) -> Result<CodeRow> {
+async fn find(tx: &mut OrgTx, id: CodeId, locking: &'static str) -> Result<CodeRow> {
     sqlx::query_as(&format!(
         "{SELECT_CODE} where c.organization_id = $1 and c.id = $2{locking}"
     ))
@@ -170,11 +170,11 @@ pub fn is_stale(error: &Error) -> bool {
 }
 
 /// The event and audit payload of a code.
-fn code_data(id: Uuid, version: i32, content: &CodeContent) -> serde_json::Value {
+fn code_data(id: CodeId, version: i32, content: &CodeContent) -> serde_json::Value {
     json!({"id": id, "version": version, "code": content})
 }
 
-pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut> {
+pub async fn get(ctx: &OrgContext, state: &AppState, id: CodeId) -> Result<CodeOut> {
     let mut tx = ctx
         .begin_planned_as(&state.pool, Permission::ReadCodes, Plans::Generic)
         .await?;
@@ -184,7 +184,7 @@ pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeOut
 }
 
 /// A code with its versions (newest first) and the comments on them.
-pub async fn history(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<CodeHistory> {
+pub async fn history(ctx: &OrgContext, state: &AppState, id: CodeId) -> Result<CodeHistory> {
     let mut tx = ctx
         .begin_planned_as(&state.pool, Permission::ReadCodes, Plans::Generic)
         .await?;
@@ -203,7 +203,7 @@ pub async fn history(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<Cod
 pub async fn recent_changes(tx: &mut OrgTx, limit: i64) -> Result<Vec<RecentChange>> {
     #[derive(sqlx::FromRow)]
     struct Row {
-        code_id: Uuid,
+        code_id: CodeId,
         code: String,
         version: i32,
         change: ChangeType,
@@ -252,7 +252,7 @@ pub async fn create(ctx: &OrgContext, state: &AppState, input: CodeInput) -> Res
         default_severity(&mut tx).await?,
     )?;
     limits::reserve_codes(&mut tx, 1).await?;
-    let id = Uuid::new_v4();
+    let id = CodeId::new_v4();
     let actor = tx.actor();
     sqlx::query(
         "insert into codes (organization_id, id, code, description, category, severity, active,
@@ -303,7 +303,7 @@ pub async fn create(ctx: &OrgContext, state: &AppState, input: CodeInput) -> Res
 pub async fn update(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: CodeId,
     based_on: i32,
     input: CodeInput,
 ) -> Result<CodeOut> {
@@ -359,7 +359,7 @@ pub async fn update(
 /// version's number; `undelete` also brings a deleted code back.
 async fn write_content(
     tx: &mut OrgTx,
-    id: Uuid,
+    id: CodeId,
     content: &CodeContent,
     undelete: bool,
 ) -> Result<i32> {
@@ -389,7 +389,7 @@ async fn write_content(
 /// The audit entry and the event of an update or a restore.
 async fn record_change(
     tx: &mut OrgTx,
-    id: Uuid,
+    id: CodeId,
     version: i32,
     content: &CodeContent,
     diff: &Diff,
@@ -425,7 +425,7 @@ async fn record_change(
 pub async fn delete(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: CodeId,
     based_on: Option<i32>,
     comment: Option<String>,
 ) -> Result<CodeOut> {
@@ -488,7 +488,7 @@ pub async fn delete(
 pub async fn restore(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: CodeId,
     to_version: i32,
     comment: Option<String>,
 ) -> Result<CodeOut> {

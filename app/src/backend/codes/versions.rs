@@ -1,5 +1,6 @@
 //! The versions of a code: written once, in the transaction of the change
 //! they record, and never changed afterwards.
+use crate::model::CodeId;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -9,7 +10,7 @@ use crate::backend::{Error, OrgTx, Result};
 use crate::model::codes::{ActorOut, ChangeType, CodeContent, Diff, VersionOut};
 
 pub(super) struct NewVersion<'a> {
-    pub code_id: Uuid,
+    pub code_id: CodeId,
     pub version: i32,
     pub change: ChangeType,
     pub content: &'a CodeContent,
@@ -92,7 +93,7 @@ impl TryFrom<VersionRow> for VersionOut {
 }
 
 /// Every version of a code, newest first.
-pub(super) async fn list(tx: &mut OrgTx, code_id: Uuid) -> Result<Vec<VersionOut>> {
+pub(super) async fn list(tx: &mut OrgTx, code_id: CodeId) -> Result<Vec<VersionOut>> {
     let rows: Vec<VersionRow> = sqlx::query_as(
         "select v.version, v.change, v.snapshot, v.diff, v.comment, v.actor_kind, v.actor_id,
                 coalesce(u.name, 'API key ' || k.name) as actor_name, v.created_at
@@ -112,7 +113,11 @@ pub(super) async fn list(tx: &mut OrgTx, code_id: Uuid) -> Result<Vec<VersionOut
 
 /// The content a version recorded; not found for a version the code never
 /// had.
-pub(super) async fn content_of(tx: &mut OrgTx, code_id: Uuid, version: i32) -> Result<CodeContent> {
+pub(super) async fn content_of(
+    tx: &mut OrgTx,
+    code_id: CodeId,
+    version: i32,
+) -> Result<CodeContent> {
     let snapshot: serde_json::Value = sqlx::query_scalar(
         "select snapshot from code_versions
          where organization_id = $1 and code_id = $2 and version = $3",

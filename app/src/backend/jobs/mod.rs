@@ -15,6 +15,7 @@
 pub mod runner;
 pub mod worker;
 
+use crate::model::{InvitationId, OrgId};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -64,8 +65,8 @@ impl From<JobMeta> for RequestMeta {
 /// The invitation a mail belongs to: its delivery failures are shown there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InvitationRef {
-    pub organization_id: Uuid,
-    pub invitation_id: Uuid,
+    pub organization_id: OrgId,
+    pub invitation_id: InvitationId,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

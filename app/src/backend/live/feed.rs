@@ -1,6 +1,7 @@
 //! What this process hears of changes: one listening connection on the
 //! `codebook_live` channel, handed to every open stream through a
 //! broadcast channel.
+use crate::model::OrgId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,6 @@ use serde::Deserialize;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
-use uuid::Uuid;
 
 use crate::model::live::LiveChange;
 
@@ -22,7 +22,7 @@ const BUFFERED: usize = 4096;
 /// organization) that changes may have been missed.
 #[derive(Debug, Clone)]
 pub struct Heard {
-    pub(super) org: Option<Uuid>,
+    pub(super) org: Option<OrgId>,
     pub(super) change: Option<LiveChange>,
 }
 
@@ -59,7 +59,7 @@ impl LiveFeed {
 /// A notification's payload, as the trigger writes it.
 #[derive(Deserialize)]
 struct Notification {
-    org: Uuid,
+    org: OrgId,
     #[serde(flatten)]
     change: LiveChange,
 }

@@ -8,6 +8,7 @@
 //! its caller's organization and what the caller's role may read. A stream
 //! that fell behind, or a process that lost its listening connection, tells
 //! its pages to read their data again (`resync`) rather than pretend.
+use crate::model::OrgId;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,6 @@ use futures_util::stream::{self, Stream};
 use futures_util::StreamExt as _;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
-use uuid::Uuid;
 
 mod feed;
 pub use feed::{listen, Heard, LiveFeed, CHANNEL};
@@ -94,7 +94,7 @@ async fn events(
 async fn next_event(
     receiver: &mut broadcast::Receiver<Arc<Heard>>,
     closing: &mut watch::Receiver<bool>,
-    org: Uuid,
+    org: OrgId,
     grant: &Grant,
 ) -> Option<Event> {
     loop {

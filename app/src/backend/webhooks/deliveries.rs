@@ -1,6 +1,7 @@
 //! The delivery log people read and replay: an endpoint's deliveries, one
 //! delivery with its attempts, and replays of one or of every failed one
 //! in a time range.
+use crate::model::{DeliveryId, EndpointId};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -17,8 +18,8 @@ use crate::model::Permission;
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
-    id: Uuid,
-    endpoint_id: Uuid,
+    id: DeliveryId,
+    endpoint_id: EndpointId,
     event_id: Uuid,
     event_type: String,
     status: DeliveryStatus,
@@ -57,7 +58,7 @@ const SELECT_DELIVERIES: &str = "
 pub async fn deliveries(
     ctx: &OrgContext,
     state: &AppState,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     filter: DeliveryFilter,
 ) -> Result<DeliveryPage> {
     ctx.require(Permission::ReadWebhooks).await?;
@@ -103,7 +104,7 @@ pub async fn deliveries(
 }
 
 /// `<microseconds since the epoch>_<id>`, as `deliveries` hands out.
-fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid)> {
+fn parse_cursor(raw: &str) -> Result<(DateTime<Utc>, DeliveryId)> {
     let bad = || Error::Validation {
         field: Some("before".into()),
         message: "This page link is not valid; go back to the first page.".into(),
@@ -133,8 +134,8 @@ struct AttemptRow {
 pub async fn delivery(
     ctx: &OrgContext,
     state: &AppState,
-    endpoint_id: Uuid,
-    id: Uuid,
+    endpoint_id: EndpointId,
+    id: DeliveryId,
 ) -> Result<DeliveryDetail> {
     let mut tx = ctx.begin_as(&state.pool, Permission::ReadWebhooks).await?;
     let endpoint = find(&mut tx, endpoint_id).await?;
@@ -177,7 +178,11 @@ pub async fn delivery(
     })
 }
 
-async fn find_delivery(tx: &mut OrgTx, endpoint_id: Uuid, id: Uuid) -> Result<DeliveryRow> {
+async fn find_delivery(
+    tx: &mut OrgTx,
+    endpoint_id: EndpointId,
+    id: DeliveryId,
+) -> Result<DeliveryRow> {
     sqlx::query_as(&format!(
         "{SELECT_DELIVERIES} where organization_id = $1 and endpoint_id = $2 and id = $3"
     ))
@@ -189,7 +194,7 @@ async fn find_delivery(tx: &mut OrgTx, endpoint_id: Uuid, id: Uuid) -> Result<De
     .ok_or(Error::NotFound)
 }
 
-async fn ensure_enabled(tx: &mut OrgTx, endpoint_id: Uuid) -> Result<()> {
+async fn ensure_enabled(tx: &mut OrgTx, endpoint_id: EndpointId) -> Result<()> {
     if find(tx, endpoint_id).await?.enabled {
         Ok(())
     } else {
@@ -205,8 +210,8 @@ async fn ensure_enabled(tx: &mut OrgTx, endpoint_id: Uuid) -> Result<()> {
 pub async fn replay(
     ctx: &OrgContext,
     state: &AppState,
-    endpoint_id: Uuid,
-    id: Uuid,
+    endpoint_id: EndpointId,
+    id: DeliveryId,
 ) -> Result<DeliveryOut> {
     let mut tx = ctx
         .begin_as(&state.pool, Permission::ManageWebhooks)
@@ -236,7 +241,7 @@ pub async fn replay(
 pub async fn replay_failed(
     ctx: &OrgContext,
     state: &AppState,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     since: &str,
     until: &str,
 ) -> Result<ReplayOut> {
@@ -295,7 +300,7 @@ fn parse_instant(field: &str, raw: &str) -> Result<DateTime<Utc>> {
         })
 }
 
-async fn requeue(tx: &mut OrgTx, condition: &str, id: Uuid) -> Result<()> {
+async fn requeue(tx: &mut OrgTx, condition: &str, id: DeliveryId) -> Result<()> {
     sqlx::query(&format!(
         "update webhook_deliveries
             set status = 'pending', tries = 0, next_attempt_at = now(), updated_at = now()
@@ -333,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_page_cursor_reads_back_and_junk_is_refused() {
-        let id = Uuid::new_v4();
+        let id = DeliveryId::new_v4();
         let (at, back) = parse_cursor(&format!("1700000000000000_{id}")).unwrap();
         assert_eq!((at.timestamp(), back), (1_700_000_000, id));
         assert!(parse_cursor("x_y").is_err());

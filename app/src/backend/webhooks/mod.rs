@@ -19,6 +19,7 @@ pub mod signing;
 pub mod ssrf;
 pub mod worker;
 
+use crate::model::{DeliveryId, EndpointId, OrgId};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -28,7 +29,7 @@ use super::outbox::{self, EventType};
 use super::{limits, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::audit::AuditAction;
 use crate::model::webhooks::{
-    message_id, EndpointDraft, EndpointHealth, EndpointInput, EndpointOut, EndpointWithSecret,
+    message_id, EndpointDraft, EndpointForm, EndpointHealth, EndpointOut, EndpointWithSecret,
     TestSendOut,
 };
 use crate::model::Permission;
@@ -45,7 +46,7 @@ const ROTATION_OVERLAP: Duration = Duration::hours(24);
 
 #[derive(sqlx::FromRow)]
 struct EndpointRow {
-    id: Uuid,
+    id: EndpointId,
     url: String,
     description: String,
     event_types: Vec<String>,
@@ -121,14 +122,14 @@ pub async fn list(ctx: &OrgContext, state: &AppState) -> Result<Vec<EndpointOut>
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn get(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<EndpointOut> {
+pub async fn get(ctx: &OrgContext, state: &AppState, id: EndpointId) -> Result<EndpointOut> {
     let mut tx = ctx.begin_as(&state.pool, Permission::ReadWebhooks).await?;
     let endpoint = find(&mut tx, id).await?;
     tx.commit().await?;
     Ok(endpoint)
 }
 
-async fn find(tx: &mut OrgTx, id: Uuid) -> Result<EndpointOut> {
+async fn find(tx: &mut OrgTx, id: EndpointId) -> Result<EndpointOut> {
     let row: Option<EndpointRow> = sqlx::query_as(&format!("{SELECT_ENDPOINTS} and e.id = $2"))
         .bind(tx.org_id())
         .bind(id)
@@ -139,7 +140,7 @@ async fn find(tx: &mut OrgTx, id: Uuid) -> Result<EndpointOut> {
 
 /// The checked settings, with the URL judged by the SSRF guard (resolving
 /// its host) before any transaction opens.
-async fn check(state: &AppState, input: &EndpointInput) -> Result<EndpointDraft> {
+async fn check(state: &AppState, input: &EndpointForm) -> Result<EndpointDraft> {
     let draft = input.check()?;
     state
         .webhooks
@@ -156,13 +157,13 @@ async fn check(state: &AppState, input: &EndpointInput) -> Result<EndpointDraft>
 pub async fn create(
     ctx: &OrgContext,
     state: &AppState,
-    input: EndpointInput,
+    input: EndpointForm,
 ) -> Result<EndpointWithSecret> {
     ctx.require(Permission::ManageWebhooks).await?;
     let draft = check(state, &input).await?;
     let mut tx = ctx.begin(&state.pool).await?;
     ensure_endpoint_allowed(&mut tx).await?;
-    let id = Uuid::new_v4();
+    let id = EndpointId::new_v4();
     let secret = SigningSecret::generate();
     sqlx::query(
         "insert into webhook_endpoints (organization_id, id, url, description, event_types,
@@ -232,8 +233,8 @@ fn settings_json(e: &EndpointOut) -> Value {
 pub async fn update(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
-    input: EndpointInput,
+    id: EndpointId,
+    input: EndpointForm,
 ) -> Result<EndpointOut> {
     ctx.require(Permission::ManageWebhooks).await?;
     let draft = check(state, &input).await?;
@@ -267,7 +268,7 @@ pub async fn update(
     Ok(after)
 }
 
-pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> {
+pub async fn delete(ctx: &OrgContext, state: &AppState, id: EndpointId) -> Result<()> {
     let mut tx = ctx
         .begin_as(&state.pool, Permission::ManageWebhooks)
         .await?;
@@ -288,7 +289,7 @@ pub async fn delete(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<()> 
 pub async fn set_enabled(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: EndpointId,
     enabled: bool,
 ) -> Result<EndpointOut> {
     let mut tx = ctx
@@ -303,7 +304,7 @@ pub async fn set_enabled(
 
 /// Turns an endpoint on (with a clean slate) or off (its waiting
 /// deliveries become skipped: replayable, not lost), with an audit entry.
-async fn switch(tx: &mut OrgTx, id: Uuid, enabled: bool, reason: Option<&str>) -> Result<()> {
+async fn switch(tx: &mut OrgTx, id: EndpointId, enabled: bool, reason: Option<&str>) -> Result<()> {
     sqlx::query(
         "update webhook_endpoints
             set enabled = $3, disabled_reason = $4, updated_at = now(),
@@ -356,8 +357,8 @@ async fn switch(tx: &mut OrgTx, id: Uuid, enabled: bool, reason: Option<&str>) -
 /// days), and tells the organization's owners and admins by mail.
 pub async fn disable_for(
     state_pool: &sqlx::PgPool,
-    org_id: Uuid,
-    id: Uuid,
+    org_id: OrgId,
+    id: EndpointId,
     reason: &str,
 ) -> Result<()> {
     let mut tx = OrgTx::begin(
@@ -422,7 +423,7 @@ async fn tell_admins(tx: &mut OrgTx, url: &str, reason: &str) -> Result<()> {
 pub async fn rotate_secret(
     ctx: &OrgContext,
     state: &AppState,
-    id: Uuid,
+    id: EndpointId,
 ) -> Result<EndpointWithSecret> {
     let mut tx = ctx
         .begin_as(&state.pool, Permission::ManageWebhooks)
@@ -456,7 +457,7 @@ pub async fn rotate_secret(
 
 /// Sends a `webhook.test` event to the endpoint now, from this request,
 /// and records it as a delivery like any other (it is not retried).
-pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<TestSendOut> {
+pub async fn send_test(ctx: &OrgContext, state: &AppState, id: EndpointId) -> Result<TestSendOut> {
     let mut tx = ctx
         .begin_as(&state.pool, Permission::ManageWebhooks)
         .await?;
@@ -467,7 +468,7 @@ pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<T
         json!({ "endpoint_id": id, "message": "A test event from Codebook." }),
     )
     .await?;
-    let delivery_id = Uuid::new_v4();
+    let delivery_id = DeliveryId::new_v4();
     sqlx::query(
         "insert into webhook_deliveries
              (organization_id, id, endpoint_id, event_id, event_type, status, attempts, tries)
@@ -539,7 +540,7 @@ pub async fn send_test(ctx: &OrgContext, state: &AppState, id: Uuid) -> Result<T
 async fn signing_material(
     tx: &mut OrgTx,
     state: &AppState,
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     event_id: Uuid,
 ) -> Result<(Value, Vec<SigningSecret>)> {
     let (payload, secret, previous): (Value, Vec<u8>, Option<Vec<u8>>) = sqlx::query_as(

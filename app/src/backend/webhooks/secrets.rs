@@ -3,6 +3,7 @@
 //! instance's key (XChaCha20-Poly1305, a random nonce per seal), bound to
 //! its organization and endpoint so a sealed secret copied to another row
 //! does not open.
+use crate::model::{EndpointId, OrgId};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -11,7 +12,6 @@ use rand::RngCore;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use uuid::Uuid;
 
 const PREFIX: &str = "whsec_";
 /// Random bytes in a new secret (the specification asks for 24 to 64).
@@ -131,15 +131,15 @@ impl SecretKey {
         Self::from_bytes(&bytes)
     }
 
-    pub fn seal(&self, secret: &SigningSecret, org_id: Uuid, endpoint_id: Uuid) -> Vec<u8> {
+    pub fn seal(&self, secret: &SigningSecret, org_id: OrgId, endpoint_id: EndpointId) -> Vec<u8> {
         self.seal_bytes(secret.key(), &binding(org_id, endpoint_id))
     }
 
     pub fn open(
         &self,
         sealed: &[u8],
-        org_id: Uuid,
-        endpoint_id: Uuid,
+        org_id: OrgId,
+        endpoint_id: EndpointId,
     ) -> anyhow::Result<SigningSecret> {
         let bytes = self
             .open_bytes(sealed, &binding(org_id, endpoint_id))
@@ -189,8 +189,8 @@ impl SecretKey {
     }
 }
 
-fn binding(org_id: Uuid, endpoint_id: Uuid) -> Vec<u8> {
-    [org_id.as_bytes().as_slice(), endpoint_id.as_bytes()].concat()
+fn binding(org_id: OrgId, endpoint_id: EndpointId) -> Vec<u8> {
+    [org_id.0.as_bytes().as_slice(), endpoint_id.0.as_bytes()].concat()
 }
 
 #[cfg(unix)]
@@ -248,27 +248,33 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_for_its_own_endpoint_and_key() {
         let key = SecretKey::ephemeral();
-        let (org, endpoint) = (Uuid::new_v4(), Uuid::new_v4());
+        let (org, endpoint) = (OrgId::new_v4(), EndpointId::new_v4());
         let secret = SigningSecret::generate();
         let sealed = key.seal(&secret, org, endpoint);
         assert!(!sealed
             .windows(secret.key().len())
             .any(|w| w == secret.key()));
         assert_eq!(key.open(&sealed, org, endpoint).unwrap(), secret);
-        assert!(key.open(&sealed, org, Uuid::new_v4()).is_err());
-        assert!(key.open(&sealed, Uuid::new_v4(), endpoint).is_err());
+        assert!(key.open(&sealed, org, EndpointId::new_v4()).is_err());
+        assert!(key.open(&sealed, OrgId::new_v4(), endpoint).is_err());
         assert!(SecretKey::ephemeral().open(&sealed, org, endpoint).is_err());
         assert!(key.open(&sealed[..10], org, endpoint).is_err());
     }
 
     #[test]
     fn the_development_key_is_made_once_and_kept() {
-        let dir = std::env::temp_dir().join(format!("cb-key-{}", Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("cb-key-{}", OrgId::new_v4()));
         let path = dir.join("webhook.key");
         let first = SecretKey::load_or_create(&path).unwrap();
-        let sealed = first.seal(&SigningSecret::generate(), Uuid::nil(), Uuid::nil());
+        let sealed = first.seal(
+            &SigningSecret::generate(),
+            OrgId::from_u128(0),
+            EndpointId::from_u128(0),
+        );
         let again = SecretKey::load_or_create(&path).unwrap();
-        assert!(again.open(&sealed, Uuid::nil(), Uuid::nil()).is_ok());
+        assert!(again
+            .open(&sealed, OrgId::from_u128(0), EndpointId::from_u128(0))
+            .is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -18,6 +18,7 @@
 //! all, and to each endpoint no more than the endpoint's own
 //! `max_in_flight`: a receiver with a short listen queue is not overrun, and
 //! a slow one fills its few slots while the others' deliveries go on.
+use crate::model::{DeliveryId, EndpointId, OrgId};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -72,9 +73,9 @@ impl Default for Settings {
 /// A delivery a worker holds, with all it needs to send it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Claimed {
-    pub organization_id: Uuid,
-    pub delivery_id: Uuid,
-    pub endpoint_id: Uuid,
+    pub organization_id: OrgId,
+    pub delivery_id: DeliveryId,
+    pub endpoint_id: EndpointId,
     pub event_id: Uuid,
     pub event_type: String,
     pub lease: i64,
@@ -93,8 +94,8 @@ pub struct Claimed {
 /// An attempt made, to be recorded.
 #[derive(Debug, Clone)]
 pub struct Finished {
-    pub organization_id: Uuid,
-    pub delivery_id: Uuid,
+    pub organization_id: OrgId,
+    pub delivery_id: DeliveryId,
     pub lease: i64,
     pub attempt: i32,
     pub started_at: DateTime<Utc>,
@@ -105,8 +106,8 @@ pub struct Finished {
 /// An endpoint's state after its attempts were recorded.
 #[derive(Debug, sqlx::FromRow)]
 pub struct EndpointAfter {
-    pub organization_id: Uuid,
-    pub endpoint_id: Uuid,
+    pub organization_id: OrgId,
+    pub endpoint_id: EndpointId,
     pub failing_since: Option<DateTime<Utc>>,
     pub gone: bool,
 }
@@ -114,8 +115,8 @@ pub struct EndpointAfter {
 /// The endpoint's current secret, and its previous one while it still signs.
 pub fn open_secrets(
     key: &SecretKey,
-    org_id: Uuid,
-    endpoint_id: Uuid,
+    org_id: OrgId,
+    endpoint_id: EndpointId,
     secret: &[u8],
     previous: Option<&[u8]>,
 ) -> Result<Vec<SigningSecret>> {
@@ -207,9 +208,9 @@ impl Deliverer {
         &self,
         now: DateTime<Utc>,
         limit: usize,
-        busy: &[(Uuid, usize)],
+        busy: &[(EndpointId, usize)],
     ) -> Result<Vec<Claimed>> {
-        let endpoints: Vec<Uuid> = busy.iter().map(|(id, _)| *id).collect();
+        let endpoints: Vec<EndpointId> = busy.iter().map(|(id, _)| *id).collect();
         let counts: Vec<i32> = busy
             .iter()
             .map(|(_, n)| i32::try_from(*n).unwrap_or(i32::MAX))
@@ -400,18 +401,18 @@ impl Worker {
 
 /// Requests under way, and how many go to each endpoint.
 struct InFlight {
-    sends: JoinSet<(Uuid, Finished)>,
-    per_endpoint: HashMap<Uuid, usize>,
+    sends: JoinSet<(EndpointId, Finished)>,
+    per_endpoint: HashMap<EndpointId, usize>,
     finished: Vec<Finished>,
 }
 
 impl InFlight {
     /// The endpoints with requests under way, and how many each.
-    fn busy(&self) -> Vec<(Uuid, usize)> {
+    fn busy(&self) -> Vec<(EndpointId, usize)> {
         self.per_endpoint.iter().map(|(id, n)| (*id, *n)).collect()
     }
 
-    fn done(&mut self, endpoint_id: Uuid, finished: Finished) {
+    fn done(&mut self, endpoint_id: EndpointId, finished: Finished) {
         if let Some(n) = self.per_endpoint.get_mut(&endpoint_id) {
             *n -= 1;
             if *n == 0 {

@@ -8,6 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
+use super::{CodeId, CommentId, UserId};
+
 use super::AppError;
 
 mod filter;
@@ -294,7 +296,7 @@ pub type Diff = BTreeMap<String, FieldChange>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CodeOut {
-    pub id: Uuid,
+    pub id: CodeId,
     #[serde(flatten)]
     pub content: CodeContent,
     /// The newest version: what an edit must be based on.
@@ -333,9 +335,9 @@ pub struct VersionOut {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CommentOut {
-    pub id: Uuid,
+    pub id: CommentId,
     pub version: i32,
-    pub author_id: Option<Uuid>,
+    pub author_id: Option<UserId>,
     pub author: Option<String>,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -353,7 +355,7 @@ pub struct CodeHistory {
 /// A change to some code, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentChange {
-    pub code_id: Uuid,
+    pub code_id: CodeId,
     pub code: String,
     pub version: i32,
     pub change: ChangeType,

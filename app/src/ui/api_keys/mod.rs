@@ -6,8 +6,8 @@ use leptos_meta::Title;
 
 use crate::api::api_keys::{list_api_keys, CreateApiKey, RevokeApiKey, RotateApiKey};
 use crate::model::api_keys::{
-    ApiKeyView, Scope, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_ROTATION_GRACE_HOURS,
-    MAX_EXPIRY_DAYS, MAX_RATE_LIMIT_PER_MINUTE, MAX_ROTATION_GRACE_HOURS,
+    ApiKeyOut, Scope, DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_ROTATION_GRACE_HOURS, MAX_EXPIRY_DAYS,
+    MAX_RATE_LIMIT_PER_MINUTE, MAX_ROTATION_GRACE_HOURS,
 };
 use crate::ui::actions::form_action;
 use crate::ui::components::{
@@ -54,7 +54,7 @@ pub fn ApiKeysPage() -> impl IntoView {
 }
 
 #[component]
-fn KeyTable(list: Vec<ApiKeyView>, actions: KeyActions) -> impl IntoView {
+fn KeyTable(list: Vec<ApiKeyOut>, actions: KeyActions) -> impl IntoView {
     let rows = list
         .into_iter()
         .map(|key| view! { <KeyRow key actions/> }.into_any())
@@ -76,7 +76,7 @@ fn KeyTable(list: Vec<ApiKeyView>, actions: KeyActions) -> impl IntoView {
 }
 
 #[component]
-fn KeyRow(key: ApiKeyView, actions: KeyActions) -> impl IntoView {
+fn KeyRow(key: ApiKeyOut, actions: KeyActions) -> impl IntoView {
     let scopes = key
         .scopes
         .iter()
@@ -117,7 +117,7 @@ fn KeyRow(key: ApiKeyView, actions: KeyActions) -> impl IntoView {
 
 /// Rotation behind a disclosure: how long the old key keeps working.
 #[component]
-fn RotateForm(key: ApiKeyView, rotate: ServerAction<RotateApiKey>) -> impl IntoView {
+fn RotateForm(key: ApiKeyOut, rotate: ServerAction<RotateApiKey>) -> impl IntoView {
     let error = action_error(rotate);
     let id = key.id.to_string();
     view! {
@@ -145,7 +145,7 @@ fn RotateForm(key: ApiKeyView, rotate: ServerAction<RotateApiKey>) -> impl IntoV
 
 /// Revocation behind a disclosure and a checkbox that must be ticked.
 #[component]
-fn RevokeForm(key: ApiKeyView, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+fn RevokeForm(key: ApiKeyOut, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
     let id = key.id.to_string();
     let confirm_id = format!("confirm-revoke-{id}");
     view! {

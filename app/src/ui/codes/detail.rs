@@ -12,10 +12,10 @@
 //! Someone else's change to the code shows at once (`ui::live`), unless
 //! the edit form is being typed into: then the page keeps the form and says
 //! what changed; saving offers the merge as above.
+use crate::model::CodeId;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use uuid::Uuid;
 
 use super::actions::CodeActions;
 use super::diff::{side, word_diff};
@@ -38,7 +38,7 @@ pub fn CodePage() -> impl IntoView {
         params
             .read()
             .get("id")
-            .and_then(|s| Uuid::parse_str(&s).ok())
+            .and_then(|s| s.parse::<CodeId>().ok())
     });
     let actions = CodeActions::new();
     // Read again when someone else changes this code, unless its edit form
@@ -391,7 +391,7 @@ fn DeleteForm(code: CodeOut, actions: CodeActions) -> impl IntoView {
 
 /// A deleted code comes back with the content of its last live version.
 #[component]
-fn RestoreDeleted(id: Uuid, version: i32, name: String, actions: CodeActions) -> impl IntoView {
+fn RestoreDeleted(id: CodeId, version: i32, name: String, actions: CodeActions) -> impl IntoView {
     let error = action_error(actions.restore);
     view! {
         <section class="panel" aria-labelledby="restore-heading">

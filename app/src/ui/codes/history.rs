@@ -2,9 +2,9 @@
 //! when, why and what changed; a side-by-side comparison of any two
 //! versions (`?from=1&to=3`, a GET form, so it is a link); restoring an
 //! older version; and comments on each version.
+use crate::model::CodeId;
 use leptos::prelude::*;
 use leptos_router::{components::Form, hooks::use_query_map};
-use uuid::Uuid;
 
 use super::actions::CodeActions;
 use super::diff::{side, word_diff, Change, Segment};
@@ -66,7 +66,7 @@ fn AnyError(error: Signal<Option<AppError>>) -> impl IntoView {
 
 #[component]
 fn VersionItem(
-    code_id: Uuid,
+    code_id: CodeId,
     v: VersionOut,
     comments: Vec<CommentOut>,
     older: bool,
@@ -104,7 +104,7 @@ fn VersionItem(
 
 /// Restore behind a disclosure, as a confirmation that needs no script.
 #[component]
-fn RestoreVersion(code_id: Uuid, version: i32, actions: CodeActions) -> impl IntoView {
+fn RestoreVersion(code_id: CodeId, version: i32, actions: CodeActions) -> impl IntoView {
     let comment_id = format!("restore-{version}-comment");
     view! {
         <details class="restore">
@@ -126,7 +126,7 @@ fn RestoreVersion(code_id: Uuid, version: i32, actions: CodeActions) -> impl Int
 
 #[component]
 fn Comments(
-    code_id: Uuid,
+    code_id: CodeId,
     version: i32,
     comments: Vec<CommentOut>,
     viewer: Viewer,

@@ -28,7 +28,7 @@ use crate::ui::layout::current_user;
 /// What the viewer is and may do here, from the layout's current user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Viewer {
-    pub user_id: Option<uuid::Uuid>,
+    pub user_id: Option<crate::model::UserId>,
     pub role: Option<crate::model::Role>,
 }
 

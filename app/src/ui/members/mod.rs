@@ -170,7 +170,7 @@ mod tests {
 
     fn member(role: Role) -> MemberOut {
         MemberOut {
-            user_id: uuid::Uuid::from_u128(id_for(role)),
+            user_id: crate::model::UserId::from_u128(id_for(role)),
             name: format!("{role:?}"),
             email: format!("{role:?}@example.com").to_lowercase(),
             role,

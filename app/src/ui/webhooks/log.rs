@@ -1,8 +1,8 @@
 //! An endpoint's delivery log: newest first, filtered by status through the
 //! query string (a plain GET form, so it works without JavaScript), fifty
 //! to a page; and the bulk replay of failed and skipped deliveries.
+use crate::model::EndpointId;
 use leptos::prelude::*;
-use uuid::Uuid;
 
 use super::{last_response, log_href};
 use crate::api::webhooks::ReplayFailed;
@@ -13,7 +13,7 @@ use crate::ui::components::{
 
 #[component]
 pub(super) fn DeliveryLog(
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     page: DeliveryPage,
     filter: DeliveryFilter,
 ) -> impl IntoView {
@@ -110,7 +110,7 @@ pub(super) fn StatusBadge(status: DeliveryStatus) -> impl IntoView {
 /// time range (the browser's local fields are read as UTC, and say so).
 #[component]
 pub(super) fn ReplayFailedForm(
-    endpoint_id: Uuid,
+    endpoint_id: EndpointId,
     action: ServerAction<ReplayFailed>,
 ) -> impl IntoView {
     let error = action_error(action);

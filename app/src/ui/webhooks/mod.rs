@@ -14,8 +14,9 @@ pub use delivery::WebhookDeliveryPage;
 pub use detail::WebhookPage;
 pub use list::WebhooksPage;
 
+use crate::model::EndpointId;
 use leptos::prelude::*;
-use uuid::Uuid;
+use std::str::FromStr;
 
 use crate::model::codes::encode_query_value;
 use crate::model::webhooks::{DeliveryOut, EndpointHealth, EndpointOut};
@@ -68,7 +69,11 @@ pub(crate) fn EnabledBadge(endpoint: EndpointOut) -> impl IntoView {
 
 /// The link to an endpoint's page, showing its log with `status` only and
 /// continuing after `before`.
-pub(crate) fn log_href(endpoint_id: Uuid, status: Option<&str>, before: Option<&str>) -> String {
+pub(crate) fn log_href(
+    endpoint_id: EndpointId,
+    status: Option<&str>,
+    before: Option<&str>,
+) -> String {
     let pairs: Vec<String> = [("status", status), ("before", before)]
         .into_iter()
         .filter_map(|(name, value)| {
@@ -99,8 +104,8 @@ pub(crate) fn RequestHeaders(headers: Vec<(String, String)>) -> impl IntoView {
 
 /// The id in a route parameter, or the not-found error the page shows for
 /// an address that cannot name anything.
-pub(crate) fn parse_id(raw: Option<String>) -> Result<Uuid, AppError> {
-    raw.and_then(|s| Uuid::parse_str(&s).ok())
+pub(crate) fn parse_id<Id: FromStr>(raw: Option<String>) -> Result<Id, AppError> {
+    raw.and_then(|s| s.parse().ok())
         .ok_or_else(|| AppError::new(ErrorCode::NotFound, "There is no such webhook endpoint."))
 }
 
@@ -119,6 +124,7 @@ pub(crate) fn load_error(error: AppError) -> AnyView {
 mod tests {
     use super::*;
     use crate::model::webhooks::DeliveryStatus;
+    use crate::model::DeliveryId;
 
     fn health(succeeded: i64, failed: i64) -> EndpointHealth {
         EndpointHealth {
@@ -147,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_log_link_keeps_only_the_filters_that_are_set() {
-        let id = Uuid::from_u128(7);
+        let id = EndpointId::from_u128(7);
         assert_eq!(log_href(id, None, None), format!("/webhooks/{id}"));
         assert_eq!(log_href(id, Some(""), None), format!("/webhooks/{id}"));
         assert_eq!(
@@ -163,8 +169,8 @@ mod tests {
     #[test]
     fn the_last_response_is_the_status_else_the_error_else_a_dash() {
         let mut delivery = DeliveryOut {
-            id: Uuid::from_u128(1),
-            endpoint_id: Uuid::from_u128(2),
+            id: DeliveryId::from_u128(1),
+            endpoint_id: EndpointId::from_u128(2),
             message_id: "msg_1".into(),
             event_type: "code.created".into(),
             status: DeliveryStatus::Pending,
@@ -185,13 +191,15 @@ mod tests {
     #[test]
     fn an_id_that_is_no_uuid_is_not_found() {
         assert_eq!(
-            parse_id(Some("nope".into())).unwrap_err().code,
+            parse_id::<EndpointId>(Some("nope".into()))
+                .unwrap_err()
+                .code,
             ErrorCode::NotFound
         );
         assert_eq!(
-            parse_id(Some(Uuid::from_u128(3).to_string())).unwrap(),
-            Uuid::from_u128(3)
+            parse_id::<EndpointId>(Some(EndpointId::from_u128(3).to_string())).unwrap(),
+            EndpointId::from_u128(3)
         );
-        assert!(parse_id(None).is_err());
+        assert!(parse_id::<EndpointId>(None).is_err());
     }
 }

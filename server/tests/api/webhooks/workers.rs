@@ -1,5 +1,6 @@
 //! Worker processes: at least once across a SIGKILL, exactly once without
 //! crashes, and fair across organizations.
+use app::model::OrgId;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,7 +13,7 @@ impl TestApp {
     /// Queues `n` `code.created` events of the organization at once, the
     /// way a bulk import does (one statement; the fan-out trigger queues
     /// their deliveries and wakes the workers). Returns their webhook ids.
-    pub async fn queue_events(&self, org: Uuid, n: i32) -> Vec<String> {
+    pub async fn queue_events(&self, org: OrgId, n: i32) -> Vec<String> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "insert into outbox (organization_id, id, event_type, payload)
              select $1, gen_random_uuid(), 'code.created',

@@ -1,0 +1,230 @@
+//! `bench codes`: on a fresh `codebook_bench` database it imports the
+//! FY2024 ICD-10-CM release into an empty organization, then the April 2026
+//! release over it with delete-missing, and prints both times and the
+//! versions written; an import changing 3,000 codes on a fresh connection
+//! and on one that first edited 200 of them one at a time; then, with more
+//! than 1,000,000 codes in other organizations, it prints p50/p99 of a list
+//! page, a code-prefix search and a word search in that organization,
+//! through the same service and row-level security as a request.
+use anyhow::bail;
+use app::backend::codes::{self, import::ImportOptions};
+use app::backend::{AppState, OrgContext};
+use app::model::codes::CodeFilter;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use app::model::CodeId;
+
+use crate::support::{
+    app_state, app_state_on, copy_codes, create_org, fresh_database, ms, percentiles,
+};
+use server::config::Settings;
+use server::startup::Database;
+
+const DATABASE: &str = "codebook_bench";
+/// Other organizations, each holding a copy of the 2026 release.
+const OTHER_ORGS: usize = 14;
+const SAMPLES: usize = 200;
+
+pub async fn run(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
+    let db = fresh_database(settings, DATABASE).await?;
+    let state = app_state(settings, &db)?;
+    let org = create_org(&db, "bench").await?;
+    let ctx = OrgContext::operator(&db.app_pool, &org)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let file_2024 = std::fs::read(data_dir.join("icd10cm-2024.csv.gz"))?;
+    let file_2026 = std::fs::read(data_dir.join("icd10cm-2026.csv.gz"))?;
+    println!(
+        "== import ({} and {} bytes gzipped)",
+        file_2024.len(),
+        file_2026.len()
+    );
+    timed_import(&ctx, &state, &file_2024, "icd10cm-2024.csv.gz", false).await?;
+    timed_import(&ctx, &state, &file_2026, "icd10cm-2026.csv.gz", true).await?;
+    let versions: Vec<(String, i64)> =
+        sqlx::query_as("select change::text, count(*) from code_versions group by 1 order by 1")
+            .fetch_all(&db.owner_pool)
+            .await?;
+    for (change, count) in versions {
+        println!("   versions {change:<8} {count:>7}");
+    }
+
+    import_after_single_edits(settings, &db).await?;
+
+    println!("== {OTHER_ORGS} other organizations × the 2026 release");
+    let started = Instant::now();
+    for i in 0..OTHER_ORGS {
+        let other = create_org(&db, &format!("bench-other-{i}")).await?;
+        copy_codes(&db, &org, &other).await?;
+    }
+    sqlx::query("analyze codes").execute(&db.owner_pool).await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from codes")
+        .fetch_one(&db.owner_pool)
+        .await?;
+    println!(
+        "   {total} codes in all, seeded in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    println!("== latency in one organization ({SAMPLES} runs each, as the application role)");
+    let scenarios: [(&str, CodeFilter); 5] = [
+        ("list page (first)", CodeFilter::default()),
+        ("code prefix S72.0", filter("S72.0")),
+        ("word search \"fracture femur\"", filter("fracture femur")),
+        ("word search \"diabetes\"", filter("diabetes")),
+        ("word search \"fract\"", filter("fract")),
+    ];
+    for (name, filter) in scenarios {
+        let mut times = Vec::with_capacity(SAMPLES);
+        let mut found = 0;
+        for _ in 0..SAMPLES {
+            let started = Instant::now();
+            let page = codes::list(&ctx, &state, filter.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(started.elapsed());
+            found = page.codes.len();
+        }
+        let (p50, p99) = percentiles(&mut times);
+        println!(
+            "   {name:<32} p50 {:>7.2} ms   p99 {:>7.2} ms   ({found} rows on the page)",
+            ms(p50),
+            ms(p99)
+        );
+    }
+    db.app_pool.close().await;
+    db.owner_pool.close().await;
+    Ok(())
+}
+
+fn filter(q: &str) -> CodeFilter {
+    CodeFilter {
+        q: Some(q.to_owned()),
+        ..CodeFilter::default()
+    }
+}
+
+/// Codes in the import that follows single edits.
+const EDITED_IMPORT: usize = 3_000;
+const SINGLE_EDITS: usize = 200;
+
+/// An import changing `EDITED_IMPORT` codes, on a connection that has just
+/// made them and on one that has then also edited `SINGLE_EDITS` of them
+/// one at a time (PostgreSQL keeps plans per connection, so each run has
+/// a pool of one connection of its own).
+async fn import_after_single_edits(settings: &Settings, db: &Database) -> anyhow::Result<()> {
+    println!(
+        "== an import changing {EDITED_IMPORT} codes, fresh and after {SINGLE_EDITS} single edits"
+    );
+    let fresh = timed_update_import(settings, db, "bench-fresh", 0).await?;
+    let edited = timed_update_import(settings, db, "bench-edited", SINGLE_EDITS).await?;
+    println!(
+        "   fresh connection {:.2} s   after {SINGLE_EDITS} edits {:.2} s   ({:.1}×)",
+        fresh.as_secs_f64(),
+        edited.as_secs_f64(),
+        edited.as_secs_f64() / fresh.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn timed_update_import(
+    settings: &Settings,
+    db: &Database,
+    slug: &str,
+    single_edits: usize,
+) -> anyhow::Result<Duration> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*db.app_pool.connect_options()).clone())
+        .await?;
+    let state = app_state_on(settings, pool.clone())?;
+    let org = create_org(db, slug).await?;
+    let ctx = OrgContext::operator(&pool, &org)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file_of = |label: &str| {
+        let mut csv = String::from("code,description,category\n");
+        for i in 0..EDITED_IMPORT {
+            csv.push_str(&format!("E{i:04},{label} disorder number {i},Endocrine\n"));
+        }
+        csv.into_bytes()
+    };
+    let import = |file: Vec<u8>| {
+        let (ctx, state) = (ctx.clone(), state.clone());
+        async move {
+            codes::import::import(&ctx, &state, &file, ImportOptions::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    };
+    import(file_of("Old")).await?;
+    let first: Vec<(CodeId, String)> =
+        sqlx::query_as("select c.id, c.code from codes c join organizations o on o.id = c.organization_id where o.slug = $1 order by c.code_key limit $2")
+            .bind(&org)
+            .bind(single_edits as i64)
+            .fetch_all(&db.owner_pool)
+            .await?;
+    for (id, code) in first {
+        let input = codes::CodeInput {
+            code,
+            description: "Edited by hand".to_owned(),
+            category: "Endocrine".to_owned(),
+            severity: None,
+            active: true,
+            comment: None,
+        };
+        codes::update(&ctx, &state, id, 1, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let started = Instant::now();
+    let report = import(file_of("New")).await?;
+    let took = started.elapsed();
+    let updated = report.summary.map_or(0, |s| s.updated);
+    if updated != EDITED_IMPORT as u64 {
+        bail!("the import updated {updated} codes, not {EDITED_IMPORT}");
+    }
+    pool.close().await;
+    Ok(took)
+}
+
+async fn timed_import(
+    ctx: &OrgContext,
+    state: &AppState,
+    file: &[u8],
+    name: &str,
+    delete_missing: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let report = codes::import::import(
+        ctx,
+        state,
+        file,
+        ImportOptions {
+            file_name: name.to_owned(),
+            delete_missing,
+            dry_run: false,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(s) = report.summary else {
+        bail!("{name} has bad rows: {:?}", report.errors.first());
+    };
+    println!(
+        "   {name}{}: {:.2} s — {} created, {} updated, {} deleted, {} unchanged",
+        if delete_missing {
+            " (delete missing)"
+        } else {
+            ""
+        },
+        started.elapsed().as_secs_f64(),
+        s.created,
+        s.updated,
+        s.deleted,
+        s.unchanged
+    );
+    Ok(())
+}
