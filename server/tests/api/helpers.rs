@@ -8,7 +8,10 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use uuid::Uuid;
 
-use app::model::{OrgId, UserId};
+use app::model::codes::RowError;
+use app::model::{AppError, ErrorCode, OrgId, UserId};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// A superuser connection to the test cluster: `DATABASE_URL`, which the
 /// test script sets (this machine's server, or the embedded one).
@@ -307,6 +310,70 @@ pub async fn error_of(response: Response) -> Value {
         response.status()
     );
     response.json().await.expect("a JSON error body")
+}
+
+/// A successful answer's JSON body as `T`, or the test fails with the
+/// status and the body.
+pub async fn body_of<T: DeserializeOwned>(response: Response) -> T {
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    assert!(
+        status.is_success(),
+        "expected success, got {status}: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A refused server function's error, as the browser's app reads it.
+pub async fn app_error(response: Response) -> AppError {
+    let status = response.status();
+    let text = response.text().await.expect("a body");
+    assert!(
+        !status.is_success(),
+        "expected an error, got {status}: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A page of any list the REST API answers: `{items, next_cursor}` (lists
+/// that are never paged have no cursor).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// A REST error as it goes over the wire, `{"error": {code, message,
+/// details}}`, read independently of the server's own types so that a
+/// change to the format fails the tests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestErrorBody {
+    pub error: RestError,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Always present, null when there is nothing more to say.
+    pub details: Option<RestErrorDetails>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestErrorDetails {
+    pub field: Option<String>,
+    pub rows: Option<Vec<RowError>>,
+}
+
+impl RestError {
+    pub fn field(&self) -> Option<&str> {
+        self.details.as_ref()?.field.as_deref()
+    }
 }
 
 impl TestApp {
