@@ -86,7 +86,7 @@ async fn an_account_is_deleted_after_its_password_unless_it_is_a_last_owner() {
     .await
     .unwrap();
     assert_eq!(audited, 1);
-    assert!(app.current_user(&ada_client).await.is_null(), "signed out");
+    assert!(app.current_user(&ada_client).await.is_none(), "signed out");
     let again = app.log_in(&new_client(), &ada.email, &ada.password).await;
     assert!(!again.status().is_success());
 }

@@ -35,7 +35,7 @@ async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
             .contains("locked for 15 minutes"),
         "{error}"
     );
-    assert!(app.current_user(&client).await.is_null());
+    assert!(app.current_user(&client).await.is_none());
 
     // Fifteen minutes later (moved by the test, not waited for) it opens.
     sqlx::query("update login_throttles set locked_until = now() - interval '1 second'")

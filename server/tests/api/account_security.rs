@@ -33,7 +33,7 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
         .await;
     assert_eq!(error_of(short).await["field"], "new_password");
     assert!(
-        !app.current_user(&other).await.is_null(),
+        !app.current_user(&other).await.is_none(),
         "nothing changed yet"
     );
 
@@ -49,11 +49,11 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
         .await;
     assert!(response.status().is_success());
     assert!(
-        !app.current_user(&client).await.is_null(),
+        !app.current_user(&client).await.is_none(),
         "the current session stays"
     );
     assert!(
-        app.current_user(&other).await.is_null(),
+        app.current_user(&other).await.is_none(),
         "the other session is logged out"
     );
 }
@@ -90,14 +90,14 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
         404,
         "another user's session is not found"
     );
-    assert!(!app.current_user(&laptop).await.is_null());
+    assert!(!app.current_user(&laptop).await.is_none());
 
     assert!(app
         .call(&client, "accounts/revoke_session", &[("id", laptop_id)])
         .await
         .status()
         .is_success());
-    assert!(app.current_user(&laptop).await.is_null());
+    assert!(app.current_user(&laptop).await.is_none());
 
     app.log_in(&laptop, &user.email, &user.password).await;
     let revoked: u64 = app
@@ -107,8 +107,8 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
         .await
         .unwrap();
     assert_eq!(revoked, 1);
-    assert!(app.current_user(&laptop).await.is_null());
-    assert!(!app.current_user(&client).await.is_null());
+    assert!(app.current_user(&laptop).await.is_none());
+    assert!(!app.current_user(&client).await.is_none());
 }
 
 /// Makes the database refuse audit entries of `action` in `org`, standing
@@ -206,7 +206,7 @@ async fn a_password_change_commits_with_its_audit_entries_or_not_at_all() {
         "the old password still works"
     );
     assert!(
-        !app.current_user(&other).await.is_null(),
+        !app.current_user(&other).await.is_none(),
         "no session was ended"
     );
     assert!(audited(&app, "user.password_changed").await.is_empty());
@@ -232,7 +232,7 @@ async fn revoking_sessions_commits_with_its_audit_entries_or_not_at_all() {
         .call(&client, "accounts/revoke_other_sessions", &[])
         .await;
     assert_eq!(response.status().as_u16(), 500);
-    assert!(!app.current_user(&other).await.is_null());
+    assert!(!app.current_user(&other).await.is_none());
     mend_audit(&app).await;
 
     break_audit(&app, second, "user.session_revoked").await;
@@ -252,6 +252,6 @@ async fn revoking_sessions_commits_with_its_audit_entries_or_not_at_all() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 500);
-    assert!(!app.current_user(&other).await.is_null());
+    assert!(!app.current_user(&other).await.is_none());
     assert!(audited(&app, "user.session_revoked").await.is_empty());
 }

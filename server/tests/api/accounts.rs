@@ -1,6 +1,7 @@
 //! Signing up and logging in and out: the user, their organization and
 //! session, cookies, what is audited, and who becomes platform admin.
 use app::backend::mode::Mode;
+use app::model::Role;
 use reqwest::header;
 
 use crate::helpers::{error_of, new_client, spawn_app, spawn_app_in, NewUser};
@@ -30,10 +31,10 @@ async fn sign_up_creates_the_user_their_organization_and_a_session() {
         !cookie.contains("Secure"),
         "development cookies work over plain HTTP"
     );
-    let me = app.current_user(&client).await;
-    assert_eq!(me["email"], user.email.as_str());
-    assert_eq!(me["organization"]["name"], user.organization.as_str());
-    assert_eq!(me["organization"]["role"], "owner");
+    let me = app.current_user(&client).await.expect("signed in");
+    assert_eq!(me.email, user.email);
+    assert_eq!(me.organization.as_ref().unwrap().name, user.organization);
+    assert_eq!(me.organization.as_ref().unwrap().role, Role::Owner);
 }
 
 #[tokio::test]
@@ -190,12 +191,12 @@ async fn a_user_logs_out_and_back_in() {
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
-    assert!(app.current_user(&client).await.is_null());
+    assert!(app.current_user(&client).await.is_none());
 
     let response = app.log_in(&client, &user.email, &user.password).await;
     assert!(response.status().is_success());
     assert_eq!(
-        app.current_user(&client).await["email"],
+        app.current_user(&client).await.unwrap().email,
         user.email.as_str()
     );
 }
@@ -259,7 +260,7 @@ async fn a_wrong_password_is_refused_and_audited_as_a_failure() {
     let error = error_of(response).await;
     assert_eq!(error["code"], "unauthenticated");
     assert_eq!(error["message"], "Email or password is incorrect.");
-    assert!(app.current_user(&client).await.is_null());
+    assert!(app.current_user(&client).await.is_none());
     let failures: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where action = 'user.login' and outcome = 'failure' and organization_id = $1",
     )
@@ -313,15 +314,15 @@ async fn the_first_user_of_a_development_instance_is_platform_admin_and_no_one_a
     let app = spawn_app().await;
     let (_, first) = app.signed_up_user().await;
     let (_, second) = app.signed_up_user().await;
-    assert_eq!(app.current_user(&first).await["is_platform_admin"], true);
-    assert_eq!(app.current_user(&second).await["is_platform_admin"], false);
+    assert!(app.current_user(&first).await.unwrap().is_platform_admin);
+    assert!(!app.current_user(&second).await.unwrap().is_platform_admin);
 }
 
 #[tokio::test]
 async fn no_one_becomes_platform_admin_by_signing_up_in_production() {
     let app = spawn_app_in(Mode::Production).await;
     let (user, client) = app.signed_up_user().await;
-    assert_eq!(app.current_user(&client).await["is_platform_admin"], false);
+    assert!(!app.current_user(&client).await.unwrap().is_platform_admin);
 
     let output = app.cli(&["admin", "grant", &user.email]);
     assert!(
@@ -329,7 +330,7 @@ async fn no_one_becomes_platform_admin_by_signing_up_in_production() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(app.current_user(&client).await["is_platform_admin"], true);
+    assert!(app.current_user(&client).await.unwrap().is_platform_admin);
 
     let output = app.cli(&["admin", "grant", "nobody@example.com"]);
     assert!(!output.status.success());

@@ -104,7 +104,7 @@ async fn a_busy_key_is_counted_exactly_and_stops_at_once_when_revoked() {
     assert_eq!(response.headers()["ratelimit-remaining"], "559");
 
     let listed = app.api_keys(&client).await;
-    assert_eq!(listed[0]["request_count"], 41);
+    assert_eq!(listed[0].request_count, 41);
 
     let response = app
         .call(&client, "api_keys/revoke", &[("id", key.id.to_string())])
@@ -200,7 +200,7 @@ async fn the_plan_limit_on_keys_holds_under_parallel_creation() {
     assert_eq!(dashboard["usage"]["limits"]["api_keys"], 2);
     // Revoking one makes room for one more.
     let listed = app.api_keys(&client).await;
-    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let id = listed[0].id.to_string();
     app.call(&client, "api_keys/revoke", &[("id", id)]).await;
     app.create_api_key(&client, "after revoke", &["codes:read"])
         .await;

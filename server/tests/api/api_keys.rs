@@ -1,5 +1,7 @@
 //! API keys: made and managed by admins through server functions, used by
 //! programs on `/api/v1`.
+use app::model::api_keys::{ApiKeyOut, Scope};
+use app::model::codes::CodeOut;
 use app::model::OrgId;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -7,7 +9,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api_key_forms::regex_lite_match;
-use crate::helpers::{error_of, spawn_app, TestApp};
+use crate::helpers::{body_of, error_of, spawn_app, TestApp};
 
 pub const ALL_SCOPES: [&str; 6] = [
     "codes:read",
@@ -59,10 +61,8 @@ impl TestApp {
         self.call(client, "api_keys/create", &form).await
     }
 
-    pub async fn api_keys(&self, client: &Client) -> Vec<Value> {
-        let response = self.call(client, "api_keys/list", &[]).await;
-        assert!(response.status().is_success());
-        response.json().await.unwrap()
+    pub async fn api_keys(&self, client: &Client) -> Vec<ApiKeyOut> {
+        body_of(self.call(client, "api_keys/list", &[]).await).await
     }
 
     /// A request to the REST API with `key`.
@@ -126,10 +126,10 @@ async fn a_new_key_is_shown_once_stored_as_a_hash_and_listed_by_its_prefix() {
     assert_eq!(listed.len(), 1);
     let text = serde_json::to_string(&listed).unwrap();
     assert!(!text.contains(&key.secret[stored.1.len()..]), "{text}");
-    assert_eq!(listed[0]["prefix"], stored.1);
-    assert_eq!(listed[0]["scopes"], json!(["codes:read"]));
-    assert_eq!(listed[0]["request_count"], 0);
-    assert!(listed[0]["created_by"].is_string());
+    assert_eq!(listed[0].prefix, stored.1);
+    assert_eq!(listed[0].scopes, [Scope::CodesRead]);
+    assert_eq!(listed[0].request_count, 0);
+    assert!(listed[0].created_by.is_some());
 }
 
 #[tokio::test]
@@ -145,9 +145,9 @@ async fn a_key_works_on_the_api_and_its_usage_is_recorded() {
     }
 
     let listed = app.api_keys(&client).await;
-    assert_eq!(listed[0]["request_count"], 2);
-    assert_eq!(listed[0]["last_used_ip"], "127.0.0.1");
-    assert!(listed[0]["last_used_at"].is_string());
+    assert_eq!(listed[0].request_count, 2);
+    assert_eq!(listed[0].last_used_ip.as_deref(), Some("127.0.0.1"));
+    assert!(listed[0].last_used_at.is_some());
 }
 
 /// One operation of the API per permission a scope can grant, each
@@ -414,8 +414,8 @@ async fn a_key_of_one_organization_never_reaches_another_organizations_data() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let code: Value = created.json().await.unwrap();
-    let id = code["id"].as_str().unwrap();
+    let code: CodeOut = created.json().await.unwrap();
+    let id = code.id;
 
     for (method, path, body) in [
         (Method::GET, format!("/api/v1/codes/{id}"), None),
@@ -458,7 +458,7 @@ async fn what_a_key_writes_names_the_key_as_its_actor() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let code: Value = created.json().await.unwrap();
+    let code: CodeOut = created.json().await.unwrap();
 
     let version: (String, Option<Uuid>) = sqlx::query_as(
         "select actor_kind::text, actor_id from code_versions where organization_id = $1",
@@ -480,10 +480,7 @@ async fn what_a_key_writes_names_the_key_as_its_actor() {
 
     // The history names the key for people.
     let versions: Value = app
-        .get_with_key(
-            &key.secret,
-            &format!("/api/v1/codes/{}/versions", code["id"].as_str().unwrap()),
-        )
+        .get_with_key(&key.secret, &format!("/api/v1/codes/{}/versions", code.id))
         .await
         .json()
         .await

@@ -3,22 +3,19 @@
 //! platform's security events (log-ins with an unknown email).
 use app::backend::audit::{self, AuditEvent};
 use app::backend::{Actor, OrgTx, RequestMeta};
-use app::model::audit::AuditAction;
+use app::model::audit::{AuditAction, AuditEntryOut, AuditPage};
 use app::model::{OrgId, UserId};
+use chrono::SecondsFormat;
 use reqwest::Client;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{error_of, new_client, spawn_app, TestApp};
+use crate::helpers::{body_of, error_of, new_client, spawn_app, TestApp};
 
 impl TestApp {
     /// `audit/list` with `form` (`filter[action]`, `before`…), or fails.
-    pub async fn audit_page(&self, client: &Client, form: &[(&str, String)]) -> Value {
-        let response = self.call(client, "audit/list", form).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        serde_json::from_str(&body).unwrap()
+    pub async fn audit_page(&self, client: &Client, form: &[(&str, String)]) -> AuditPage {
+        body_of(self.call(client, "audit/list", form).await).await
     }
 
     /// Writes `n` entries straight into the organization's chain (as the
@@ -70,13 +67,8 @@ impl TestApp {
 /// (`$2` = the text after it), and that text.
 pub(crate) type FilterCase<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
 
-pub(crate) fn seqs(page: &Value) -> Vec<i64> {
-    page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect()
+pub(crate) fn seqs(page: &AuditPage) -> Vec<i64> {
+    page.entries.iter().map(|e| e.seq).collect()
 }
 
 pub(crate) fn form(pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {
@@ -120,7 +112,7 @@ pub(crate) async fn scene() -> Scene {
         owner,
         org_id,
         admin_id,
-        code_id: code["id"].as_str().unwrap().to_owned(),
+        code_id: code.id.to_string(),
     }
 }
 
@@ -136,15 +128,13 @@ async fn each_filter_narrows_the_log_to_exactly_the_entries_it_names() {
     let all = app.all_seqs(org_id).await;
     let everything = app.audit_page(&owner, &[]).await;
     assert_eq!(seqs(&everything), all);
-    assert!(everything["older"].is_null() && everything["newer"].is_null());
+    assert!(everything.older.is_none() && everything.newer.is_none());
 
     // A middle stretch of time, by two entries' own timestamps.
-    let entries = everything["entries"].as_array().unwrap();
-    let from = entries[entries.len() - 3]["occurred_at"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let to = entries[1]["occurred_at"].as_str().unwrap().to_owned();
+    let entries = &everything.entries;
+    let rfc3339 = |e: &AuditEntryOut| e.occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let from = rfc3339(&entries[entries.len() - 3]);
+    let to = rfc3339(&entries[1]);
     let admin = admin_id.to_string();
 
     let cases: Vec<FilterCase> = vec![
@@ -260,14 +250,14 @@ async fn keyset_pages_have_no_gaps_or_duplicates_while_entries_are_added() {
         seen.extend(seqs(&page));
         // Newer entries keep arriving between pages.
         app.record_entries(org_id, 7).await;
-        let Some(older) = page["older"].as_i64() else {
+        let Some(older) = page.older else {
             break;
         };
         page = app
             .audit_page(&owner, &[("before", older.to_string())])
             .await;
         if second_page_newer.is_none() {
-            second_page_newer = Some(page["newer"].as_i64().expect("a newer page"));
+            second_page_newer = Some(page.newer.expect("a newer page"));
         }
     }
     let expected: Vec<i64> = (1..=top).rev().collect();
@@ -292,7 +282,7 @@ async fn keyset_pages_have_no_gaps_or_duplicates_while_entries_are_added() {
     loop {
         seen.extend(seqs(&page));
         app.record_entries(org_id, 5).await;
-        let Some(older) = page["older"].as_i64() else {
+        let Some(older) = page.older else {
             break;
         };
         let mut next = filter.clone();
@@ -397,9 +387,8 @@ async fn another_organizations_entries_are_not_found_and_never_listed_or_exporte
         .await;
     assert_eq!(seqs(&page), Vec::<i64>::new());
     let page = app.audit_page(&b_client, &[]).await;
-    for entry in page["entries"].as_array().unwrap() {
-        let id: Uuid = entry["id"].as_str().unwrap().parse().unwrap();
-        assert!(!a_ids.contains(&id));
+    for entry in &page.entries {
+        assert!(!a_ids.contains(&entry.id));
     }
     let export = b_client
         .get(format!("{}/audit/export.ndjson", app.address))

@@ -1,6 +1,8 @@
 //! Comments on codes: who may write, edit and delete them.
 use serde_json::Value;
 
+use app::model::codes::CommentOut;
+
 use crate::codes::id_of;
 use crate::helpers::{spawn_app, TestApp};
 
@@ -19,8 +21,8 @@ impl TestApp {
             )
             .await;
         assert!(response.status().is_success());
-        let comment: Value = response.json().await.unwrap();
-        comment["id"].as_str().unwrap().to_owned()
+        let comment: CommentOut = response.json().await.unwrap();
+        comment.id.to_string()
     }
 }
 

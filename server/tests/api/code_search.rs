@@ -50,13 +50,11 @@ impl TestApp {
             filter.extend_from_slice(extra);
             let page = self.list_codes(client, &filter).await;
             found.extend(
-                page["codes"]
-                    .as_array()
-                    .unwrap()
+                page.codes
                     .iter()
-                    .map(|c| c["code"].as_str().unwrap().to_uppercase()),
+                    .map(|c| c.content.code.as_str().to_uppercase()),
             );
-            match page["next"].as_str() {
+            match page.next.as_deref() {
                 Some(next) => after = next.to_owned(),
                 None => break,
             }

@@ -1,10 +1,11 @@
 //! Diagnostic codes under version control: every rule of SPEC §4 against
 //! the real server and database.
+use app::model::codes::{CodeOut, CodePage, Severity};
 use app::model::OrgId;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{error_of, spawn_app, TestApp};
+use crate::helpers::{body_of, error_of, spawn_app, TestApp};
 
 pub(crate) type Form = Vec<(&'static str, String)>;
 
@@ -24,14 +25,12 @@ impl TestApp {
         client: &reqwest::Client,
         code: &str,
         description: &str,
-    ) -> Value {
-        let response = self
-            .call(client, "codes/create", &code_form(code, description))
-            .await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        serde_json::from_str(&body).unwrap()
+    ) -> CodeOut {
+        body_of(
+            self.call(client, "codes/create", &code_form(code, description))
+                .await,
+        )
+        .await
     }
 
     /// Submits an edit of `id` based on `version`.
@@ -74,17 +73,13 @@ impl TestApp {
         .unwrap()
     }
 
-    pub async fn list_codes(&self, client: &reqwest::Client, filter: &[(&str, &str)]) -> Value {
+    pub async fn list_codes(&self, client: &reqwest::Client, filter: &[(&str, &str)]) -> CodePage {
         let form: Vec<(String, String)> = filter
             .iter()
             .map(|(k, v)| (format!("filter[{k}]"), v.to_string()))
             .collect();
         let form: Vec<(&str, String)> = form.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-        let response = self.call(client, "codes/list", &form).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        serde_json::from_str(&body).unwrap()
+        body_of(self.call(client, "codes/list", &form).await).await
     }
 
     /// Lifts the organization's plan limits (for imports of whole releases).
@@ -112,8 +107,8 @@ impl TestApp {
     }
 }
 
-pub(crate) fn id_of(code: &Value) -> String {
-    code["id"].as_str().unwrap().to_owned()
+pub(crate) fn id_of(code: &CodeOut) -> String {
+    code.id.to_string()
 }
 
 #[tokio::test]
@@ -126,9 +121,9 @@ async fn a_new_code_has_a_create_version_an_audit_entry_and_an_event() {
         .create_code(&client, " s72.0 ", "Fracture of neck of femur")
         .await;
 
-    assert_eq!(code["code"], "s72.0");
-    assert_eq!(code["version"], 1);
-    assert_eq!(code["severity"], "high");
+    assert_eq!(code.content.code.as_str(), "s72.0");
+    assert_eq!(code.version, 1);
+    assert_eq!(code.content.severity, Severity::High);
     assert_eq!(
         app.versions_of(&id_of(&code)).await,
         [(1, "create".to_owned())]
@@ -259,9 +254,9 @@ async fn a_deleted_code_is_restored_as_a_new_version() {
         .await;
     assert!(deleted.status().is_success());
     let live = app.list_codes(&client, &[]).await;
-    assert_eq!(live["codes"].as_array().unwrap().len(), 0);
+    assert_eq!(live.codes.len(), 0);
     let bin = app.list_codes(&client, &[("deleted", "true")]).await;
-    assert_eq!(bin["codes"][0]["id"], id.as_str());
+    assert_eq!(bin.codes[0].id.to_string(), id);
 
     let restored = app
         .call(
@@ -328,12 +323,10 @@ async fn search_finds_words_in_any_order_and_code_prefixes() {
     app.create_code(&client, "A00.0", "Cholera due to Vibrio cholerae")
         .await;
 
-    let codes = |page: Value| -> Vec<String> {
-        page["codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["code"].as_str().unwrap().to_owned())
+    let codes = |page: CodePage| -> Vec<String> {
+        page.codes
+            .into_iter()
+            .map(|c| c.content.code.to_string())
             .collect()
     };
     assert_eq!(
@@ -379,14 +372,8 @@ async fn keyset_pages_walk_the_whole_list_once() {
             let page = app
                 .list_codes(&client, &[("sort", sort), ("after", after.as_str())])
                 .await;
-            seen.extend(
-                page["codes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c["code"].as_str().unwrap().to_owned()),
-            );
-            match page["next"].as_str() {
+            seen.extend(page.codes.iter().map(|c| c.content.code.to_string()));
+            match page.next.as_deref() {
                 Some(next) => after = next.to_owned(),
                 None => break,
             }
@@ -498,7 +485,7 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
         assert_eq!(response.status().as_u16(), 404, "{endpoint}");
     }
     let listed = app.list_codes(&attacker, &[("q", "S72")]).await;
-    assert!(listed["codes"].as_array().unwrap().is_empty());
+    assert!(listed.codes.is_empty());
     let export = attacker
         .get(format!("{}/codes/export.json", app.address))
         .send()

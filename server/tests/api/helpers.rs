@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use uuid::Uuid;
 
+use app::model::accounts::CurrentUser;
 use app::model::codes::RowError;
 use app::model::{AppError, ErrorCode, OrgId, UserId};
 use serde::de::DeserializeOwned;
@@ -255,12 +256,9 @@ impl TestApp {
         .await
     }
 
-    pub async fn current_user(&self, client: &reqwest::Client) -> Value {
-        let response = self.call(client, "accounts/current_user", &[]).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        serde_json::from_str(&body).unwrap()
+    /// Who the client is signed in as, if anyone.
+    pub async fn current_user(&self, client: &reqwest::Client) -> Option<CurrentUser> {
+        body_of(self.call(client, "accounts/current_user", &[]).await).await
     }
 
     pub async fn org_id_of(&self, email: &str) -> OrgId {

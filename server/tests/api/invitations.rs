@@ -1,7 +1,10 @@
+use app::model::Role;
 use futures::future::join_all;
 use uuid::Uuid;
 
-use crate::helpers::{error_of, new_client, spawn_app};
+use app::model::members::InvitationOut;
+
+use crate::helpers::{body_of, error_of, new_client, spawn_app};
 
 fn fresh_email() -> String {
     format!(
@@ -47,10 +50,10 @@ async fn an_invited_person_joins_with_a_new_account_from_the_mailed_link() {
         "{}",
         response.text().await.unwrap()
     );
-    let me = app.current_user(&invitee).await;
-    assert_eq!(me["email"], email.as_str());
-    assert_eq!(me["organization"]["id"], org.to_string());
-    assert_eq!(me["organization"]["role"], "manager");
+    let me = app.current_user(&invitee).await.expect("signed in");
+    assert_eq!(me.email, email);
+    assert_eq!(me.organization.as_ref().unwrap().id, org);
+    assert_eq!(me.organization.as_ref().unwrap().role, Role::Manager);
 
     let actions: Vec<String> = sqlx::query_scalar(
         "select action from audit_log where organization_id = $1 and action like 'member.%' order by seq",
@@ -212,9 +215,9 @@ async fn an_existing_user_joins_and_the_organization_becomes_current() {
         "{}",
         response.text().await.unwrap()
     );
-    let me = app.current_user(&invitee_client).await;
-    assert_eq!(me["organization"]["id"], org.to_string());
-    assert_eq!(me["organization"]["role"], "member");
+    let me = app.current_user(&invitee_client).await.expect("signed in");
+    assert_eq!(me.organization.as_ref().unwrap().id, org);
+    assert_eq!(me.organization.as_ref().unwrap().role, Role::Member);
 }
 
 #[tokio::test]
@@ -354,13 +357,8 @@ async fn another_organizations_invitations_cannot_be_seen_resent_or_revoked() {
     let app = spawn_app().await;
     let (_, a_owner) = app.signed_up_user().await;
     let email = fresh_email();
-    let created: serde_json::Value = app
-        .invite(&a_owner, &email, "member")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let created: InvitationOut = body_of(app.invite(&a_owner, &email, "member").await).await;
+    let id = created.id.to_string();
     let (_, b_owner) = app.signed_up_user().await;
 
     for endpoint in ["invitations/resend", "invitations/revoke"] {
@@ -450,13 +448,8 @@ async fn invitations_to_one_address_are_rate_limited() {
     let app = spawn_app().await;
     let (_, owner) = app.signed_up_user().await;
     let email = fresh_email();
-    let created: serde_json::Value = app
-        .invite(&owner, &email, "member")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let created: InvitationOut = body_of(app.invite(&owner, &email, "member").await).await;
+    let id = created.id.to_string();
     for _ in 0..2 {
         let response = app
             .call(&owner, "invitations/resend", &[("id", id.clone())])

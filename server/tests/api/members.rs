@@ -1,4 +1,5 @@
 use crate::helpers::{error_of, spawn_app};
+use app::model::Role;
 
 #[tokio::test]
 async fn an_owner_changes_a_members_role_and_it_applies_on_the_next_request() {
@@ -7,16 +8,26 @@ async fn an_owner_changes_a_members_role_and_it_applies_on_the_next_request() {
     let org = app.org_id_of(&owner.email).await;
     let (_, member_client, member_id) = app.member_of(org, "member").await;
     assert_eq!(
-        app.current_user(&member_client).await["organization"]["role"],
-        "member"
+        app.current_user(&member_client)
+            .await
+            .unwrap()
+            .organization
+            .unwrap()
+            .role,
+        Role::Member
     );
 
     let response = app.change_role(&owner_client, member_id, "viewer").await;
 
     assert!(response.status().is_success());
     assert_eq!(
-        app.current_user(&member_client).await["organization"]["role"],
-        "viewer"
+        app.current_user(&member_client)
+            .await
+            .unwrap()
+            .organization
+            .unwrap()
+            .role,
+        Role::Viewer
     );
     let audited: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where organization_id = $1 and action = 'member.role_changed'",
@@ -160,8 +171,8 @@ async fn a_removed_member_is_refused_on_their_next_request() {
         .is_success());
 
     // They fall back to their own organization and no longer see this one.
-    let me = app.current_user(&member_client).await;
-    assert_ne!(me["organization"]["id"], org.to_string());
+    let me = app.current_user(&member_client).await.expect("signed in");
+    assert_ne!(me.organization.as_ref().unwrap().id, org);
     let switch = app
         .call(
             &member_client,

@@ -1,4 +1,5 @@
 use crate::helpers::{error_of, spawn_app};
+use app::model::Role;
 
 #[tokio::test]
 async fn a_user_creates_another_organization_which_becomes_current() {
@@ -10,9 +11,9 @@ async fn a_user_creates_another_organization_which_becomes_current() {
         .await;
 
     assert!(response.status().is_success());
-    let me = app.current_user(&client).await;
-    assert_eq!(me["organization"]["name"], "Second Clinic");
-    assert_eq!(me["organization"]["role"], "owner");
+    let me = app.current_user(&client).await.expect("signed in");
+    assert_eq!(me.organization.as_ref().unwrap().name, "Second Clinic");
+    assert_eq!(me.organization.as_ref().unwrap().role, Role::Owner);
     let mine: serde_json::Value = app
         .call(&client, "orgs/mine", &[])
         .await
@@ -138,8 +139,13 @@ async fn only_an_owner_deletes_an_organization_after_typing_its_slug() {
     }
     // The admin belonged to it and to their own organization: they carry on there.
     assert_ne!(
-        app.current_user(&admin).await["organization"]["id"],
-        org.to_string()
+        app.current_user(&admin)
+            .await
+            .unwrap()
+            .organization
+            .unwrap()
+            .id,
+        org
     );
 }
 

@@ -41,7 +41,7 @@ async fn a_password_reset_link_works_once_and_logs_out_every_session() {
     assert_eq!(reset_with(&app, &token, "a brand new password").await, 200);
 
     assert!(
-        app.current_user(&client).await.is_null(),
+        app.current_user(&client).await.is_none(),
         "the old session was revoked"
     );
     assert_eq!(

@@ -1,7 +1,8 @@
+use app::model::codes::CodeOut;
 use reqwest::header;
 use serde_json::{json, Value};
 
-use crate::helpers::{new_client, spawn_app};
+use crate::helpers::{new_client, spawn_app, RestError, RestErrorBody};
 
 async fn token_for(
     app: &crate::helpers::TestApp,
@@ -198,8 +199,8 @@ impl Api {
             .unwrap()
     }
 
-    /// Creates a code and returns its JSON.
-    pub async fn create_code(&self, code: &str, description: &str) -> Value {
+    /// Creates a code, or fails the test.
+    pub async fn create_code(&self, code: &str, description: &str) -> CodeOut {
         let response = self
             .post(
                 "/api/v1/codes",
@@ -217,7 +218,7 @@ impl Api {
 }
 
 /// The status and the uniform error body of a refused request.
-pub async fn api_error(response: reqwest::Response) -> (u16, Value) {
+pub async fn api_error(response: reqwest::Response) -> (u16, RestError) {
     let status = response.status().as_u16();
     assert!(
         response
@@ -233,5 +234,6 @@ pub async fn api_error(response: reqwest::Response) -> (u16, Value) {
         body["error"].as_object().unwrap().contains_key("details"),
         "{body}"
     );
-    (status, body)
+    let body: RestErrorBody = serde_json::from_value(body).unwrap();
+    (status, body.error)
 }

@@ -1,10 +1,13 @@
 //! The codes routes of the REST API end to end: list, create, read,
 //! change with If-Match, delete, restore, versions and diffs, comments,
 //! import and export.
+use app::model::ErrorCode;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use app::model::codes::CodeOut;
+
+use crate::helpers::{body_of, spawn_app, Page};
 use crate::rest::{api_error, Api};
 
 #[tokio::test]
@@ -69,7 +72,7 @@ async fn a_change_needs_the_current_etag_and_a_stale_one_changes_nothing() {
     let app = spawn_app().await;
     let api = Api::owner(&app).await;
     let code = api.create_code("S72.0", "Fracture of femur").await;
-    let path = format!("/api/v1/codes/{}", code["id"].as_str().unwrap());
+    let path = format!("/api/v1/codes/{}", code.id);
 
     let missing = api
         .request(Method::PATCH, &path)
@@ -78,10 +81,7 @@ async fn a_change_needs_the_current_etag_and_a_stale_one_changes_nothing() {
         .await
         .unwrap();
     let (status, body) = api_error(missing).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (428, Some("precondition_required"))
-    );
+    assert_eq!((status, body.code), (428, ErrorCode::PreconditionRequired));
 
     let changed = api
         .request(Method::PATCH, &path)
@@ -107,10 +107,7 @@ async fn a_change_needs_the_current_etag_and_a_stale_one_changes_nothing() {
         .await
         .unwrap();
     let (status, body) = api_error(stale).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (412, Some("precondition_failed"))
-    );
+    assert_eq!((status, body.code), (412, ErrorCode::PreconditionFailed));
     let now: Value = api.get(&path).await.json().await.unwrap();
     assert_eq!(now["description"], "Fracture of neck of femur");
     assert_eq!(now["version"], 2);
@@ -139,7 +136,7 @@ async fn a_deleted_code_is_restored_and_its_versions_and_diffs_read_back() {
     let app = spawn_app().await;
     let api = Api::owner(&app).await;
     let code = api.create_code("S72.0", "Fracture of femur").await;
-    let id = code["id"].as_str().unwrap();
+    let id = code.id;
     let path = format!("/api/v1/codes/{id}");
     let changed = api
         .request(Method::PATCH, &path)
@@ -160,13 +157,8 @@ async fn a_deleted_code_is_restored_and_its_versions_and_diffs_read_back() {
     assert_eq!(deleted.status().as_u16(), 200);
     let deleted: Value = deleted.json().await.unwrap();
     assert!(deleted["deleted_at"].is_string());
-    let listed: Value = api
-        .get("/api/v1/codes?deleted=true")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["items"][0]["id"], id);
+    let listed: Page<CodeOut> = body_of(api.get("/api/v1/codes?deleted=true").await).await;
+    assert_eq!(listed.items[0].id, id);
 
     let restored = api
         .post(&format!("{path}/restore"), json!({"version": 1}))
@@ -235,7 +227,7 @@ async fn comments_are_written_edited_listed_and_deleted_through_the_api() {
     let app = spawn_app().await;
     let api = Api::owner(&app).await;
     let code = api.create_code("S72.0", "Fracture of femur").await;
-    let path = format!("/api/v1/codes/{}/comments", code["id"].as_str().unwrap());
+    let path = format!("/api/v1/codes/{}/comments", code.id);
 
     let created = api
         .post(&path, json!({"version": 1, "body": "Check the laterality"}))
@@ -298,12 +290,8 @@ async fn a_csv_file_imports_with_a_dry_run_and_bad_rows_by_line_then_exports() {
         .unwrap();
     let (status, body) = api_error(bad).await;
     assert_eq!(status, 422);
-    let lines: Vec<u64> = body["error"]["details"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["line"].as_u64().unwrap())
-        .collect();
+    let rows = body.details.and_then(|d| d.rows).expect("the bad rows");
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
     assert_eq!(lines, [2, 4]);
     assert_eq!(app.count("codes").await, 0);
 

@@ -1,5 +1,6 @@
 //! How the REST API refuses: always the uniform JSON error with the right
 //! status and a request id, and another organization's ids are not found.
+use app::model::ErrorCode;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
@@ -12,10 +13,7 @@ async fn unknown_routes_wrong_methods_and_undecodable_input_get_json_errors() {
     let api = Api::owner(&app).await;
 
     let (status, body) = api_error(api.get("/api/v1/nothing/here").await).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    assert_eq!((status, body.code), (404, ErrorCode::NotFound));
     assert_eq!(api_error(api.get("/api/v1").await).await.0, 404);
 
     let wrong = api
@@ -28,16 +26,10 @@ async fn unknown_routes_wrong_methods_and_undecodable_input_get_json_errors() {
         "405 says what is allowed"
     );
     let (status, body) = api_error(wrong).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    assert_eq!((status, body.code), (405, ErrorCode::MethodNotAllowed));
 
     let (status, body) = api_error(api.get("/api/v1/codes/not-a-uuid").await).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("bad_request"))
-    );
+    assert_eq!((status, body.code), (400, ErrorCode::BadRequest));
     assert_eq!(
         api_error(api.get("/api/v1/codes?severity=urgent").await)
             .await
@@ -51,10 +43,7 @@ async fn unknown_routes_wrong_methods_and_undecodable_input_get_json_errors() {
         400
     );
     let (status, body) = api_error(api.get("/api/v1/codes?cursor=%25%25%25").await).await;
-    assert_eq!(
-        (status, body["error"]["details"]["field"].as_str()),
-        (422, Some("cursor"))
-    );
+    assert_eq!((status, body.field()), (422, Some("cursor")));
 
     let broken = api
         .request(Method::POST, "/api/v1/codes")
@@ -81,10 +70,7 @@ async fn unknown_routes_wrong_methods_and_undecodable_input_get_json_errors() {
         )
         .await;
     let (status, body) = api_error(invalid).await;
-    assert_eq!(
-        (status, body["error"]["details"]["field"].as_str()),
-        (422, Some("code"))
-    );
+    assert_eq!((status, body.field()), (422, Some("code")));
 
     let anonymous = reqwest::Client::new()
         .get(format!("{}/api/v1/codes", app.address))
@@ -106,10 +92,7 @@ async fn a_body_over_the_limit_gets_a_json_413() {
         .await;
 
     let (status, body) = api_error(response).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    assert_eq!((status, body.code), (413, ErrorCode::PayloadTooLarge));
     assert_eq!(app.count("codes").await, 0);
 }
 
@@ -159,7 +142,7 @@ async fn another_organization_s_ids_are_not_found_on_any_route() {
     let a = Api::owner(&app).await;
     let b = Api::owner(&app).await;
     let code = a.create_code("S72.0", "Fracture of femur").await;
-    let code_id = code["id"].as_str().unwrap().to_owned();
+    let code_id = code.id.to_string();
     let comment: Value = a
         .post(
             &format!("/api/v1/codes/{code_id}/comments"),

@@ -41,7 +41,7 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
     // Something real behind the ids schemathesis is given, so it gets past
     // 404 into every handler.
     let code = api.create_code("S72.0", "Fracture of femur").await;
-    let code_id = code["id"].as_str().unwrap().to_owned();
+    let code_id = code.id.to_string();
     for n in 0..3 {
         api.create_code(&format!("A0{n}"), "Cholera").await;
     }

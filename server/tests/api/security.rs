@@ -297,7 +297,7 @@ async fn production_sends_hsts_and_a_host_only_secure_session_cookie() {
     );
     // The session is read back under that name.
     assert_eq!(
-        app.current_user(&client).await["email"],
+        app.current_user(&client).await.unwrap().email,
         user.email.as_str()
     );
 }

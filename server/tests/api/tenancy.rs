@@ -108,7 +108,7 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
                 client,
                 "codes/comment",
                 &[
-                    ("code_id", code["id"].as_str().unwrap().to_owned()),
+                    ("code_id", code.id.to_string()),
                     ("version", "1".into()),
                     ("body", "Checked".into()),
                 ],

@@ -37,7 +37,7 @@ async fn an_event_reaches_the_receiver_signed_per_standard_webhooks() {
     let body = hit.json();
     assert_eq!(body["type"], "code.created");
     assert!(body["timestamp"].is_string());
-    assert_eq!(body["data"]["code"]["code"], code["code"]);
+    assert_eq!(body["data"]["code"]["code"], code.content.code.as_str());
     // Recorded as succeeded, with its attempt, right after the answer.
     wait_for_status(&app, created.id, "succeeded").await;
     let attempt: (i32, bool, Option<i32>) = sqlx::query_as(

@@ -7,6 +7,7 @@ mod workers;
 
 use app::backend::webhooks::secrets::SigningSecret;
 use app::backend::webhooks::signing;
+use app::model::codes::CodeOut;
 use app::model::webhooks::{EndpointOut, EndpointWithSecret};
 use app::model::{DeliveryId, EndpointId};
 use chrono::{DateTime, Utc};
@@ -74,7 +75,7 @@ impl TestApp {
     }
 
     /// An event of the caller's organization: a new code.
-    pub async fn an_event(&self, client: &Client) -> Value {
+    pub async fn an_event(&self, client: &Client) -> CodeOut {
         // Unique in the organization: a process runs one test (nextest).
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
