@@ -1,10 +1,10 @@
 //! API keys made with the page's form: shown once by the page it leads
 //! to, never in a cookie for programs, and a refused form comes back.
+use app::model::api_keys::ApiKeyWithSecret;
 use reqwest::{Client, StatusCode};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{body_of, spawn_app, TestApp};
 
 use crate::api_keys::*;
 
@@ -97,8 +97,8 @@ async fn a_program_calling_the_server_function_gets_the_key_and_no_cookie() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(flash_cookies(&response).is_empty());
-    let made: Value = response.json().await.unwrap();
-    assert!(regex_lite_match(made["secret"].as_str().unwrap()));
+    let made: ApiKeyWithSecret = body_of(response).await;
+    assert!(regex_lite_match(&made.secret), "{}", made.secret);
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
 //! API keys under load and abuse: the rate limit (exact under parallel
 //! requests and across processes), the plan's key limit, racing rotations,
 //! bad and oversized settings, and a flood of refusals.
+use app::model::api_keys::{ApiKeyWithSecret, Scope};
+use app::model::orgs::Dashboard;
+use app::model::ErrorCode;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
 
 use crate::api_keys::*;
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{app_error, body_of, spawn_app};
+use crate::rest::api_error;
 
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_its_headers_and_then_recovers() {
@@ -34,7 +37,7 @@ async fn the_rate_limit_answers_429_with_its_headers_and_then_recovers() {
         assert!((1..=60).contains(&retry_after), "{retry_after}");
         assert_eq!(headers["ratelimit-remaining"], "0");
         assert!(headers.contains_key("x-request-id"));
-        assert_eq!(error_of(response).await["error"]["code"], "rate_limited");
+        assert_eq!(api_error(response).await.1.code, ErrorCode::RateLimited);
     }
     // One audit entry per window, however many requests it refused.
     let hits: i64 = sqlx::query_scalar(
@@ -190,14 +193,9 @@ async fn the_plan_limit_on_keys_holds_under_parallel_creation() {
     let made = statuses.iter().filter(|s| s.is_success()).count();
     assert_eq!(made, 2, "{statuses:?}");
     assert_eq!(app.count("api_keys").await, 2);
-    let dashboard: Value = app
-        .call(&client, "orgs/dashboard", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(dashboard["usage"]["api_keys"], 2);
-    assert_eq!(dashboard["usage"]["limits"]["api_keys"], 2);
+    let dashboard: Dashboard = body_of(app.call(&client, "orgs/dashboard", &[]).await).await;
+    assert_eq!(dashboard.usage.api_keys, 2);
+    assert_eq!(dashboard.usage.limits.api_keys, Some(2));
     // Revoking one makes room for one more.
     let listed = app.api_keys(&client).await;
     let id = listed[0].id.to_string();
@@ -226,13 +224,13 @@ async fn bad_key_settings_are_refused_next_to_their_field() {
         ),
     ] {
         let response = app.try_create_api_key(&client, "k", &scopes, &extra).await;
-        let error = error_of(response).await;
-        assert_eq!(error["field"], field, "{error}");
+        let error = app_error(response).await;
+        assert_eq!(error.field.as_deref(), Some(field), "{error:?}");
     }
     let response = app
         .try_create_api_key(&client, "  ", &["codes:read"], &[])
         .await;
-    assert_eq!(error_of(response).await["field"], "name");
+    assert_eq!(app_error(response).await.field.as_deref(), Some("name"));
     assert_eq!(app.count("api_keys").await, 0);
 }
 
@@ -275,13 +273,13 @@ async fn oversized_and_malformed_key_input_is_refused_and_changes_nothing() {
     let response = app
         .try_create_api_key(&client, &long_name, &["codes:read"], &[])
         .await;
-    assert_eq!(error_of(response).await["field"], "name");
+    assert_eq!(app_error(response).await.field.as_deref(), Some("name"));
     // Repeats of a scope are one scope.
     let response = app
         .try_create_api_key(&client, "many", &many_scopes, &[])
         .await;
-    let made: Value = response.json().await.unwrap();
-    assert_eq!(made["key"]["scopes"], json!(["codes:read"]));
+    let made: ApiKeyWithSecret = body_of(response).await;
+    assert_eq!(made.key.scopes, [Scope::CodesRead]);
     for grace in ["-1", "169", "soon", "1e3"] {
         let response = app
             .call(
@@ -290,7 +288,11 @@ async fn oversized_and_malformed_key_input_is_refused_and_changes_nothing() {
                 &[("id", key.id.to_string()), ("grace_hours", grace.into())],
             )
             .await;
-        assert_eq!(error_of(response).await["field"], "grace_hours", "{grace}");
+        assert_eq!(
+            app_error(response).await.field.as_deref(),
+            Some("grace_hours"),
+            "{grace}"
+        );
     }
     let response = app
         .call(&client, "api_keys/revoke", &[("id", "not-a-uuid".into())])
@@ -316,7 +318,7 @@ async fn a_flood_of_refusals_is_audited_only_up_to_a_limit_per_minute() {
 
     for _ in 0..35 {
         let response = app.call(&viewer, "api_keys/list", &[]).await;
-        assert_eq!(error_of(response).await["code"], "forbidden");
+        assert_eq!(app_error(response).await.code, ErrorCode::Forbidden);
     }
 
     let recorded: i64 = sqlx::query_scalar(

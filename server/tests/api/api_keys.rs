@@ -1,15 +1,15 @@
 //! API keys: made and managed by admins through server functions, used by
 //! programs on `/api/v1`.
-use app::model::api_keys::{ApiKeyOut, Scope};
-use app::model::codes::CodeOut;
-use app::model::OrgId;
+use app::model::api_keys::{ApiKeyOut, ApiKeyWithSecret, Scope};
+use app::model::codes::{CodeOut, VersionOut};
+use app::model::{ApiKeyId, ErrorCode, OrgId};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::api_key_forms::regex_lite_match;
-use crate::helpers::{body_of, error_of, spawn_app, TestApp};
+use crate::helpers::{app_error, body_of, spawn_app, Page, RestErrorBody, TestApp};
+use crate::rest::api_error;
 
 pub const ALL_SCOPES: [&str; 6] = [
     "codes:read",
@@ -21,7 +21,7 @@ pub const ALL_SCOPES: [&str; 6] = [
 ];
 
 pub struct Key {
-    pub id: Uuid,
+    pub id: ApiKeyId,
     pub secret: String,
 }
 
@@ -38,13 +38,10 @@ impl TestApp {
         extra: &[(&str, &str)],
     ) -> Key {
         let response = self.try_create_api_key(client, name, scopes, extra).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        let made: Value = serde_json::from_str(&body).unwrap();
+        let made: ApiKeyWithSecret = body_of(response).await;
         Key {
-            id: made["key"]["id"].as_str().unwrap().parse().unwrap(),
-            secret: made["secret"].as_str().unwrap().to_owned(),
+            id: made.key.id,
+            secret: made.secret,
         }
     }
 
@@ -250,8 +247,9 @@ async fn each_scope_allows_exactly_its_operations_and_nothing_more() {
                     op.method,
                     op.path
                 );
-                let error: Value = serde_json::from_str(&body).unwrap();
-                assert_eq!(error["error"]["code"], "forbidden");
+                let error: RestErrorBody =
+                    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+                assert_eq!(error.error.code, ErrorCode::Forbidden);
             }
         }
     }
@@ -317,7 +315,7 @@ async fn an_expired_revoked_or_rotated_out_key_gets_401() {
     for key in [&expired, &revoked, &rotated_now] {
         let response = app.get_with_key(&key.secret, "/api/v1/codes").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(error_of(response).await["error"]["code"], "unauthenticated");
+        assert_eq!(api_error(response).await.1.code, ErrorCode::Unauthenticated);
     }
     // Within its grace period the old key still works, beside the new one.
     for key in [&rotated_later.secret, &now, &later] {
@@ -332,10 +330,15 @@ async fn an_expired_revoked_or_rotated_out_key_gets_401() {
             &[("id", rotated_later.id.to_string())],
         )
         .await;
-    assert_eq!(error_of(response).await["code"], "conflict");
+    assert_eq!(app_error(response).await.code, ErrorCode::Conflict);
 }
 
-pub(crate) async fn rotate(app: &TestApp, client: &Client, id: Uuid, grace_hours: &str) -> String {
+pub(crate) async fn rotate(
+    app: &TestApp,
+    client: &Client,
+    id: ApiKeyId,
+    grace_hours: &str,
+) -> String {
     let response = app
         .call(
             client,
@@ -343,10 +346,7 @@ pub(crate) async fn rotate(app: &TestApp, client: &Client, id: Uuid, grace_hours
             &[("id", id.to_string()), ("grace_hours", grace_hours.into())],
         )
         .await;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{status}: {body}");
-    body["secret"].as_str().unwrap().to_owned()
+    body_of::<ApiKeyWithSecret>(response).await.secret
 }
 
 #[tokio::test]
@@ -390,13 +390,12 @@ async fn a_key_cannot_call_server_functions_or_act_as_a_user() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let response = app.get_with_key(&key.secret, "/api/v1/me").await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let error = error_of(response).await;
+    let (_, error) = api_error(response).await;
     assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
+        error
+            .message
             .contains("API keys act for their organization"),
-        "{error}"
+        "{error:?}"
     );
 }
 
@@ -414,7 +413,7 @@ async fn a_key_of_one_organization_never_reaches_another_organizations_data() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let code: CodeOut = created.json().await.unwrap();
+    let code: CodeOut = body_of(created).await;
     let id = code.id;
 
     for (method, path, body) in [
@@ -428,20 +427,20 @@ async fn a_key_of_one_organization_never_reaches_another_organizations_data() {
             .await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
     }
-    let list: Value = app
-        .get_with_key(&key_b.secret, "/api/v1/codes")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(!list.to_string().contains("A01.1"), "{list}");
-    let still: Value = app
-        .get_with_key(&key_a.secret, &format!("/api/v1/codes/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(still["deleted_at"], Value::Null, "{still}");
+    let list: Page<CodeOut> = body_of(app.get_with_key(&key_b.secret, "/api/v1/codes").await).await;
+    assert!(
+        !list
+            .items
+            .iter()
+            .any(|c| c.id == id || c.content.code.as_str() == "A01.1"),
+        "{list:?}"
+    );
+    let still: CodeOut = body_of(
+        app.get_with_key(&key_a.secret, &format!("/api/v1/codes/{id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(still.deleted_at, None, "{still:?}");
 }
 
 #[tokio::test]
@@ -458,9 +457,9 @@ async fn what_a_key_writes_names_the_key_as_its_actor() {
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let code: CodeOut = created.json().await.unwrap();
+    let code: CodeOut = body_of(created).await;
 
-    let version: (String, Option<Uuid>) = sqlx::query_as(
+    let version: (String, Option<ApiKeyId>) = sqlx::query_as(
         "select actor_kind::text, actor_id from code_versions where organization_id = $1",
     )
     .bind(org_id)
@@ -468,7 +467,7 @@ async fn what_a_key_writes_names_the_key_as_its_actor() {
     .await
     .unwrap();
     assert_eq!(version, ("api_key".to_owned(), Some(key.id)));
-    let audit: (String, Option<Uuid>) = sqlx::query_as(
+    let audit: (String, Option<ApiKeyId>) = sqlx::query_as(
         "select actor_kind::text, actor_id from audit_log
          where organization_id = $1 and action = 'code.created'",
     )
@@ -479,13 +478,24 @@ async fn what_a_key_writes_names_the_key_as_its_actor() {
     assert_eq!(audit, ("api_key".to_owned(), Some(key.id)));
 
     // The history names the key for people.
-    let versions: Value = app
-        .get_with_key(&key.secret, &format!("/api/v1/codes/{}/versions", code.id))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(versions.to_string().contains("CI sync"), "{versions}");
+    let versions: Page<VersionOut> = body_of(
+        app.get_with_key(&key.secret, &format!("/api/v1/codes/{}/versions", code.id))
+            .await,
+    )
+    .await;
+    let [created] = &versions.items[..] else {
+        panic!("one version: {versions:?}");
+    };
+    assert_eq!(created.actor.kind, "api_key");
+    assert!(
+        created
+            .actor
+            .name
+            .as_deref()
+            .is_some_and(|name| name.contains("CI sync")),
+        "{:?}",
+        created.actor
+    );
 }
 
 #[tokio::test]
@@ -517,8 +527,8 @@ async fn only_admins_and_owners_manage_keys_and_refusals_are_audited() {
         ] {
             let response = app.call(&client, endpoint, &form).await;
             assert_eq!(
-                error_of(response).await["code"],
-                "forbidden",
+                app_error(response).await.code,
+                ErrorCode::Forbidden,
                 "{role} {endpoint}"
             );
         }
@@ -545,7 +555,11 @@ async fn a_key_of_another_organization_cannot_be_managed_by_id() {
         let response = app
             .call(&client_b, endpoint, &[("id", key_a.id.to_string())])
             .await;
-        assert_eq!(error_of(response).await["code"], "not_found", "{endpoint}");
+        assert_eq!(
+            app_error(response).await.code,
+            ErrorCode::NotFound,
+            "{endpoint}"
+        );
     }
     let response = app.get_with_key(&key_a.secret, "/api/v1/codes").await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -1,8 +1,29 @@
 use app::model::codes::CodeOut;
+use app::model::{ErrorCode, UserId};
 use reqwest::header;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::helpers::{new_client, spawn_app, RestError, RestErrorBody};
+use crate::helpers::{body_of, new_client, spawn_app, RestError, RestErrorBody};
+
+/// The answer of `POST /api/v1/auth/token`, as it goes over the wire (the
+/// server's own type only serializes).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessToken {
+    access_token: String,
+    token_type: String,
+    expires_in: i64,
+}
+
+/// The answer of `GET /api/v1/me`, as it goes over the wire.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Me {
+    id: UserId,
+    email: String,
+    name: String,
+}
 
 async fn token_for(
     app: &crate::helpers::TestApp,
@@ -34,12 +55,13 @@ async fn an_api_client_trades_its_password_for_a_fifteen_minute_bearer_token() {
     let response = token_for(&app, &user.email, &user.password).await;
 
     assert_eq!(response.status().as_u16(), 200);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 900);
-    let token = body["access_token"].as_str().unwrap();
-    let who: Value = me(&app, token).await.json().await.unwrap();
-    assert_eq!(who["email"], user.email.as_str());
+    let body: AccessToken = body_of(response).await;
+    assert_eq!(body.token_type, "Bearer");
+    assert_eq!(body.expires_in, 900);
+    let who: Me = body_of(me(&app, &body.access_token).await).await;
+    assert_eq!(who.email, user.email);
+    assert_eq!(who.id, app.user_id_of(&user.email).await);
+    assert_eq!(who.name, user.name);
 }
 
 #[tokio::test]
@@ -77,22 +99,18 @@ async fn a_wrong_password_gets_a_json_error_and_no_token() {
 
     let response = token_for(&app, &user.email, "wrong password!").await;
 
-    assert_eq!(response.status().as_u16(), 401);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "unauthenticated");
-    assert_eq!(body["error"]["message"], "Email or password is incorrect.");
+    let (status, error) = api_error(response).await;
+    assert_eq!(status, 401);
+    assert_eq!(error.code, ErrorCode::Unauthenticated);
+    assert_eq!(error.message, "Email or password is incorrect.");
 }
 
 #[tokio::test]
 async fn revoking_the_session_kills_its_token() {
     let app = spawn_app().await;
     let (user, browser) = app.signed_up_user().await;
-    let body: Value = token_for(&app, &user.email, &user.password)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap().to_owned();
+    let token: AccessToken = body_of(token_for(&app, &user.email, &user.password).await).await;
+    let token = token.access_token;
     assert_eq!(me(&app, &token).await.status().as_u16(), 200);
 
     // From the browser: "log out all other sessions".
@@ -113,13 +131,9 @@ async fn revoking_the_session_kills_its_token() {
 async fn forged_or_missing_tokens_are_refused() {
     let app = spawn_app().await;
     let (user, _) = app.signed_up_user().await;
-    let body: Value = token_for(&app, &user.email, &user.password)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap();
-    let mut forged = token.to_owned();
+    let token: AccessToken = body_of(token_for(&app, &user.email, &user.password).await).await;
+    let token = token.access_token;
+    let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
 
@@ -146,8 +160,7 @@ pub async fn api_credential(
         "a token for {}",
         user.email
     );
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    body_of::<AccessToken>(response).await.access_token
 }
 
 /// A REST client of one organization: a new owner's credential.
@@ -213,7 +226,7 @@ impl Api {
             "{}",
             response.text().await.unwrap()
         );
-        response.json().await.unwrap()
+        body_of(response).await
     }
 }
 
@@ -227,13 +240,14 @@ pub async fn api_error(response: reqwest::Response) -> (u16, RestError) {
             .is_some_and(|v| v.to_str().unwrap().starts_with("application/json")),
         "{status} is not JSON"
     );
-    let body: Value = response.json().await.unwrap();
-    assert!(body["error"]["code"].is_string(), "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
+    let text = response.text().await.unwrap();
+    // `details` is always sent, null when there is nothing more to say: the
+    // typed decode below would take a missing one for null.
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert!(
         body["error"].as_object().unwrap().contains_key("details"),
         "{body}"
     );
-    let body: RestErrorBody = serde_json::from_value(body).unwrap();
+    let body: RestErrorBody = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     (status, body.error)
 }

@@ -1,14 +1,26 @@
 //! The codes routes of the REST API end to end: list, create, read,
 //! change with If-Match, delete, restore, versions and diffs, comments,
 //! import and export.
+use app::model::codes::{
+    ChangeType, CodeOut, CommentOut, Diff, FieldChange, ImportSummary, Severity, VersionOut,
+};
 use app::model::ErrorCode;
 use reqwest::{header, Method};
-use serde_json::{json, Value};
-
-use app::model::codes::CodeOut;
+use serde::Deserialize;
+use serde_json::json;
 
 use crate::helpers::{body_of, spawn_app, Page};
 use crate::rest::{api_error, Api};
+
+/// The answer of `GET /api/v1/codes/{id}/diff`, as it goes over the wire
+/// (the server's own type only serializes).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionDiff {
+    from: i32,
+    to: i32,
+    changes: Diff,
+}
 
 #[tokio::test]
 async fn a_code_is_created_read_listed_and_paged_through_the_api() {
@@ -24,47 +36,42 @@ async fn a_code_is_created_read_listed_and_paged_through_the_api() {
     assert_eq!(response.status().as_u16(), 201);
     let id = {
         let headers = response.headers().clone();
-        let created: Value = response.json().await.unwrap();
-        let id = created["id"].as_str().unwrap().to_owned();
+        let created: CodeOut = body_of(response).await;
+        let id = created.id;
         assert_eq!(
             headers[header::LOCATION],
             format!("/api/v1/codes/{id}").as_str()
         );
         assert_eq!(headers[header::ETAG], "\"1\"");
-        assert_eq!(created["version"], 1);
-        assert_eq!(created["active"], true);
+        assert_eq!(created.version, 1);
+        assert!(created.content.active);
         id
     };
 
     let read = api.get(&format!("/api/v1/codes/{id}")).await;
     assert_eq!(read.status().as_u16(), 200);
     assert_eq!(read.headers()[header::ETAG], "\"1\"");
-    let read: Value = read.json().await.unwrap();
-    assert_eq!(read["code"], "S72.0");
+    let read: CodeOut = body_of(read).await;
+    assert_eq!(read.content.code.as_str(), "S72.0");
 
     for n in 0..55 {
         api.create_code(&format!("A{n:02}"), "Filler").await;
     }
-    let first: Value = api.get("/api/v1/codes").await.json().await.unwrap();
-    assert_eq!(first["items"].as_array().unwrap().len(), 50);
-    let cursor = first["next_cursor"].as_str().unwrap();
-    let second: Value = api
-        .get(&format!("/api/v1/codes?cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(second["items"].as_array().unwrap().len(), 6);
-    assert!(second["next_cursor"].is_null());
+    let first: Page<CodeOut> = body_of(api.get("/api/v1/codes").await).await;
+    assert_eq!(first.items.len(), 50);
+    let cursor = first.next_cursor.expect("a cursor to the second page");
+    let second: Page<CodeOut> =
+        body_of(api.get(&format!("/api/v1/codes?cursor={cursor}")).await).await;
+    assert_eq!(second.items.len(), 6);
+    assert_eq!(second.next_cursor, None);
 
-    let searched: Value = api
-        .get("/api/v1/codes?q=S72&severity=medium&active=true&sort=updated")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(searched["items"][0]["id"], id.as_str());
-    assert_eq!(searched["items"].as_array().unwrap().len(), 1);
+    let searched: Page<CodeOut> = body_of(
+        api.get("/api/v1/codes?q=S72&severity=medium&active=true&sort=updated")
+            .await,
+    )
+    .await;
+    let found: Vec<_> = searched.items.iter().map(|c| c.id).collect();
+    assert_eq!(found, [id]);
 }
 
 #[tokio::test]
@@ -92,10 +99,11 @@ async fn a_change_needs_the_current_etag_and_a_stale_one_changes_nothing() {
         .unwrap();
     assert_eq!(changed.status().as_u16(), 200);
     assert_eq!(changed.headers()[header::ETAG], "\"2\"");
-    let changed: Value = changed.json().await.unwrap();
-    assert_eq!(changed["description"], "Fracture of neck of femur");
+    let changed: CodeOut = body_of(changed).await;
+    assert_eq!(changed.content.description, "Fracture of neck of femur");
     assert_eq!(
-        changed["severity"], "high",
+        changed.content.severity,
+        Severity::High,
         "fields not sent keep their value"
     );
 
@@ -108,9 +116,9 @@ async fn a_change_needs_the_current_etag_and_a_stale_one_changes_nothing() {
         .unwrap();
     let (status, body) = api_error(stale).await;
     assert_eq!((status, body.code), (412, ErrorCode::PreconditionFailed));
-    let now: Value = api.get(&path).await.json().await.unwrap();
-    assert_eq!(now["description"], "Fracture of neck of femur");
-    assert_eq!(now["version"], 2);
+    let now: CodeOut = body_of(api.get(&path).await).await;
+    assert_eq!(now.content.description, "Fracture of neck of femur");
+    assert_eq!(now.version, 2);
 
     let malformed = api
         .request(Method::PATCH, &path)
@@ -155,8 +163,8 @@ async fn a_deleted_code_is_restored_and_its_versions_and_diffs_read_back() {
         .await
         .unwrap();
     assert_eq!(deleted.status().as_u16(), 200);
-    let deleted: Value = deleted.json().await.unwrap();
-    assert!(deleted["deleted_at"].is_string());
+    let deleted: CodeOut = body_of(deleted).await;
+    assert!(deleted.deleted_at.is_some());
     let listed: Page<CodeOut> = body_of(api.get("/api/v1/codes?deleted=true").await).await;
     assert_eq!(listed.items[0].id, id);
 
@@ -165,30 +173,23 @@ async fn a_deleted_code_is_restored_and_its_versions_and_diffs_read_back() {
         .await;
     assert_eq!(restored.status().as_u16(), 200);
     assert_eq!(restored.headers()[header::ETAG], "\"4\"");
-    let restored: Value = restored.json().await.unwrap();
-    assert!(restored["deleted_at"].is_null());
-    assert_eq!(restored["description"], "Fracture of femur");
+    let restored: CodeOut = body_of(restored).await;
+    assert_eq!(restored.deleted_at, None);
+    assert_eq!(restored.content.description, "Fracture of femur");
 
-    let versions: Value = api
-        .get(&format!("{path}/versions"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let changes: Vec<&str> = versions["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["change"].as_str().unwrap())
-        .collect();
-    assert_eq!(changes, ["restore", "delete", "update", "create"]);
-    let one: Value = api
-        .get(&format!("{path}/versions/3"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(one["comment"], "duplicate");
+    let versions: Page<VersionOut> = body_of(api.get(&format!("{path}/versions")).await).await;
+    let changes: Vec<ChangeType> = versions.items.iter().map(|v| v.change).collect();
+    assert_eq!(
+        changes,
+        [
+            ChangeType::Restore,
+            ChangeType::Delete,
+            ChangeType::Update,
+            ChangeType::Create
+        ]
+    );
+    let one: VersionOut = body_of(api.get(&format!("{path}/versions/3")).await).await;
+    assert_eq!(one.comment.as_deref(), Some("duplicate"));
     assert_eq!(
         api_error(api.get(&format!("{path}/versions/9")).await)
             .await
@@ -196,22 +197,17 @@ async fn a_deleted_code_is_restored_and_its_versions_and_diffs_read_back() {
         404
     );
 
-    let diff: Value = api
-        .get(&format!("{path}/diff?from=1&to=2"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let diff: VersionDiff = body_of(api.get(&format!("{path}/diff?from=1&to=2")).await).await;
+    assert_eq!((diff.from, diff.to), (1, 2));
     assert_eq!(
-        diff["changes"]["active"],
-        json!({"old": true, "new": false})
+        diff.changes.get("active"),
+        Some(&FieldChange {
+            old: json!(true),
+            new: json!(false)
+        })
     );
     assert_eq!(
-        diff["changes"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
+        diff.changes.keys().collect::<Vec<_>>(),
         ["active", "description"]
     );
     assert_eq!(
@@ -237,11 +233,8 @@ async fn comments_are_written_edited_listed_and_deleted_through_the_api() {
         .to_str()
         .unwrap()
         .to_owned();
-    let comment: Value = created.json().await.unwrap();
-    assert_eq!(
-        location,
-        format!("{path}/{}", comment["id"].as_str().unwrap())
-    );
+    let comment: CommentOut = body_of(created).await;
+    assert_eq!(location, format!("{path}/{}", comment.id));
 
     let edited = api
         .request(Method::PATCH, &location)
@@ -250,9 +243,9 @@ async fn comments_are_written_edited_listed_and_deleted_through_the_api() {
         .await
         .unwrap();
     assert_eq!(edited.status().as_u16(), 200);
-    let listed: Value = api.get(&path).await.json().await.unwrap();
-    assert_eq!(listed["items"][0]["body"], "Check laterality (right)");
-    assert!(listed["items"][0]["edited_at"].is_string());
+    let listed: Page<CommentOut> = body_of(api.get(&path).await).await;
+    assert_eq!(listed.items[0].body, "Check laterality (right)");
+    assert!(listed.items[0].edited_at.is_some());
 
     let on_no_version = api.post(&path, json!({"version": 7, "body": "?"})).await;
     assert_eq!(api_error(on_no_version).await.0, 404);
@@ -273,16 +266,8 @@ async fn a_csv_file_imports_with_a_dry_run_and_bad_rows_by_line_then_exports() {
             .send()
     };
 
-    let dry: Value = post_csv("?dry_run=true", csv)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (dry["dry_run"].as_bool(), dry["created"].as_u64()),
-        (Some(true), Some(2))
-    );
+    let dry: ImportSummary = body_of(post_csv("?dry_run=true", csv).await.unwrap()).await;
+    assert_eq!((dry.dry_run, dry.created), (true, 2));
     assert_eq!(app.count("codes").await, 0);
 
     let bad = post_csv("", "code,description,category\nA00,,X\nA01,Fine,X\nA02\n")
@@ -297,8 +282,8 @@ async fn a_csv_file_imports_with_a_dry_run_and_bad_rows_by_line_then_exports() {
 
     let done = post_csv("", csv).await.unwrap();
     assert_eq!(done.status().as_u16(), 200);
-    let done: Value = done.json().await.unwrap();
-    assert_eq!(done["created"], 2);
+    let done: ImportSummary = body_of(done).await;
+    assert_eq!(done.created, 2);
 
     let exported = api.get("/api/v1/codes/export").await;
     assert_eq!(exported.status().as_u16(), 200);
@@ -310,14 +295,13 @@ async fn a_csv_file_imports_with_a_dry_run_and_bad_rows_by_line_then_exports() {
         exported.text().await.unwrap(),
         "code,description,category,severity,active\nA00.0,\"Cholera, classical\",Infectious,high,true\nA00.1,Cholera eltor,Infectious,low,true\n"
     );
-    let json: Value = api
-        .get("/api/v1/codes/export?format=json&severity=low")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 1);
-    assert_eq!(json[0]["code"], "A00.1");
+    let json: Vec<CodeOut> = body_of(
+        api.get("/api/v1/codes/export?format=json&severity=low")
+            .await,
+    )
+    .await;
+    assert_eq!(json.len(), 1);
+    assert_eq!(json[0].content.code.as_str(), "A00.1");
     assert_eq!(
         api_error(api.get("/api/v1/codes/export?format=xml").await)
             .await

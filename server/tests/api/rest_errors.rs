@@ -1,10 +1,13 @@
 //! How the REST API refuses: always the uniform JSON error with the right
 //! status and a request id, and another organization's ids are not found.
+use app::model::codes::{CodeOut, CommentOut};
+use app::model::members::InvitationOut;
+use app::model::webhooks::{EndpointOut, EndpointWithSecret, TestSendOut};
 use app::model::ErrorCode;
 use reqwest::{header, Method};
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{body_of, spawn_app};
 use crate::rest::{api_error, Api};
 
 #[tokio::test]
@@ -142,44 +145,40 @@ async fn another_organization_s_ids_are_not_found_on_any_route() {
     let a = Api::owner(&app).await;
     let b = Api::owner(&app).await;
     let code = a.create_code("S72.0", "Fracture of femur").await;
-    let code_id = code.id.to_string();
-    let comment: Value = a
-        .post(
+    let code_id = code.id;
+    let comment: CommentOut = body_of(
+        a.post(
             &format!("/api/v1/codes/{code_id}/comments"),
             json!({"version": 1, "body": "A's"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let comment_id = comment["id"].as_str().unwrap().to_owned();
-    let webhook: Value = a
-        .post(
+        .await,
+    )
+    .await;
+    let comment_id = comment.id;
+    let webhook: EndpointWithSecret = body_of(
+        a.post(
             "/api/v1/webhooks",
             json!({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let webhook_id = webhook["endpoint"]["id"].as_str().unwrap().to_owned();
-    let test: Value = a
-        .post(&format!("/api/v1/webhooks/{webhook_id}/test"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let delivery_id = test["delivery_id"].as_str().unwrap().to_owned();
-    let invitation: Value = a
-        .post(
+        .await,
+    )
+    .await;
+    let webhook_id = webhook.endpoint.id;
+    let test: TestSendOut = body_of(
+        a.post(&format!("/api/v1/webhooks/{webhook_id}/test"), json!({}))
+            .await,
+    )
+    .await;
+    let delivery_id = test.delivery_id;
+    let invitation: InvitationOut = body_of(
+        a.post(
             "/api/v1/invitations",
             json!({"email": "grace@example.com", "role": "viewer"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let invitation_id = invitation["id"].as_str().unwrap().to_owned();
+        .await,
+    )
+    .await;
+    let invitation_id = invitation.id;
     let a_owner = app.user_id_of(&a.user.email).await;
     let versions_before = app.count("code_versions").await;
     let audit_before = app.count("webhook_deliveries").await;
@@ -260,12 +259,12 @@ async fn another_organization_s_ids_are_not_found_on_any_route() {
 
     assert_eq!(app.count("code_versions").await, versions_before);
     assert_eq!(app.count("webhook_deliveries").await, audit_before);
-    let still: Value = a.get(&code).await.json().await.unwrap();
-    assert_eq!(still["description"], "Fracture of femur");
+    let still: CodeOut = body_of(a.get(&code).await).await;
+    assert_eq!(still.content.description, "Fracture of femur");
     assert_eq!(a.get(&comment).await.status().as_u16(), 200);
     assert_eq!(a.get(&invitation).await.status().as_u16(), 200);
-    let hook_now: Value = a.get(&hook).await.json().await.unwrap();
-    assert_eq!(hook_now["description"], "");
+    let hook_now: EndpointOut = body_of(a.get(&hook).await).await;
+    assert_eq!(hook_now.description, "");
 }
 
 #[tokio::test]

@@ -2,11 +2,14 @@
 //! tools venv that `scripts/bootstrap.sh test` makes): generated requests,
 //! valid and not, to every operation; no answer may be a 5xx, and every
 //! answer must match the documented schema and content type.
-use serde_json::{json, Value};
+use app::model::codes::CommentOut;
+use app::model::members::InvitationOut;
+use app::model::webhooks::{EndpointWithSecret, TestSendOut};
+use serde_json::json;
 use std::process::Command;
 
 use crate::api_keys::ALL_SCOPES;
-use crate::helpers::spawn_app;
+use crate::helpers::{body_of, spawn_app};
 use crate::rest::Api;
 
 /// The Python with schemathesis: `CODEBOOK_PYTHON` (the tools venv, as
@@ -41,44 +44,40 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
     // Something real behind the ids schemathesis is given, so it gets past
     // 404 into every handler.
     let code = api.create_code("S72.0", "Fracture of femur").await;
-    let code_id = code.id.to_string();
+    let code_id = code.id;
     for n in 0..3 {
         api.create_code(&format!("A0{n}"), "Cholera").await;
     }
-    let comment: Value = api
-        .post(
+    let comment: CommentOut = body_of(
+        api.post(
             &format!("/api/v1/codes/{code_id}/comments"),
             json!({"version": 1, "body": "Check the laterality"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let webhook: Value = api
-        .post(
+        .await,
+    )
+    .await;
+    let webhook: EndpointWithSecret = body_of(
+        api.post(
             "/api/v1/webhooks",
             json!({"url": "http://127.0.0.1:9/hook", "timeout_seconds": 1}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let webhook_id = webhook["endpoint"]["id"].as_str().unwrap().to_owned();
-    let test: Value = api
-        .post(&format!("/api/v1/webhooks/{webhook_id}/test"), json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let invitation: Value = api
-        .post(
+        .await,
+    )
+    .await;
+    let webhook_id = webhook.endpoint.id;
+    let test: TestSendOut = body_of(
+        api.post(&format!("/api/v1/webhooks/{webhook_id}/test"), json!({}))
+            .await,
+    )
+    .await;
+    let invitation: InvitationOut = body_of(
+        api.post(
             "/api/v1/invitations",
             json!({"email": "grace@example.com", "role": "viewer"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+    )
+    .await;
     let owner_id = app.user_id_of(&api.user.email).await;
     // The run itself goes through an API key with every scope (and room
     // for schemathesis's pace), as an integration would.
@@ -95,9 +94,7 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
              \"path.delivery_id\" = \"{}\"\n\
              \"path.invitation_id\" = \"{}\"\n\
              \"path.user_id\" = \"{owner_id}\"\n",
-            comment["id"].as_str().unwrap(),
-            test["delivery_id"].as_str().unwrap(),
-            invitation["id"].as_str().unwrap(),
+            comment.id, test.delivery_id, invitation.id,
         ),
     )
     .unwrap();
