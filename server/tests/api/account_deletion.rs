@@ -1,6 +1,6 @@
 //! Deleting one's own account, and never an organization's last owner.
 
-use crate::helpers::{error_of, new_client, spawn_app, TestApp};
+use crate::helpers::{app_error, new_client, spawn_app, TestApp};
 
 async fn delete_account(
     app: &TestApp,
@@ -33,20 +33,14 @@ async fn an_account_is_deleted_after_its_password_unless_it_is_a_last_owner() {
     // A wrong password: refused by field, nothing deleted.
     let response = delete_account(&app, &ada_client, "not the password at all").await;
     assert_eq!(response.status().as_u16(), 422);
-    assert_eq!(error_of(response).await["field"], "password");
+    assert_eq!(app_error(response).await.field.as_deref(), Some("password"));
     assert!(user_exists(&app, &ada.email).await);
 
     // The last owner of an organization: refused, naming it.
     let response = delete_account(&app, &ada_client, &ada.password).await;
     assert_eq!(response.status().as_u16(), 409);
-    let error = error_of(response).await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains(&ada.organization),
-        "{error}"
-    );
+    let error = app_error(response).await;
+    assert!(error.message.contains(&ada.organization), "{error:?}");
     assert!(user_exists(&app, &ada.email).await);
 
     // With a second owner it goes, with its memberships and sessions.

@@ -1,9 +1,10 @@
 //! What stops guessing: accounts locked after failed log-ins, and the
 //! rate limits per address and per email on log-in, sign-up and resets.
 use app::backend::mode::Mode;
+use app::model::ErrorCode;
 
 use crate::account_security::change_password_form;
-use crate::helpers::{error_of, new_client, spawn_app, spawn_app_in, NewUser};
+use crate::helpers::{app_error, new_client, spawn_app, spawn_app_in, NewUser};
 use crate::password_resets::reset_with;
 
 #[tokio::test]
@@ -26,15 +27,9 @@ async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
     let right = app.log_in(&client, &user.email, &user.password).await;
 
     assert_eq!(right.status().as_u16(), 423);
-    let error = error_of(right).await;
-    assert_eq!(error["code"], "account_locked");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("locked for 15 minutes"),
-        "{error}"
-    );
+    let error = app_error(right).await;
+    assert_eq!(error.code, ErrorCode::AccountLocked);
+    assert!(error.message.contains("locked for 15 minutes"), "{error:?}");
     assert!(app.current_user(&client).await.is_none());
 
     // Fifteen minutes later (moved by the test, not waited for) it opens.
@@ -103,7 +98,7 @@ async fn an_address_that_keeps_failing_is_rate_limited() {
         .await;
 
     assert_eq!(response.status().as_u16(), 429);
-    assert_eq!(error_of(response).await["code"], "rate_limited");
+    assert_eq!(app_error(response).await.code, ErrorCode::RateLimited);
 }
 
 #[tokio::test]
@@ -168,7 +163,7 @@ async fn sign_ups_from_one_address_are_rate_limited() {
     }
     let response = app.sign_up(&new_client(), &NewUser::random()).await;
     assert_eq!(response.status().as_u16(), 429);
-    assert_eq!(error_of(response).await["code"], "rate_limited");
+    assert_eq!(app_error(response).await.code, ErrorCode::RateLimited);
 }
 
 async fn forgot(app: &crate::helpers::TestApp, email: &str) -> reqwest::Response {
@@ -193,7 +188,7 @@ async fn reset_requests_for_one_email_are_rate_limited_alike_for_unknown_ones() 
         }
         let response = forgot(&app, email).await;
         assert_eq!(response.status().as_u16(), 429, "{email}");
-        assert_eq!(error_of(response).await["code"], "rate_limited");
+        assert_eq!(app_error(response).await.code, ErrorCode::RateLimited);
     }
     app.deliver_mail().await;
     assert_eq!(

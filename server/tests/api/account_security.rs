@@ -1,7 +1,9 @@
 //! A signed-in user's own security: changing the password, listing and
 //! revoking sessions, each committed with its audit entries or not at all.
+use app::model::accounts::SessionOut;
+use app::model::SessionId;
 
-use crate::helpers::{error_of, new_client, spawn_app};
+use crate::helpers::{app_error, body_of, new_client, spawn_app};
 
 #[tokio::test]
 async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions() {
@@ -20,7 +22,10 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
             ],
         )
         .await;
-    assert_eq!(error_of(wrong).await["field"], "current_password");
+    assert_eq!(
+        app_error(wrong).await.field.as_deref(),
+        Some("current_password")
+    );
     let short = app
         .call(
             &client,
@@ -31,9 +36,12 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
             ],
         )
         .await;
-    assert_eq!(error_of(short).await["field"], "new_password");
+    assert_eq!(
+        app_error(short).await.field.as_deref(),
+        Some("new_password")
+    );
     assert!(
-        !app.current_user(&other).await.is_none(),
+        app.current_user(&other).await.is_some(),
         "nothing changed yet"
     );
 
@@ -49,7 +57,7 @@ async fn changing_the_password_needs_the_current_one_and_logs_out_other_sessions
         .await;
     assert!(response.status().is_success());
     assert!(
-        !app.current_user(&client).await.is_none(),
+        app.current_user(&client).await.is_some(),
         "the current session stays"
     );
     assert!(
@@ -66,17 +74,12 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
     app.log_in(&laptop, &user.email, &user.password).await;
     let (_, stranger) = app.signed_up_user().await;
 
-    let sessions: serde_json::Value = app
-        .call(&client, "accounts/sessions", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let sessions = sessions.as_array().unwrap();
+    let sessions: Vec<SessionOut> =
+        body_of(app.call(&client, "accounts/sessions", &[]).await).await;
     assert_eq!(sessions.len(), 2);
-    assert_eq!(sessions[0]["current"], true);
-    assert_eq!(sessions[0]["ip"], "127.0.0.1");
-    let laptop_id = sessions[1]["id"].as_str().unwrap().to_owned();
+    assert!(sessions[0].current);
+    assert_eq!(sessions[0].ip.as_deref(), Some("127.0.0.1"));
+    let laptop_id = sessions[1].id.to_string();
 
     let response = app
         .call(
@@ -90,7 +93,7 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
         404,
         "another user's session is not found"
     );
-    assert!(!app.current_user(&laptop).await.is_none());
+    assert!(app.current_user(&laptop).await.is_some());
 
     assert!(app
         .call(&client, "accounts/revoke_session", &[("id", laptop_id)])
@@ -100,15 +103,14 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
     assert!(app.current_user(&laptop).await.is_none());
 
     app.log_in(&laptop, &user.email, &user.password).await;
-    let revoked: u64 = app
-        .call(&client, "accounts/revoke_other_sessions", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let revoked: u64 = body_of(
+        app.call(&client, "accounts/revoke_other_sessions", &[])
+            .await,
+    )
+    .await;
     assert_eq!(revoked, 1);
     assert!(app.current_user(&laptop).await.is_none());
-    assert!(!app.current_user(&client).await.is_none());
+    assert!(app.current_user(&client).await.is_some());
 }
 
 /// Makes the database refuse audit entries of `action` in `org`, standing
@@ -206,7 +208,7 @@ async fn a_password_change_commits_with_its_audit_entries_or_not_at_all() {
         "the old password still works"
     );
     assert!(
-        !app.current_user(&other).await.is_none(),
+        app.current_user(&other).await.is_some(),
         "no session was ended"
     );
     assert!(audited(&app, "user.password_changed").await.is_empty());
@@ -232,11 +234,11 @@ async fn revoking_sessions_commits_with_its_audit_entries_or_not_at_all() {
         .call(&client, "accounts/revoke_other_sessions", &[])
         .await;
     assert_eq!(response.status().as_u16(), 500);
-    assert!(!app.current_user(&other).await.is_none());
+    assert!(app.current_user(&other).await.is_some());
     mend_audit(&app).await;
 
     break_audit(&app, second, "user.session_revoked").await;
-    let other_id: uuid::Uuid = sqlx::query_scalar(
+    let other_id: SessionId = sqlx::query_scalar(
         "select s.id from sessions s join users u on u.id = s.user_id
          where u.email = $1 order by s.created_at desc limit 1",
     )
@@ -252,6 +254,6 @@ async fn revoking_sessions_commits_with_its_audit_entries_or_not_at_all() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 500);
-    assert!(!app.current_user(&other).await.is_none());
+    assert!(app.current_user(&other).await.is_some());
     assert!(audited(&app, "user.session_revoked").await.is_empty());
 }

@@ -1,10 +1,12 @@
 //! Signing up and logging in and out: the user, their organization and
 //! session, cookies, what is audited, and who becomes platform admin.
 use app::backend::mode::Mode;
-use app::model::Role;
+use app::model::accounts::CurrentUser;
+use app::model::orgs::Dashboard;
+use app::model::{ErrorCode, Role};
 use reqwest::header;
 
-use crate::helpers::{error_of, new_client, spawn_app, spawn_app_in, NewUser};
+use crate::helpers::{app_error, body_of, new_client, spawn_app, spawn_app_in, NewUser};
 
 #[tokio::test]
 async fn sign_up_creates_the_user_their_organization_and_a_session() {
@@ -147,21 +149,18 @@ async fn invalid_sign_ups_are_refused_next_to_the_field_and_change_nothing() {
     for (field, user, message) in cases {
         let response = app.sign_up(&new_client(), &user).await;
         let status = response.status().as_u16();
-        let error = error_of(response).await;
-        assert_eq!(error["field"], field, "{error}");
-        assert!(
-            error["message"].as_str().unwrap().contains(message),
-            "{error}"
-        );
+        let error = app_error(response).await;
+        assert_eq!(error.field.as_deref(), Some(field), "{error:?}");
+        assert!(error.message.contains(message), "{error:?}");
         let expected_code = if message == "already exists" {
-            "conflict"
+            ErrorCode::Conflict
         } else {
-            "validation"
+            ErrorCode::Validation
         };
-        assert_eq!(error["code"], expected_code);
+        assert_eq!(error.code, expected_code);
         assert_eq!(
             status,
-            if expected_code == "conflict" {
+            if expected_code == ErrorCode::Conflict {
                 409
             } else {
                 422
@@ -220,15 +219,8 @@ async fn a_revoked_session_cookie_no_longer_works() {
             .send()
     };
     let thief = reqwest::Client::new();
-    assert_eq!(
-        replay(&thief)
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()["email"],
-        user.email.as_str()
-    );
+    let stolen: Option<CurrentUser> = body_of(replay(&thief).await.unwrap()).await;
+    assert_eq!(stolen.expect("signed in").email, user.email);
 
     let owner = new_client();
     owner
@@ -239,13 +231,8 @@ async fn a_revoked_session_cookie_no_longer_works() {
         .await
         .unwrap();
 
-    assert!(replay(&thief)
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()
-        .is_null());
+    let stolen: Option<CurrentUser> = body_of(replay(&thief).await.unwrap()).await;
+    assert_eq!(stolen, None);
 }
 
 #[tokio::test]
@@ -257,9 +244,9 @@ async fn a_wrong_password_is_refused_and_audited_as_a_failure() {
     let response = app.log_in(&client, &user.email, "wrong password!").await;
 
     assert_eq!(response.status().as_u16(), 401);
-    let error = error_of(response).await;
-    assert_eq!(error["code"], "unauthenticated");
-    assert_eq!(error["message"], "Email or password is incorrect.");
+    let error = app_error(response).await;
+    assert_eq!(error.code, ErrorCode::Unauthenticated);
+    assert_eq!(error.message, "Email or password is incorrect.");
     assert!(app.current_user(&client).await.is_none());
     let failures: i64 = sqlx::query_scalar(
         "select count(*) from audit_log where action = 'user.login' and outcome = 'failure' and organization_id = $1",
@@ -279,7 +266,7 @@ async fn an_unknown_email_gets_the_same_answer_as_a_wrong_password() {
         .await;
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(
-        error_of(response).await["message"],
+        app_error(response).await.message,
         "Email or password is incorrect."
     );
 }
@@ -341,21 +328,13 @@ async fn the_dashboard_needs_a_session_and_shows_the_members() {
     let app = spawn_app().await;
     let response = app.call(&new_client(), "orgs/dashboard", &[]).await;
     assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(error_of(response).await["code"], "unauthenticated");
+    assert_eq!(app_error(response).await.code, ErrorCode::Unauthenticated);
 
     let (user, client) = app.signed_up_user().await;
-    let dashboard: serde_json::Value = app
-        .call(&client, "orgs/dashboard", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        dashboard["organization"]["name"],
-        user.organization.as_str()
-    );
-    assert_eq!(dashboard["members"][0]["email"], user.email.as_str());
-    assert_eq!(dashboard["members"].as_array().unwrap().len(), 1);
+    let dashboard: Dashboard = body_of(app.call(&client, "orgs/dashboard", &[]).await).await;
+    assert_eq!(dashboard.organization.name, user.organization);
+    assert_eq!(dashboard.members[0].email, user.email);
+    assert_eq!(dashboard.members.len(), 1);
 }
 
 #[tokio::test]

@@ -1,21 +1,18 @@
 //! One way to find the caller: the same extractors resolve a session
 //! cookie or a bearer token for server functions and REST alike.
+use app::model::members::MembersPage;
+use app::model::{ErrorCode, Role};
 use reqwest::header;
-use serde_json::{json, Value};
+use serde::Deserialize;
 
-use crate::helpers::{error_of, spawn_app, TestApp};
+use crate::helpers::{app_error, body_of, spawn_app, TestApp};
+use crate::rest::api_credential;
 
-async fn bearer_token(app: &TestApp, email: &str, password: &str) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/token", app.address))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+/// `GET /api/v1/me`: the REST API's own answer, which the server only
+/// serializes.
+#[derive(Debug, Deserialize)]
+struct Me {
+    email: String,
 }
 
 async fn members_with_bearer(
@@ -36,20 +33,15 @@ async fn members_with_bearer(
 async fn a_bearer_token_reaches_the_same_organization_as_the_session_cookie() {
     let app = spawn_app().await;
     let (user, browser) = app.signed_up_user().await;
-    let token = bearer_token(&app, &user.email, &user.password).await;
+    let token = api_credential(&app, &user).await;
 
-    let with_cookie: Value = app
-        .call(&browser, "members/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let with_cookie: MembersPage = body_of(app.call(&browser, "members/list", &[]).await).await;
     let response = members_with_bearer(&app, &reqwest::Client::new(), &token).await;
 
     assert_eq!(response.status().as_u16(), 200);
-    let with_token: Value = response.json().await.unwrap();
-    assert_eq!(with_token["members"], with_cookie["members"]);
-    assert_eq!(with_token["my_role"], "owner");
+    let with_token: MembersPage = body_of(response).await;
+    assert_eq!(with_token.members, with_cookie.members);
+    assert_eq!(with_token.my_role, Role::Owner);
 }
 
 #[tokio::test]
@@ -60,7 +52,7 @@ async fn a_bad_bearer_token_is_refused_even_beside_a_valid_session_cookie() {
     let response = members_with_bearer(&app, &browser, "not-a-token").await;
 
     assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(error_of(response).await["code"], "unauthenticated");
+    assert_eq!(app_error(response).await.code, ErrorCode::Unauthenticated);
 }
 
 #[tokio::test]
@@ -68,16 +60,16 @@ async fn rest_reads_the_caller_from_the_session_cookie_too() {
     let app = spawn_app().await;
     let (user, browser) = app.signed_up_user().await;
 
-    let who: Value = browser
-        .get(format!("{}/api/v1/me", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who: Me = body_of(
+        browser
+            .get(format!("{}/api/v1/me", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
 
-    assert_eq!(who["email"], user.email.as_str());
+    assert_eq!(who.email, user.email);
 }
 
 #[tokio::test]
@@ -94,5 +86,5 @@ async fn an_absurd_page_number_is_a_validation_error_not_a_crash() {
         .await;
 
     assert_eq!(response.status().as_u16(), 422);
-    assert_eq!(error_of(response).await["field"], "page");
+    assert_eq!(app_error(response).await.field.as_deref(), Some("page"));
 }

@@ -1,14 +1,13 @@
 //! Comments on codes: who may write, edit and delete them.
-use serde_json::Value;
-
 use app::model::codes::CommentOut;
+use app::model::CommentId;
 
 use crate::codes::id_of;
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{body_of, spawn_app, TestApp};
 
 impl TestApp {
     /// Comments on version 1 of code `id`; returns the comment's id.
-    async fn comment_on(&self, client: &reqwest::Client, id: &str, body: &str) -> String {
+    async fn comment_on(&self, client: &reqwest::Client, id: &str, body: &str) -> CommentId {
         let response = self
             .call(
                 client,
@@ -20,9 +19,8 @@ impl TestApp {
                 ],
             )
             .await;
-        assert!(response.status().is_success());
-        let comment: CommentOut = response.json().await.unwrap();
-        comment.id.to_string()
+        let comment: CommentOut = body_of(response).await;
+        comment.id
     }
 }
 
@@ -38,8 +36,8 @@ async fn comments_are_edited_by_their_author_and_deleted_by_author_or_admin() {
 
     let comment_id = app.comment_on(&member, &id, "Looks right").await;
 
-    let edit_form = [("id", comment_id.clone()), ("body", "Edited".into())];
-    let delete_form = [("id", comment_id.clone())];
+    let edit_form = [("id", comment_id.to_string()), ("body", "Edited".into())];
+    let delete_form = [("id", comment_id.to_string())];
     let edited_by_other = app.call(&other, "codes/comment_edit", &edit_form).await;
     assert_eq!(edited_by_other.status().as_u16(), 403);
     let edited = app.call(&member, "codes/comment_edit", &edit_form).await;
@@ -63,7 +61,11 @@ async fn a_member_made_a_viewer_can_no_longer_delete_their_own_comment() {
     let demoted = app.change_role(&owner, member_id, "viewer").await;
     assert!(demoted.status().is_success());
     let deleted = app
-        .call(&member, "codes/comment_delete", &[("id", comment_id)])
+        .call(
+            &member,
+            "codes/comment_delete",
+            &[("id", comment_id.to_string())],
+        )
         .await;
 
     assert_eq!(deleted.status().as_u16(), 403);

@@ -1,9 +1,10 @@
 //! Codes under concurrent writers: one winner per version, contiguous
 //! versions, and the plan's code limit under parallel creates.
+use app::model::codes::{CodeHistory, CodeOut};
+use app::model::ErrorCode;
 use futures::future::join_all;
-use serde_json::Value;
 
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{app_error, body_of, spawn_app};
 
 use crate::codes::*;
 
@@ -27,17 +28,20 @@ async fn of_32_concurrent_edits_from_one_version_exactly_one_wins() {
     let mut conflicts = 0;
     for response in responses {
         match response.status().as_u16() {
-            200 => wins.push(response.json::<Value>().await.unwrap()),
+            200 => wins.push(body_of::<CodeOut>(response).await),
             409 => {
-                assert_eq!(error_of(response).await["code"], "conflict");
+                assert_eq!(app_error(response).await.code, ErrorCode::Conflict);
                 conflicts += 1;
             }
             other => panic!("unexpected status {other}"),
         }
     }
     assert_eq!((wins.len(), conflicts), (1, 31));
-    let history: Value = app.code_history(&client, &id).await.json().await.unwrap();
-    assert_eq!(history["code"]["description"], wins[0]["description"]);
+    let history: CodeHistory = body_of(app.code_history(&client, &id).await).await;
+    assert_eq!(
+        history.code.content.description,
+        wins[0].content.description
+    );
     assert_eq!(app.versions_of(&id).await.len(), 2);
 }
 
@@ -53,8 +57,8 @@ async fn versions_stay_contiguous_under_32_concurrent_editors() {
         async move {
             // Each editor reloads and tries again until its edit lands.
             loop {
-                let current: Value = app.code_history(client, id).await.json().await.unwrap();
-                let version = current["code"]["version"].as_i64().unwrap();
+                let current: CodeHistory = body_of(app.code_history(client, id).await).await;
+                let version = i64::from(current.code.version);
                 let response = app
                     .update_code(client, id, version, &format!("Editor {i}"))
                     .await;
@@ -116,10 +120,10 @@ async fn the_code_limit_holds_under_50_parallel_creates() {
         .into_iter()
         .find(|r| r.status().as_u16() == 409)
         .unwrap();
-    let error = error_of(refused).await;
-    assert_eq!(error["code"], "limit_reached");
+    let error = app_error(refused).await;
+    assert_eq!(error.code, ErrorCode::LimitReached);
     assert_eq!(
-        error["message"],
+        error.message,
         "Organization has reached its code limit (5)."
     );
 }

@@ -1,9 +1,11 @@
 //! Codes in and out as files: the CSV import (all or nothing, line numbers
 //! of bad rows, progress) and the CSV and JSON exports, against the real
 //! server and database.
-use serde_json::Value;
+use app::model::codes::{CodeOut, ImportPhase, ImportReport, ImportSummary, ImportUpdate};
+use app::model::ErrorCode;
+use reqwest::header;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{body_of, spawn_app};
 
 pub(crate) fn shared_data(file: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,31 +55,21 @@ async fn importing_two_icd10cm_releases_writes_exactly_their_differences() {
         )
         .await;
     assert_eq!(first.status().as_u16(), 200);
-    let first: Value = first.json().await.unwrap();
-    assert_eq!(first["summary"]["created"], old.len());
+    let first = summary_of(first).await;
+    assert_eq!(first.created, old.len() as u64);
 
-    let second: Value = app
-        .import_csv(
+    let second = summary_of(
+        app.import_csv(
             &client,
             shared_data("icd10cm-2026.csv.gz"),
             "file_name=icd10cm-2026.csv.gz&delete_missing=true",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let summary = &second["summary"];
+        .await,
+    )
+    .await;
     assert_eq!(
-        (
-            summary["created"].as_u64(),
-            summary["updated"].as_u64(),
-            summary["deleted"].as_u64()
-        ),
-        (
-            Some(created as u64),
-            Some(updated as u64),
-            Some(deleted as u64)
-        )
+        (second.created, second.updated, second.deleted),
+        (created as u64, updated as u64, deleted as u64)
     );
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "select change::text, count(*) from code_versions where organization_id = $1
@@ -97,17 +89,16 @@ async fn importing_two_icd10cm_releases_writes_exactly_their_differences() {
     );
 
     let versions_before = app.count_where("code_versions", org).await;
-    let again: Value = app
-        .import_csv(
+    let again = summary_of(
+        app.import_csv(
             &client,
             shared_data("icd10cm-2026.csv.gz"),
             "delete_missing=true",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again["summary"]["unchanged"], new.len());
+        .await,
+    )
+    .await;
+    assert_eq!(again.unchanged, new.len() as u64);
     assert_eq!(app.count_where("code_versions", org).await, versions_before);
     let live: i32 = sqlx::query_scalar("select code_count from organizations where id = $1")
         .bind(org)
@@ -127,9 +118,9 @@ async fn a_file_with_one_bad_row_writes_nothing_and_names_the_line() {
     let response = app.import_csv(&client, csv.as_bytes().to_vec(), "").await;
 
     assert_eq!(response.status().as_u16(), 422);
-    let report: Value = response.json().await.unwrap();
-    assert_eq!(report["errors"][0]["line"], 3);
-    assert!(report["summary"].is_null());
+    let report: ImportReport = response.json().await.unwrap();
+    assert_eq!(report.errors[0].line, 3);
+    assert_eq!(report.summary, None);
     assert_eq!(app.count_where("codes", org).await, 0);
     assert_eq!(app.count_where("code_versions", org).await, 0);
 }
@@ -141,19 +132,18 @@ async fn a_dry_run_counts_and_writes_nothing() {
     let org = app.org_id_of(&user.email).await;
     let audit_before = app.count_where("audit_log", org).await;
 
-    let report: Value = app
-        .import_csv(
+    let summary = summary_of(
+        app.import_csv(
             &client,
             b"code,description,category\nA00,Cholera,Inf\n".to_vec(),
             "dry_run=true",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+    )
+    .await;
 
-    assert_eq!(report["summary"]["created"], 1);
-    assert_eq!(report["summary"]["dry_run"], true);
+    assert_eq!(summary.created, 1);
+    assert!(summary.dry_run);
     assert_eq!(app.count_where("codes", org).await, 0);
     assert_eq!(app.count_where("audit_log", org).await, audit_before);
 }
@@ -171,29 +161,24 @@ async fn an_export_imports_back_to_the_same_codes() {
         .await
         .unwrap();
     assert_eq!(
-        exported.headers()["content-type"],
+        exported.headers()[header::CONTENT_TYPE],
         "text/csv; charset=utf-8"
     );
     let exported = exported.text().await.unwrap();
     assert_eq!(exported, csv);
 
-    let again: Value = app
-        .import_csv(&client, exported.into_bytes(), "")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again["summary"]["unchanged"], 2);
-    let json: Value = client
-        .get(format!("{}/codes/export.json?q=varicella", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 1);
-    assert_eq!(json[0]["code"], "B01");
+    let again = summary_of(app.import_csv(&client, exported.into_bytes(), "").await).await;
+    assert_eq!(again.unchanged, 2);
+    let json: Vec<CodeOut> = body_of(
+        client
+            .get(format!("{}/codes/export.json?q=varicella", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json.len(), 1);
+    assert_eq!(json[0].content.code.as_str(), "B01");
 }
 
 #[tokio::test]
@@ -214,27 +199,37 @@ async fn a_streamed_import_reports_progress_then_its_summary() {
         )
         .await;
 
-    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/x-ndjson"
+    );
     let text = response.text().await.unwrap();
-    let updates: Vec<Value> = text
+    let updates: Vec<ImportUpdate> = text
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    let phases: Vec<&str> = updates
+    let progress: Vec<_> = updates
         .iter()
-        .filter_map(|u| u["progress"]["phase"].as_str())
+        .filter_map(|u| match u {
+            ImportUpdate::Progress(p) => Some(p),
+            _ => None,
+        })
         .collect();
+    let phases: Vec<ImportPhase> = progress.iter().map(|p| p.phase).collect();
     assert!(
-        phases.contains(&"reading") && phases.contains(&"writing"),
+        phases.contains(&ImportPhase::Reading) && phases.contains(&ImportPhase::Writing),
         "{phases:?}"
     );
-    let last_writing = updates
+    let last_writing = progress
         .iter()
-        .rfind(|u| u["progress"]["phase"] == "writing")
+        .rfind(|p| p.phase == ImportPhase::Writing)
         .unwrap();
-    assert_eq!(last_writing["progress"]["done"], 900, "{text}");
-    assert_eq!(last_writing["progress"]["total"], 900);
-    assert_eq!(updates.last().unwrap()["report"]["summary"]["created"], 900);
+    assert_eq!(last_writing.done, 900, "{text}");
+    assert_eq!(last_writing.total, 900);
+    let Some(ImportUpdate::Report(report)) = updates.last() else {
+        panic!("the last update is not the report: {text}");
+    };
+    assert_eq!(report.summary.as_ref().map(|s| s.created), Some(900));
     assert_eq!(app.count_where("codes", org).await, 900);
 }
 
@@ -266,27 +261,22 @@ async fn formula_cells_are_escaped_on_export_and_import_back_unchanged() {
     assert_eq!(&cells[1][0], "'-B02");
     assert_eq!(&cells[1][1], "''quoted by its author");
 
-    let again: Value = app
-        .import_csv(&client, exported.into_bytes(), "")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(again["summary"]["unchanged"], 2, "{again}");
-    let json: Value = client
-        .get(format!("{}/codes/export.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(json[0]["code"], "+A01");
+    let again = summary_of(app.import_csv(&client, exported.into_bytes(), "").await).await;
+    assert_eq!(again.unchanged, 2, "{again:?}");
+    let json: Vec<CodeOut> = body_of(
+        client
+            .get(format!("{}/codes/export.json", app.address))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json[0].content.code.as_str(), "+A01");
     assert_eq!(
-        json[0]["description"],
+        json[0].content.description,
         "=HYPERLINK(\"http://evil.example\",\"x\")"
     );
-    assert_eq!(json[1]["description"], "'quoted by its author");
+    assert_eq!(json[1].content.description, "'quoted by its author");
 }
 
 #[tokio::test]
@@ -299,14 +289,18 @@ async fn a_windows_file_names_its_bad_rows_by_their_real_line() {
     let response = app.import_csv(&client, csv.as_bytes().to_vec(), "").await;
 
     assert_eq!(response.status().as_u16(), 422);
-    let report: Value = response.json().await.unwrap();
-    let lines: Vec<u64> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["line"].as_u64().unwrap())
-        .collect();
-    assert_eq!(lines, [3, 5], "{report}");
+    let report: ImportReport = response.json().await.unwrap();
+    let lines: Vec<u64> = report.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 5], "{report:?}");
+}
+
+/// The summary of an import that went through, or the test fails with
+/// its bad rows.
+async fn summary_of(response: reqwest::Response) -> ImportSummary {
+    let report: ImportReport = body_of(response).await;
+    report
+        .summary
+        .unwrap_or_else(|| panic!("no summary: {:?}", report.errors))
 }
 
 const IMPORTED: usize = 3_000;
@@ -352,14 +346,14 @@ async fn update_import_after(single_edits: usize) -> std::time::Duration {
     }
 
     let started = std::time::Instant::now();
-    let report: Value = app
-        .import_csv(&client, file_of_codes("New"), "")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let response = app.import_csv(&client, file_of_codes("New"), "").await;
+    let report: ImportReport = body_of(response).await;
     let took = started.elapsed();
-    assert_eq!(report["summary"]["updated"], IMPORTED, "{report}");
+    assert_eq!(
+        report.summary.as_ref().map(|s| s.updated),
+        Some(IMPORTED as u64),
+        "{report:?}"
+    );
     took
 }
 
@@ -386,10 +380,10 @@ async fn an_import_beyond_the_servers_cap_is_told_to_come_back_later() {
     let running = app.import_slots.try_take().expect("a free slot");
 
     let refused = app.import_csv(&client, file.clone(), "").await;
-    assert_eq!(refused.status().as_u16(), 429);
-    assert_eq!(refused.headers()["retry-after"], "30");
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(refused.headers()[header::RETRY_AFTER], "30");
+    let (status, error) = crate::rest::api_error(refused).await;
+    assert_eq!(status, 429);
+    assert_eq!(error.code, ErrorCode::RateLimited);
     assert_eq!(app.count_where("codes", org).await, 0);
 
     drop(running);

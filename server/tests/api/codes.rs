@@ -1,11 +1,13 @@
 //! Diagnostic codes under version control: every rule of SPEC §4 against
 //! the real server and database.
-use app::model::codes::{CodeOut, CodePage, Severity};
-use app::model::OrgId;
-use serde_json::Value;
+use app::model::codes::{
+    ChangeType, CodeHistory, CodeOut, CodePage, CommentOut, Diff, FieldChange, Severity,
+};
+use app::model::{ErrorCode, OrgId};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{body_of, error_of, spawn_app, TestApp};
+use crate::helpers::{app_error, body_of, spawn_app, TestApp};
 
 pub(crate) type Form = Vec<(&'static str, String)>;
 
@@ -157,7 +159,9 @@ async fn a_code_is_unique_per_organization_whatever_its_case_but_not_across_orga
         .call(&alice, "codes/create", &code_form("s72.0", "Again"))
         .await;
     assert_eq!(again.status().as_u16(), 409);
-    assert_eq!(error_of(again).await["field"], "code");
+    let error = app_error(again).await;
+    assert_eq!(error.code, ErrorCode::Conflict);
+    assert_eq!(error.field.as_deref(), Some("code"));
     app.create_code(&bob, "S72.0", "Same code, other organization")
         .await;
 }
@@ -182,7 +186,7 @@ async fn bad_input_gets_a_field_error_and_writes_nothing() {
     ] {
         let response = app.call(&client, "codes/create", &form).await;
         assert_eq!(response.status().as_u16(), 422, "{field}");
-        assert_eq!(error_of(response).await["field"], field);
+        assert_eq!(app_error(response).await.field.as_deref(), Some(field));
     }
     assert_eq!(app.count_where("codes", org).await, 0);
 }
@@ -202,9 +206,8 @@ async fn an_update_that_changes_nothing_writes_nothing() {
         .update_code(&client, &id_of(&code), 1, "Fracture of femur")
         .await;
 
-    assert!(response.status().is_success());
-    let same: Value = response.json().await.unwrap();
-    assert_eq!(same["version"], 1);
+    let same: CodeOut = body_of(response).await;
+    assert_eq!(same.version, 1);
     assert_eq!(app.versions_of(&id_of(&code)).await.len(), 1);
     assert_eq!(app.count_where("audit_log", org).await, audit_before);
     assert_eq!(app.count_where("outbox", org).await, events_before);
@@ -216,25 +219,25 @@ async fn an_update_writes_a_diff_of_the_changed_fields_only() {
     let (_, client) = app.signed_up_user().await;
     let code = app.create_code(&client, "S72.0", "Fracture of femur").await;
 
-    let updated: Value = app
-        .update_code(&client, &id_of(&code), 1, "Fracture of neck of femur")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let updated: CodeOut = body_of(
+        app.update_code(&client, &id_of(&code), 1, "Fracture of neck of femur")
+            .await,
+    )
+    .await;
 
-    assert_eq!(updated["version"], 2);
-    let history: Value = app
-        .code_history(&client, &id_of(&code))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let newest = &history["versions"][0];
-    assert_eq!(newest["change"], "update");
+    assert_eq!(updated.version, 2);
+    let history: CodeHistory = body_of(app.code_history(&client, &id_of(&code)).await).await;
+    let newest = &history.versions[0];
+    assert_eq!(newest.change, ChangeType::Update);
     assert_eq!(
-        newest["diff"],
-        serde_json::json!({"description": {"old": "Fracture of femur", "new": "Fracture of neck of femur"}})
+        newest.diff,
+        Some(Diff::from([(
+            "description".to_owned(),
+            FieldChange {
+                old: json!("Fracture of femur"),
+                new: json!("Fracture of neck of femur"),
+            }
+        )]))
     );
 }
 
@@ -266,10 +269,9 @@ async fn a_deleted_code_is_restored_as_a_new_version() {
         )
         .await;
 
-    assert!(restored.status().is_success());
-    let restored: Value = restored.json().await.unwrap();
-    assert!(restored["deleted_at"].is_null());
-    assert_eq!(restored["version"], 3);
+    let restored: CodeOut = body_of(restored).await;
+    assert_eq!(restored.deleted_at, None);
+    assert_eq!(restored.version, 3);
     assert_eq!(
         app.versions_of(&id).await,
         [
@@ -288,22 +290,24 @@ async fn restoring_an_earlier_version_brings_back_its_content() {
     let id = id_of(&code);
     app.update_code(&client, &id, 1, "Second words").await;
 
-    let restored: Value = app
-        .call(
+    let restored: CodeOut = body_of(
+        app.call(
             &client,
             "codes/restore",
             &[("id", id.clone()), ("version", "1".into())],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+    )
+    .await;
 
-    assert_eq!(restored["description"], "First words");
-    assert_eq!(restored["version"], 3);
-    let history: Value = app.code_history(&client, &id).await.json().await.unwrap();
-    assert_eq!(history["versions"].as_array().unwrap().len(), 3);
-    assert_eq!(history["versions"][0]["comment"], "Restored version 1");
+    assert_eq!(restored.content.description, "First words");
+    assert_eq!(restored.version, 3);
+    let history: CodeHistory = body_of(app.code_history(&client, &id).await).await;
+    assert_eq!(history.versions.len(), 3);
+    assert_eq!(
+        history.versions[0].comment.as_deref(),
+        Some("Restored version 1")
+    );
 }
 
 #[tokio::test]
@@ -438,8 +442,8 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
     let victim_org = app.org_id_of(&victim_user.email).await;
     let code = app.create_code(&victim, "S72.0", "Secret").await;
     let id = id_of(&code);
-    let comment: Value = app
-        .call(
+    let comment: CommentOut = body_of(
+        app.call(
             &victim,
             "codes/comment",
             &[
@@ -448,11 +452,10 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
                 ("body", "Mine".into()),
             ],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let comment_id = comment["id"].as_str().unwrap().to_owned();
+        .await,
+    )
+    .await;
+    let comment_id = comment.id.to_string();
     let versions_before = app.versions_of(&id).await;
 
     let mut update = code_form("S72.0", "Stolen");
@@ -498,6 +501,6 @@ async fn another_organizations_code_is_not_found_by_any_route_and_nothing_change
 
     assert_eq!(app.versions_of(&id).await, versions_before);
     assert_eq!(app.count_where("code_comments", victim_org).await, 1);
-    let history: Value = app.code_history(&victim, &id).await.json().await.unwrap();
-    assert_eq!(history["code"]["description"], "Secret");
+    let history: CodeHistory = body_of(app.code_history(&victim, &id).await).await;
+    assert_eq!(history.code.content.description, "Secret");
 }

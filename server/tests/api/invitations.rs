@@ -1,10 +1,10 @@
-use app::model::Role;
+use app::model::{ErrorCode, Role};
 use futures::future::join_all;
 use uuid::Uuid;
 
-use app::model::members::InvitationOut;
+use app::model::members::{InvitationOut, InvitationPreview};
 
-use crate::helpers::{body_of, error_of, new_client, spawn_app};
+use crate::helpers::{app_error, body_of, new_client, spawn_app};
 
 fn fresh_email() -> String {
     format!(
@@ -34,15 +34,14 @@ async fn an_invited_person_joins_with_a_new_account_from_the_mailed_link() {
     let token = app.invitation_token_for(&email).await;
 
     let invitee = new_client();
-    let preview: serde_json::Value = app
-        .call(&invitee, "invitations/preview", &[("token", token.clone())])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(preview["email"], email.as_str());
-    assert_eq!(preview["role"], "manager");
-    assert_eq!(preview["account_exists"], false);
+    let preview: InvitationPreview = body_of(
+        app.call(&invitee, "invitations/preview", &[("token", token.clone())])
+            .await,
+    )
+    .await;
+    assert_eq!(preview.email, email);
+    assert_eq!(preview.role, Role::Manager);
+    assert!(!preview.account_exists);
 
     let response = app.accept_as_new(&invitee, &token, "Grace").await;
     assert!(
@@ -89,10 +88,8 @@ async fn an_invitation_link_works_only_once() {
     let again = app.accept_as_new(&new_client(), &token, "Mallory").await;
 
     assert_eq!(again.status().as_u16(), 404);
-    assert!(error_of(again).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("not valid"));
+    let error = app_error(again).await;
+    assert!(error.message.contains("not valid"), "{error:?}");
 }
 
 #[tokio::test]
@@ -102,18 +99,13 @@ async fn a_revoked_or_expired_invitation_cannot_be_accepted() {
     let org = app.org_id_of(&owner.email).await;
 
     let revoked = fresh_email();
-    let created: serde_json::Value = app
-        .invite(&owner_client, &revoked, "member")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: InvitationOut = body_of(app.invite(&owner_client, &revoked, "member").await).await;
     let token = app.invitation_token_for(&revoked).await;
     let response = app
         .call(
             &owner_client,
             "invitations/revoke",
-            &[("id", created["id"].as_str().unwrap().into())],
+            &[("id", created.id.to_string())],
         )
         .await;
     assert!(response.status().is_success());
@@ -155,19 +147,14 @@ async fn resending_kills_the_old_link_and_mails_a_new_one() {
     let app = spawn_app().await;
     let (_, owner) = app.signed_up_user().await;
     let email = fresh_email();
-    let created: serde_json::Value = app
-        .invite(&owner, &email, "viewer")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: InvitationOut = body_of(app.invite(&owner, &email, "viewer").await).await;
     let old_token = app.invitation_token_for(&email).await;
 
     let response = app
         .call(
             &owner,
             "invitations/resend",
-            &[("id", created["id"].as_str().unwrap().into())],
+            &[("id", created.id.to_string())],
         )
         .await;
     assert!(response.status().is_success());
@@ -259,14 +246,14 @@ async fn invalid_invitations_are_refused_and_change_nothing() {
     app.invite(&owner_client, &email, "member").await;
 
     for (address, code) in [
-        ("not-an-email", "validation"),
-        (owner.email.as_str(), "conflict"),
-        (email.as_str(), "conflict"),
+        ("not-an-email", ErrorCode::Validation),
+        (owner.email.as_str(), ErrorCode::Conflict),
+        (email.as_str(), ErrorCode::Conflict),
     ] {
         let response = app.invite(&owner_client, address, "member").await;
-        let error = error_of(response).await;
-        assert_eq!(error["code"], code, "{address}: {error}");
-        assert_eq!(error["field"], "email");
+        let error = app_error(response).await;
+        assert_eq!(error.code, code, "{address}: {error:?}");
+        assert_eq!(error.field.as_deref(), Some("email"));
     }
     assert_eq!(app.count("invitations").await, 1);
 }
@@ -288,15 +275,9 @@ async fn pending_invitations_count_against_the_member_limit() {
     let response = app.invite(&owner_client, &fresh_email(), "member").await;
 
     assert_eq!(response.status().as_u16(), 409);
-    let error = error_of(response).await;
-    assert_eq!(error["code"], "limit_reached");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("member limit (5)"),
-        "{error}"
-    );
+    let error = app_error(response).await;
+    assert_eq!(error.code, ErrorCode::LimitReached);
+    assert!(error.message.contains("member limit (5)"), "{error:?}");
 
     // A platform admin's override lifts it.
     sqlx::query("update organizations set max_members = 6 where id = $1")
@@ -365,13 +346,9 @@ async fn another_organizations_invitations_cannot_be_seen_resent_or_revoked() {
         let response = app.call(&b_owner, endpoint, &[("id", id.clone())]).await;
         assert_eq!(response.status().as_u16(), 404, "{endpoint}");
     }
-    let listed: serde_json::Value = app
-        .call(&b_owner, "invitations/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed.as_array().unwrap().len(), 0);
+    let listed: Vec<InvitationOut> =
+        body_of(app.call(&b_owner, "invitations/list", &[]).await).await;
+    assert_eq!(listed.len(), 0);
     let open: i64 = sqlx::query_scalar("select count(*) from invitations where revoked_at is null")
         .fetch_one(&app.db.superuser)
         .await
@@ -400,7 +377,7 @@ async fn a_new_account_from_an_invitation_needs_a_valid_name_and_password() {
         )
         .await;
 
-    assert_eq!(error_of(response).await["field"], "password");
+    assert_eq!(app_error(response).await.field.as_deref(), Some("password"));
     assert_eq!(app.count("users").await, users_before);
     assert!(app
         .accept_as_new(&new_client(), &token, "Grace")
@@ -428,18 +405,11 @@ async fn an_undeliverable_invitation_mail_is_kept_and_its_failure_shown() {
         "the invitation itself is made; the mail goes out afterwards"
     );
     app.deliver_mail().await;
-    let listed: serde_json::Value = app
-        .call(&owner, "invitations/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed[0]["email"], "far-away@example.com");
+    let listed: Vec<InvitationOut> = body_of(app.call(&owner, "invitations/list", &[]).await).await;
+    assert_eq!(listed[0].email, "far-away@example.com");
     assert!(
-        listed[0]["mail_error"]
-            .as_str()
-            .is_some_and(|e| !e.is_empty()),
-        "{listed}"
+        listed[0].mail_error.as_ref().is_some_and(|e| !e.is_empty()),
+        "{listed:?}"
     );
 }
 
@@ -462,7 +432,7 @@ async fn invitations_to_one_address_are_rate_limited() {
         .await;
 
     assert_eq!(response.status().as_u16(), 429);
-    assert_eq!(error_of(response).await["code"], "rate_limited");
+    assert_eq!(app_error(response).await.code, ErrorCode::RateLimited);
     // The refusal is in the audit log, as a failure.
     let recorded: (String, String) = sqlx::query_as(
         "select resource_id, outcome::text from audit_log where action = 'rate_limit.exceeded'",

@@ -1,5 +1,7 @@
-use crate::helpers::{error_of, spawn_app};
-use app::model::Role;
+use crate::helpers::{app_error, body_of, spawn_app};
+use app::model::members::MembersPage;
+use app::model::orgs::MyOrganization;
+use app::model::{ErrorCode, Role};
 
 #[tokio::test]
 async fn an_owner_changes_a_members_role_and_it_applies_on_the_next_request() {
@@ -64,7 +66,7 @@ async fn an_admin_cannot_promote_to_admin_nor_touch_an_admin_or_owner() {
     ] {
         let response = app.change_role(&admin, target, role).await;
         assert_eq!(response.status().as_u16(), 403, "{target} -> {role}");
-        assert_eq!(error_of(response).await["code"], "forbidden");
+        assert_eq!(app_error(response).await.code, ErrorCode::Forbidden);
     }
     assert_eq!(app.role_in(org, member).await.as_deref(), Some("member"));
     assert_eq!(
@@ -117,10 +119,8 @@ async fn the_last_owner_can_neither_be_demoted_nor_removed_nor_leave() {
 
     let demote = app.change_role(&owner_client, owner_id, "admin").await;
     assert_eq!(demote.status().as_u16(), 409);
-    assert!(error_of(demote).await["message"]
-        .as_str()
-        .unwrap()
-        .contains("at least one owner"));
+    let error = app_error(demote).await;
+    assert!(error.message.contains("at least one owner"), "{error:?}");
     assert_eq!(
         app.remove_member(&owner_client, owner_id)
             .await
@@ -208,18 +208,8 @@ async fn a_user_in_two_organizations_sees_only_the_current_ones_members() {
     let (user, client, _) = app.member_of(org_a, "member").await;
     let own_org = app.org_id_of(&user.email).await;
 
-    let members: serde_json::Value = app
-        .call(&client, "members/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let emails: Vec<&str> = members["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["email"].as_str().unwrap())
-        .collect();
+    let members: MembersPage = body_of(app.call(&client, "members/list", &[]).await).await;
+    let emails: Vec<&str> = members.members.iter().map(|m| m.email.as_str()).collect();
     assert!(emails.contains(&a_owner.email.as_str()));
 
     app.call(
@@ -228,27 +218,12 @@ async fn a_user_in_two_organizations_sees_only_the_current_ones_members() {
         &[("organization_id", own_org.to_string())],
     )
     .await;
-    let members: serde_json::Value = app
-        .call(&client, "members/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let emails: Vec<&str> = members["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["email"].as_str().unwrap())
-        .collect();
+    let members: MembersPage = body_of(app.call(&client, "members/list", &[]).await).await;
+    let emails: Vec<&str> = members.members.iter().map(|m| m.email.as_str()).collect();
     assert_eq!(emails, [user.email.as_str()]);
 
-    let mine: serde_json::Value = app
-        .call(&client, "orgs/mine", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mine.as_array().unwrap().len(), 2);
+    let mine: Vec<MyOrganization> = body_of(app.call(&client, "orgs/mine", &[]).await).await;
+    assert_eq!(mine.len(), 2);
 }
 
 /// A member of organization B, using organization A's ids, gets 404 or 403
@@ -274,7 +249,7 @@ async fn another_organizations_ids_find_nothing() {
         .await,
     ] {
         assert_eq!(response.status().as_u16(), 404);
-        assert_eq!(error_of(response).await["code"], "not_found");
+        assert_eq!(app_error(response).await.code, ErrorCode::NotFound);
     }
     assert_eq!(
         app.role_in(org_a, a_member).await.as_deref(),
@@ -284,13 +259,8 @@ async fn another_organizations_ids_find_nothing() {
         app.role_in(org_a, a_owner_id).await.as_deref(),
         Some("owner")
     );
-    let listed: serde_json::Value = app
-        .call(&b_owner, "members/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["members"].as_array().unwrap().len(), 1);
+    let listed: MembersPage = body_of(app.call(&b_owner, "members/list", &[]).await).await;
+    assert_eq!(listed.members.len(), 1);
 }
 
 /// A transaction as the application role, working on `org`.

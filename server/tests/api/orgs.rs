@@ -1,4 +1,5 @@
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{app_error, body_of, spawn_app};
+use app::model::orgs::{Dashboard, MyOrganization};
 use app::model::Role;
 
 #[tokio::test]
@@ -14,13 +15,8 @@ async fn a_user_creates_another_organization_which_becomes_current() {
     let me = app.current_user(&client).await.expect("signed in");
     assert_eq!(me.organization.as_ref().unwrap().name, "Second Clinic");
     assert_eq!(me.organization.as_ref().unwrap().role, Role::Owner);
-    let mine: serde_json::Value = app
-        .call(&client, "orgs/mine", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mine.as_array().unwrap().len(), 2);
+    let mine: Vec<MyOrganization> = body_of(app.call(&client, "orgs/mine", &[]).await).await;
+    assert_eq!(mine.len(), 2);
 }
 
 #[tokio::test]
@@ -51,7 +47,7 @@ async fn admins_rename_and_reslug_and_others_cannot() {
             &[("name", "Fine".into()), ("slug", "Not a slug!".into())],
         )
         .await;
-    assert_eq!(error_of(bad).await["field"], "slug");
+    assert_eq!(app_error(bad).await.field.as_deref(), Some("slug"));
     let clash = app
         .call(
             &owner_client,
@@ -60,7 +56,7 @@ async fn admins_rename_and_reslug_and_others_cannot() {
         )
         .await;
     assert_eq!(clash.status().as_u16(), 409);
-    assert_eq!(error_of(clash).await["field"], "slug");
+    assert_eq!(app_error(clash).await.field.as_deref(), Some("slug"));
 
     let ok = app
         .call(
@@ -110,7 +106,10 @@ async fn only_an_owner_deletes_an_organization_after_typing_its_slug() {
             &[("confirmation", "nope".into())],
         )
         .await;
-    assert_eq!(error_of(wrong).await["field"], "confirmation");
+    assert_eq!(
+        app_error(wrong).await.field.as_deref(),
+        Some("confirmation")
+    );
     let alive: i64 = sqlx::query_scalar("select count(*) from organizations where id = $1")
         .bind(org)
         .fetch_one(&app.db.superuser)
@@ -155,14 +154,9 @@ async fn the_dashboard_shows_usage_against_the_plan() {
     let (_, client) = app.signed_up_user().await;
     app.invite(&client, "pending@example.com", "member").await;
 
-    let dashboard: serde_json::Value = app
-        .call(&client, "orgs/dashboard", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dashboard: Dashboard = body_of(app.call(&client, "orgs/dashboard", &[]).await).await;
 
-    assert_eq!(dashboard["usage"]["seats"], 2);
-    assert_eq!(dashboard["usage"]["limits"]["members"], 5);
-    assert_eq!(dashboard["usage"]["limits"]["codes"], 1000);
+    assert_eq!(dashboard.usage.seats, 2);
+    assert_eq!(dashboard.usage.limits.members, Some(5));
+    assert_eq!(dashboard.usage.limits.codes, Some(1000));
 }

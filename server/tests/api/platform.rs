@@ -1,4 +1,7 @@
-use crate::helpers::{error_of, spawn_app};
+use app::model::platform::OrgAdminPage;
+use app::model::ErrorCode;
+
+use crate::helpers::{app_error, body_of, spawn_app};
 
 #[tokio::test]
 async fn only_platform_admins_reach_the_organizations_page() {
@@ -43,18 +46,17 @@ async fn only_platform_admins_reach_the_organizations_page() {
     .unwrap();
     assert_eq!(row, (true, "free".into(), None));
 
-    let listed: serde_json::Value = app
-        .call(
+    let listed: OrgAdminPage = body_of(
+        app.call(
             &admin,
             "platform/organizations",
             &[("q", String::new()), ("page", "1".into())],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["total"], 2);
-    assert_eq!(listed["rows"][0]["members"], 1);
+        .await,
+    )
+    .await;
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.rows[0].members, 1);
 }
 
 #[tokio::test]
@@ -63,8 +65,8 @@ async fn search_finds_organizations_by_name_or_slug() {
     let (_, admin) = app.signed_up_user().await;
     let (user, _) = app.signed_up_user().await;
 
-    let found: serde_json::Value = app
-        .call(
+    let found: OrgAdminPage = body_of(
+        app.call(
             &admin,
             "platform/organizations",
             &[
@@ -72,13 +74,12 @@ async fn search_finds_organizations_by_name_or_slug() {
                 ("page", "1".into()),
             ],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+    )
+    .await;
 
-    assert_eq!(found["total"], 1);
-    assert_eq!(found["rows"][0]["name"], user.organization.as_str());
+    assert_eq!(found.total, 1);
+    assert_eq!(found.rows[0].name, user.organization);
 }
 
 #[tokio::test]
@@ -102,9 +103,9 @@ async fn a_deactivated_organization_refuses_its_members_and_keeps_its_data() {
 
     let refused = app.call(&member, "orgs/dashboard", &[]).await;
     assert_eq!(refused.status().as_u16(), 403);
-    let error = error_of(refused).await;
-    assert_eq!(error["code"], "organization_inactive");
-    assert!(error["message"].as_str().unwrap().contains("deactivated"));
+    let error = app_error(refused).await;
+    assert_eq!(error.code, ErrorCode::OrganizationInactive);
+    assert!(error.message.contains("deactivated"), "{error:?}");
     assert_eq!(
         app.call(&member, "members/list", &[])
             .await
@@ -163,7 +164,7 @@ async fn a_tier_change_and_an_override_change_the_member_limit() {
     )
     .await;
     let refused = app.invite(&owner, "someone@example.com", "member").await;
-    assert_eq!(error_of(refused).await["code"], "limit_reached");
+    assert_eq!(app_error(refused).await.code, ErrorCode::LimitReached);
 
     // Back to the plan's limit (empty), and a bigger plan.
     app.call(
@@ -210,7 +211,11 @@ async fn invalid_limits_are_refused() {
                 &[("organization_id", org.clone()), ("max_codes", bad.into())],
             )
             .await;
-        assert_eq!(error_of(response).await["field"], "max_codes", "{bad}");
+        assert_eq!(
+            app_error(response).await.field.as_deref(),
+            Some("max_codes"),
+            "{bad}"
+        );
     }
 }
 

@@ -1,11 +1,13 @@
 //! The HTTP edge: body limits, cross-site refusal, security headers, dev
 //! routes in production, malformed input, request ids and client addresses.
 use app::backend::mode::Mode;
+use app::model::ErrorCode;
 use reqwest::{header, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::helpers::{error_of, new_client, spawn_app, spawn_app_in, spawn_app_with, NewUser};
+use crate::helpers::{app_error, new_client, spawn_app, spawn_app_in, spawn_app_with, NewUser};
+use crate::rest::api_error;
 
 const MIB: usize = 1024 * 1024;
 
@@ -77,13 +79,12 @@ async fn an_oversized_body_gets_413_with_or_without_a_content_length() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
-        let error = response.json::<Value>().await.unwrap();
-        let error = if path.starts_with("/api/v1/") {
-            &error["error"]
+        let code = if path.starts_with("/api/v1/") {
+            api_error(response).await.1.code
         } else {
-            &error
+            app_error(response).await.code
         };
-        assert_eq!(error["code"], "payload_too_large", "{path}: {error}");
+        assert_eq!(code, ErrorCode::PayloadTooLarge, "{path}");
 
         let (status, body) = post_chunked(&app.address, path, content_type, 2 * MIB).await;
         assert_eq!(status, 413, "{path} (chunked): {body}");
@@ -123,8 +124,8 @@ async fn log_in_with_a_huge_password_is_refused_before_hashing() {
     // hashed and compared.
     let response = app.log_in(&client, &user.email, &"x".repeat(100_000)).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let error = error_of(response).await;
-    assert_eq!(error["field"], "password", "{error}");
+    let error = app_error(response).await;
+    assert_eq!(error.field.as_deref(), Some("password"), "{error:?}");
 
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/token", app.address))
@@ -164,8 +165,8 @@ async fn a_cross_site_post_to_a_server_function_is_refused_and_changes_nothing()
     ] {
         let response = sign_up_with(&app, &NewUser::random(), &headers).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
-        let error = error_of(response).await;
-        assert_eq!(error["code"], "forbidden", "{headers:?}");
+        let error = app_error(response).await;
+        assert_eq!(error.code, ErrorCode::Forbidden, "{headers:?}");
     }
     assert_eq!(app.count("users").await, 0);
 
@@ -193,9 +194,9 @@ async fn a_cross_site_post_to_the_rest_api_gets_the_rest_error() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, error) = api_error(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(error.code, ErrorCode::Forbidden);
 }
 
 fn assert_security_headers(response: &Response, what: &str) {
@@ -231,7 +232,7 @@ fn assert_security_headers(response: &Response, what: &str) {
 }
 
 fn nonce_of(response: &Response) -> String {
-    let csp = response.headers()["content-security-policy"]
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap();
     let start = csp.find("'nonce-").unwrap() + "'nonce-".len();
@@ -287,7 +288,7 @@ async fn production_sends_hsts_and_a_host_only_secure_session_cookie() {
     let response = app.sign_up(&client, &user).await;
     assert!(response.status().is_success());
     assert_eq!(
-        response.headers()["strict-transport-security"],
+        response.headers()[header::STRICT_TRANSPORT_SECURITY],
         "max-age=63072000; includeSubDomains"
     );
     let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
@@ -341,14 +342,11 @@ async fn malformed_server_function_arguments_get_400_with_the_uniform_error() {
     for (what, form) in cases {
         let response = app.call(&owner, "members/change_role", &form).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
-        let error = error_of(response).await;
-        assert_eq!(error["code"], "bad_request", "{what}: {error}");
+        let error = app_error(response).await;
+        assert_eq!(error.code, ErrorCode::BadRequest, "{what}: {error:?}");
         assert!(
-            error["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("The request is malformed"),
-            "{what}: {error}"
+            error.message.starts_with("The request is malformed"),
+            "{what}: {error:?}"
         );
     }
 }
@@ -378,13 +376,13 @@ async fn control_and_invisible_characters_in_names_and_emails_get_a_4xx() {
             .collect();
         let response = app.call(&new_client(), "accounts/sign_up", &form).await;
         let status = response.status();
-        let error = error_of(response).await;
+        let error = app_error(response).await;
         if value.contains('\0') {
             assert_eq!(status, StatusCode::BAD_REQUEST, "{value:?}");
-            assert_eq!(error["code"], "bad_request", "{value:?}");
+            assert_eq!(error.code, ErrorCode::BadRequest, "{value:?}");
         } else {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{value:?}");
-            assert_eq!(error["field"], field, "{value:?}");
+            assert_eq!(error.field.as_deref(), Some(field), "{value:?}");
         }
     }
     // A NUL in the log-in email is refused too, never a database error.
@@ -412,32 +410,30 @@ async fn a_broken_json_body_gets_the_rest_error() {
             "broken JSON",
             post("{\"email\": ", Some("application/json")).await,
             400,
-            "bad_request",
+            ErrorCode::BadRequest,
         ),
         (
             "not JSON",
             post("email=a", Some("text/plain")).await,
             415,
-            "bad_request",
+            ErrorCode::BadRequest,
         ),
         (
             "no content type",
             post("{}", None).await,
             415,
-            "bad_request",
+            ErrorCode::BadRequest,
         ),
         (
             "the wrong shape",
             post("{\"email\": 1}", Some("application/json")).await,
             422,
-            "validation",
+            ErrorCode::Validation,
         ),
     ] {
-        let response = response.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{what}");
-        let body: Value = response.json().await.expect("a JSON error");
-        assert_eq!(body["error"]["code"], code, "{what}: {body}");
-        assert!(body["error"]["message"].is_string(), "{what}: {body}");
+        let (got, error) = api_error(response.unwrap()).await;
+        assert_eq!(got, status, "{what}");
+        assert_eq!(error.code, code, "{what}: {error:?}");
     }
 }
 
@@ -453,7 +449,10 @@ async fn only_a_plain_short_client_request_id_is_kept() {
                 .send()
                 .await
                 .unwrap();
-            response.headers()["x-request-id"]
+            response
+                .headers()
+                .get("x-request-id")
+                .expect("a request id")
                 .to_str()
                 .unwrap()
                 .to_owned()
