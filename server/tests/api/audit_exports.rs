@@ -1,9 +1,10 @@
 //! The audit log taken out: CSV and NDJSON exports, chain verification,
 //! and the platform's security events.
-use serde_json::Value;
+use app::model::audit::{AuditAction, AuditEntryOut, AuditVerifyOut, SecurityEventPage};
 use uuid::Uuid;
 
-use crate::helpers::{new_client, spawn_app};
+use crate::helpers::{body_of, new_client, spawn_app};
+use crate::rest::api_error;
 
 use crate::audit_log::*;
 
@@ -79,19 +80,22 @@ async fn exports_hold_exactly_the_filtered_entries_as_csv_and_ndjson() {
         .unwrap();
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let text = response.text().await.unwrap();
-    let entries: Vec<Value> = text
+    let entries: Vec<AuditEntryOut> = text
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect();
     let mut all = app.all_seqs(org_id).await;
     all.reverse();
-    let exported: Vec<i64> = entries.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let exported: Vec<i64> = entries.iter().map(|e| e.seq).collect();
     assert_eq!(exported, all);
     let exports = app
         .seqs_where(org_id, "action = $2", "audit.exported")
         .await;
     assert_eq!(exports.len(), 2, "each export is audited");
-    assert_eq!(entries.last().unwrap()["action"], "audit.exported");
+    assert_eq!(
+        entries.last().unwrap().action,
+        AuditAction::AuditExported.as_str()
+    );
 
     // A filter that matches nothing: a CSV with its header only.
     let text = owner
@@ -113,9 +117,8 @@ async fn exports_hold_exactly_the_filtered_entries_as_csv_and_ndjson() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["details"]["field"], "from");
+    let (status, error) = api_error(response).await;
+    assert_eq!((status, error.field()), (422, Some("from")), "{error:?}");
 }
 
 #[tokio::test]
@@ -126,11 +129,9 @@ async fn verify_reports_the_first_broken_seq_after_an_entry_is_tampered_with() {
     app.record_entries(org_id, 6).await;
     let total = app.all_seqs(org_id).await.len();
 
-    let response = app.call(&owner, "audit/verify", &[]).await;
-    assert!(response.status().is_success());
-    let report: Value = response.json().await.unwrap();
-    assert_eq!(report["first_broken"], Value::Null);
-    assert_eq!(report["entries_checked"], total);
+    let report: AuditVerifyOut = body_of(app.call(&owner, "audit/verify", &[]).await).await;
+    assert_eq!(report.first_broken, None);
+    assert_eq!(report.entries_checked, total as u64);
 
     // Whoever can (not the application) rewrites entry 4.
     sqlx::query(
@@ -141,18 +142,11 @@ async fn verify_reports_the_first_broken_seq_after_an_entry_is_tampered_with() {
     .await
     .unwrap();
 
-    let report: Value = app
-        .call(&owner, "audit/verify", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(report["first_broken"]["seq"], 4);
-    assert_eq!(report["entries_checked"], 3);
-    assert!(report["first_broken"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("hash"));
+    let report: AuditVerifyOut = body_of(app.call(&owner, "audit/verify", &[]).await).await;
+    let broken = report.first_broken.expect("the tampering is reported");
+    assert_eq!(broken.seq, 4);
+    assert_eq!(report.entries_checked, 3);
+    assert!(broken.reason.contains("hash"), "{}", broken.reason);
 
     // The page says so too, server-rendered.
     let html = owner
@@ -188,14 +182,14 @@ async fn a_log_in_with_an_unknown_email_is_a_security_event_only_platform_admins
     assert_eq!(email.as_deref(), Some("nobody@example.com"));
     assert_eq!(ip.as_deref(), Some("127.0.0.1"));
 
-    let response = app
-        .call(&platform_admin, "platform/security_events", &[])
-        .await;
-    assert!(response.status().is_success());
-    let page: Value = response.json().await.unwrap();
-    let events = page["events"].as_array().unwrap();
+    let page: SecurityEventPage = body_of(
+        app.call(&platform_admin, "platform/security_events", &[])
+            .await,
+    )
+    .await;
+    let events = &page.events;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["email"], "nobody@example.com");
+    assert_eq!(events[0].email.as_deref(), Some("nobody@example.com"));
 
     let response = app.call(&someone, "platform/security_events", &[]).await;
     assert_eq!(response.status(), 403);

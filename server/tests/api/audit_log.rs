@@ -4,13 +4,13 @@
 use app::backend::audit::{self, AuditEvent};
 use app::backend::{Actor, OrgTx, RequestMeta};
 use app::model::audit::{AuditAction, AuditEntryOut, AuditPage};
-use app::model::{OrgId, UserId};
+use app::model::{ErrorCode, OrgId, UserId};
 use chrono::SecondsFormat;
 use reqwest::Client;
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{body_of, error_of, new_client, spawn_app, TestApp};
+use crate::helpers::{app_error, body_of, new_client, spawn_app, TestApp};
+use crate::rest::api_error;
 
 impl TestApp {
     /// `audit/list` with `form` (`filter[action]`, `before`…), or fails.
@@ -225,9 +225,9 @@ async fn a_bad_filter_value_is_refused_with_its_field() {
             .call(&owner, "audit/list", &form(&[(field, value)]))
             .await;
         assert_eq!(response.status(), 422, "{field}");
-        let error = error_of(response).await;
-        assert_eq!(error["code"], "validation");
-        assert_eq!(error["field"], field);
+        let error = app_error(response).await;
+        assert_eq!(error.code, ErrorCode::Validation);
+        assert_eq!(error.field.as_deref(), Some(field));
     }
 }
 
@@ -313,7 +313,7 @@ async fn members_and_managers_are_refused_the_audit_log_and_admins_are_not() {
             let response = app.call(&client, endpoint, &form).await;
             if refused {
                 assert_eq!(response.status(), 403, "{role} {endpoint}");
-                assert_eq!(error_of(response).await["code"], "forbidden");
+                assert_eq!(app_error(response).await.code, ErrorCode::Forbidden);
             } else {
                 assert!(response.status().is_success(), "{role} {endpoint}");
             }
@@ -325,9 +325,9 @@ async fn members_and_managers_are_refused_the_audit_log_and_admins_are_not() {
                 .await
                 .unwrap();
             if refused {
-                assert_eq!(response.status(), 403, "{role} {format}");
-                let body: Value = response.json().await.unwrap();
-                assert_eq!(body["error"]["code"], "forbidden");
+                let (status, error) = api_error(response).await;
+                assert_eq!(status, 403, "{role} {format}");
+                assert_eq!(error.code, ErrorCode::Forbidden);
             } else {
                 assert_eq!(response.status(), 200, "{role} {format}");
             }
@@ -367,18 +367,18 @@ async fn another_organizations_entries_are_not_found_and_never_listed_or_exporte
         .await;
     assert_eq!(response.status(), 404);
     // A seq both have: B's own entry, never A's.
-    let response = app
-        .call(&b_client, "audit/get", &[("seq", "1".into())])
-        .await;
-    assert!(response.status().is_success());
-    let entry: Value = response.json().await.unwrap();
+    let entry: AuditEntryOut = body_of(
+        app.call(&b_client, "audit/get", &[("seq", "1".into())])
+            .await,
+    )
+    .await;
     let b_first: Uuid =
         sqlx::query_scalar("select id from audit_log where organization_id = $1 and seq = 1")
             .bind(b_org)
             .fetch_one(&app.db.superuser)
             .await
             .unwrap();
-    assert_eq!(entry["id"].as_str().unwrap(), b_first.to_string());
+    assert_eq!(entry.id, b_first);
 
     // Nothing of A's in B's list, even asked for by A's actor, or in B's export.
     let a_owner = app.user_id_of(&a_user.email).await.to_string();
@@ -399,9 +399,9 @@ async fn another_organizations_entries_are_not_found_and_never_listed_or_exporte
         .await
         .unwrap();
     for line in export.lines() {
-        let entry: Value = serde_json::from_str(line).unwrap();
-        let id: Uuid = entry["id"].as_str().unwrap().parse().unwrap();
-        assert!(!a_ids.contains(&id), "{line}");
+        let entry: AuditEntryOut =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(!a_ids.contains(&entry.id), "{line}");
     }
     // And A still sees its own.
     assert_eq!(

@@ -2,11 +2,12 @@
 //! and nothing of another's; a reconnecting stream replays what it missed.
 use std::time::Duration;
 
+use app::model::codes::CodeOut;
+use app::model::live::{LiveChange, CHANGE_EVENT};
+use app::model::CodeId;
 use reqwest::StatusCode;
-use serde_json::Value;
-use uuid::Uuid;
 
-use crate::helpers::{new_client, spawn_app, TestApp};
+use crate::helpers::{body_of, new_client, spawn_app, TestApp};
 
 /// Long enough for a loaded machine; a stream that hears nothing fails here.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -20,7 +21,7 @@ struct EventStream {
 /// One `change` event: its id and its data.
 struct Change {
     id: i64,
-    data: Value,
+    data: LiveChange,
 }
 
 impl EventStream {
@@ -68,8 +69,10 @@ impl EventStream {
 }
 
 fn is_code_change(change: &Change) -> bool {
-    change.data["event_type"]
-        .as_str()
+    change
+        .data
+        .event_type
+        .as_deref()
         .is_some_and(|t| t.starts_with("code."))
 }
 
@@ -79,13 +82,16 @@ fn parse_change(block: &str) -> Option<Change> {
             .lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
     };
-    (field("event")? == "change").then(|| Change {
-        id: field("id").unwrap().parse().unwrap(),
-        data: serde_json::from_str(field("data").unwrap()).unwrap(),
+    (field("event")? == CHANGE_EVENT).then(|| {
+        let data = field("data").unwrap();
+        Change {
+            id: field("id").unwrap().parse().unwrap(),
+            data: serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}")),
+        }
     })
 }
 
-async fn create_code(app: &TestApp, client: &reqwest::Client, code: &str) -> Uuid {
+async fn create_code(app: &TestApp, client: &reqwest::Client, code: &str) -> CodeId {
     let form = [
         ("code", code.to_owned()),
         ("description", format!("Description of {code}")),
@@ -93,14 +99,8 @@ async fn create_code(app: &TestApp, client: &reqwest::Client, code: &str) -> Uui
         ("severity", "medium".to_owned()),
         ("active", "on".to_owned()),
     ];
-    let response = app.call(client, "codes/create", &form).await;
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-    let body: Value = response.json().await.unwrap();
-    body["id"].as_str().unwrap().parse().unwrap()
+    let created: CodeOut = body_of(app.call(client, "codes/create", &form).await).await;
+    created.id
 }
 
 #[tokio::test]
@@ -130,21 +130,15 @@ async fn every_stream_hears_every_change_of_its_organization_and_none_of_another
             ids
         }
     });
-    let written: Vec<Vec<Uuid>> = futures::future::join_all(writes).await;
+    let written: Vec<Vec<CodeId>> = futures::future::join_all(writes).await;
 
     for ((_, streams), own) in orgs.iter_mut().zip(&written) {
         for stream in streams.iter_mut() {
             let mut heard = Vec::new();
             for _ in 0..CODES_PER_ORG {
                 let change = stream.next_code_change().await;
-                assert_eq!(change.data["event_type"], "code.created");
-                heard.push(
-                    change.data["code_id"]
-                        .as_str()
-                        .unwrap()
-                        .parse::<Uuid>()
-                        .unwrap(),
-                );
+                assert_eq!(change.data.event_type.as_deref(), Some("code.created"));
+                heard.push(change.data.code_id.expect("the code it touched"));
             }
             // In the order written, each once; another organization's
             // change would have taken one of these places.
@@ -160,10 +154,12 @@ async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused
     let mut stream = EventStream::open(&app, &client, None).await;
     let first = create_code(&app, &client, "A00.1").await;
     let seen = stream.next_code_change().await;
-    assert_eq!(seen.data["code_id"], first.to_string());
+    assert_eq!(seen.data.code_id, Some(first));
     // Named by who made it.
-    assert!(seen.data["by"]
-        .as_str()
+    assert!(seen
+        .data
+        .by
+        .as_deref()
         .is_some_and(|by| by.starts_with("Ada ")));
     drop(stream);
 
@@ -175,8 +171,8 @@ async fn a_reconnecting_stream_replays_what_it_missed_and_an_outsider_is_refused
         again.next_code_change().await,
         again.next_code_change().await,
     ];
-    assert_eq!(replayed[0].data["code_id"], second.to_string());
-    assert_eq!(replayed[1].data["code_id"], third.to_string());
+    assert_eq!(replayed[0].data.code_id, Some(second));
+    assert_eq!(replayed[1].data.code_id, Some(third));
     assert!(replayed[0].id > seen.id && replayed[1].id > replayed[0].id);
 
     // No session, no stream.

@@ -1,11 +1,11 @@
 //! Webhook deliveries: signed per Standard Webhooks to a real receiver on
 //! loopback, retries and dead letters under a test's clock, disabling,
 //! replay, the log, test sends, secret rotation and fencing.
+use app::model::webhooks::{DeliveryDetail, DeliveryPage, EndpointWithSecret, TestSendOut};
 use app::model::EndpointId;
 use chrono::{Duration, Utc};
-use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_without_webhook_worker, TestApp};
+use crate::helpers::{body_of, spawn_app, spawn_app_without_webhook_worker, TestApp};
 use crate::webhook_retries::set_max_retries;
 use crate::webhooks::receiver::{Receiver, Reply};
 use crate::webhooks::*;
@@ -144,8 +144,8 @@ async fn one_delivery_is_replayed_with_its_webhook_id() {
     let state = app.only_delivery_of(created.id).await;
     assert_eq!((state.status.as_str(), state.attempts), ("succeeded", 2));
 
-    let detail: Value = app
-        .call(
+    let detail: DeliveryDetail = body_of(
+        app.call(
             &client,
             "webhooks/delivery",
             &[
@@ -153,15 +153,14 @@ async fn one_delivery_is_replayed_with_its_webhook_id() {
                 ("id", dead.id.to_string()),
             ],
         )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let attempts = detail["attempts"].as_array().unwrap();
+        .await,
+    )
+    .await;
+    let attempts = &detail.attempts;
     assert_eq!(attempts.len(), 2);
-    assert_eq!(attempts[0]["status_code"], 200, "newest first");
-    assert_eq!(attempts[1]["status_code"], 400);
-    assert_eq!(detail["payload"].as_str().unwrap(), first.body);
+    assert_eq!(attempts[0].status_code, Some(200), "newest first");
+    assert_eq!(attempts[1].status_code, Some(400));
+    assert_eq!(detail.payload, first.body);
 }
 
 #[tokio::test]
@@ -181,23 +180,19 @@ async fn the_log_filters_by_status_and_pages_by_cursor() {
         let app = &app;
         let client = &client;
         async move {
-            let response = app.call(client, "webhooks/deliveries", &form).await;
-            let status = response.status();
-            let body: Value = response.json().await.unwrap();
-            assert!(status.is_success(), "{body}");
-            body
+            body_of::<DeliveryPage>(app.call(client, "webhooks/deliveries", &form).await).await
         }
     };
     let first = page(vec![]).await;
-    assert_eq!(first["items"].as_array().unwrap().len(), 50);
-    let next = first["next"].as_str().unwrap().to_owned();
+    assert_eq!(first.items.len(), 50);
+    let next = first.next.expect("a next page");
     let second = page(vec![("filter[before]", next)]).await;
-    assert_eq!(second["items"].as_array().unwrap().len(), 5);
-    assert!(second["next"].is_null());
+    assert_eq!(second.items.len(), 5);
+    assert_eq!(second.next, None);
     let dead = page(vec![("filter[status]", "dead".into())]).await;
-    assert_eq!(dead["items"].as_array().unwrap().len(), 0);
+    assert_eq!(dead.items.len(), 0);
     let pending = page(vec![("filter[status]", "pending".into())]).await;
-    assert_eq!(pending["items"].as_array().unwrap().len(), 50);
+    assert_eq!(pending.items.len(), 50);
     let bad = app
         .call(
             &client,
@@ -221,24 +216,23 @@ async fn a_test_send_shows_the_request_and_the_answer() {
     } = scene().await;
     receiver.then([Reply::status(202)]);
 
-    let response = app
-        .call(&client, "webhooks/test", &[("id", created.id.to_string())])
-        .await;
-    assert!(response.status().is_success());
-    let out: Value = response.json().await.unwrap();
+    let out: TestSendOut = body_of(
+        app.call(&client, "webhooks/test", &[("id", created.id.to_string())])
+            .await,
+    )
+    .await;
 
     let hit = receiver.next().await;
     assert!(signed_with(&hit, &created.secret));
     assert_eq!(hit.json()["type"], "webhook.test");
-    assert_eq!(out["status_code"], 202);
-    assert_eq!(out["succeeded"], true);
-    assert_eq!(out["request_body"].as_str().unwrap(), hit.body);
-    let headers = out["request_headers"].as_array().unwrap();
+    assert_eq!(out.status_code, Some(202));
+    assert!(out.succeeded);
+    assert_eq!(out.request_body, hit.body);
     let header = |name: &str| {
-        headers
+        out.request_headers
             .iter()
-            .find(|h| h[0] == name)
-            .map(|h| h[1].as_str().unwrap().to_owned())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
     };
     assert_eq!(
         header("webhook-id").as_deref(),
@@ -266,16 +260,16 @@ async fn a_rotated_secret_signs_alongside_the_old_one_for_a_day() {
         mut receiver,
         endpoint: created,
     } = scene().await;
-    let response = app
-        .call(
+    let rotated: EndpointWithSecret = body_of(
+        app.call(
             &client,
             "webhooks/rotate",
             &[("id", created.id.to_string())],
         )
-        .await;
-    assert!(response.status().is_success());
-    let rotated: Value = response.json().await.unwrap();
-    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+        .await,
+    )
+    .await;
+    let new_secret = rotated.secret;
     assert_ne!(new_secret, created.secret);
 
     app.an_event(&client).await;

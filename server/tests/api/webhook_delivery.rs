@@ -2,6 +2,7 @@
 //! its endpoint takes, every request that may have reached it on the
 //! delivery log (one cut off with its worker as interrupted), and a worker
 //! process that shows what it delivered to Prometheus.
+use app::model::webhooks::{AttemptOutcome, DeliveryDetail, EndpointOut, EndpointWithSecret};
 use app::model::{DeliveryId, EndpointId};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::helpers::{spawn_app, spawn_app_without_webhook_worker, TestApp};
+use crate::helpers::{body_of, spawn_app, spawn_app_without_webhook_worker, TestApp};
 use crate::rest::{api_credential, api_error, Api};
 use crate::webhooks::receiver::{Receiver, Reply};
 use crate::webhooks::Created;
@@ -106,13 +107,11 @@ impl TestApp {
             ("event_types[]", "code.created".to_owned()),
         ];
         form.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let response = self.call(client, "webhooks/create", &form).await;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
+        let created: EndpointWithSecret =
+            body_of(self.call(client, "webhooks/create", &form).await).await;
         Created {
-            id: body["endpoint"]["id"].as_str().unwrap().parse().unwrap(),
-            secret: body["secret"].as_str().unwrap().to_owned(),
+            id: created.endpoint.id,
+            secret: created.secret,
         }
     }
 
@@ -146,9 +145,9 @@ impl TestApp {
         client: &Client,
         endpoint: EndpointId,
         delivery: DeliveryId,
-    ) -> Value {
-        let response = self
-            .call(
+    ) -> DeliveryDetail {
+        body_of(
+            self.call(
                 client,
                 "webhooks/delivery",
                 &[
@@ -156,23 +155,17 @@ impl TestApp {
                     ("id", delivery.to_string()),
                 ],
             )
-            .await;
-        assert!(response.status().is_success(), "{}", response.status());
-        response.json().await.unwrap()
+            .await,
+        )
+        .await
     }
 }
 
-fn outcomes(detail: &Value) -> Vec<(i64, String)> {
-    detail["attempts"]
-        .as_array()
-        .unwrap()
+fn outcomes(detail: &DeliveryDetail) -> Vec<(i32, AttemptOutcome)> {
+    detail
+        .attempts
         .iter()
-        .map(|a| {
-            (
-                a["attempt"].as_i64().unwrap(),
-                a["outcome"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|a| (a.attempt, a.outcome))
         .collect()
 }
 
@@ -288,12 +281,9 @@ async fn requests_at_once_are_set_and_checked_through_the_rest_api() {
         )
         .await;
     assert_eq!(created.status().as_u16(), 201);
-    let created: Value = created.json().await.unwrap();
-    assert_eq!(created["endpoint"]["max_in_flight"], 4, "the default");
-    let location = format!(
-        "/api/v1/webhooks/{}",
-        created["endpoint"]["id"].as_str().unwrap()
-    );
+    let created: EndpointWithSecret = body_of(created).await;
+    assert_eq!(created.endpoint.max_in_flight, 4, "the default");
+    let location = format!("/api/v1/webhooks/{}", created.endpoint.id);
 
     let patched = api
         .request(reqwest::Method::PATCH, &location)
@@ -302,8 +292,8 @@ async fn requests_at_once_are_set_and_checked_through_the_rest_api() {
         .await
         .unwrap();
     assert_eq!(patched.status().as_u16(), 200);
-    let patched: Value = patched.json().await.unwrap();
-    assert_eq!(patched["max_in_flight"], 16);
+    let patched: EndpointOut = body_of(patched).await;
+    assert_eq!(patched.max_in_flight, 16);
     for refused in [0, 33] {
         let response = api
             .request(reqwest::Method::PATCH, &location)
@@ -319,10 +309,13 @@ async fn requests_at_once_are_set_and_checked_through_the_rest_api() {
         );
     }
     assert_eq!(
-        api.get(&location).await.json::<Value>().await.unwrap()["max_in_flight"],
+        body_of::<EndpointOut>(api.get(&location).await)
+            .await
+            .max_in_flight,
         16
     );
 
+    // The OpenAPI document is not one of the app's types: read as JSON.
     let doc: Value = api.get("/api/v1/openapi.json").await.json().await.unwrap();
     let schemas = &doc["components"]["schemas"];
     assert_eq!(
@@ -372,7 +365,7 @@ async fn an_attempt_cut_off_with_its_worker_is_logged_as_interrupted() {
     let log = app.delivery_log(&client, created.id, delivery.id).await;
     assert_eq!(
         outcomes(&log),
-        [(1, "sending".to_owned())],
+        [(1, AttemptOutcome::Sending)],
         "on the log while on the wire"
     );
     first.abort().await;
@@ -387,27 +380,30 @@ async fn an_attempt_cut_off_with_its_worker_is_logged_as_interrupted() {
     let log = app.delivery_log(&client, created.id, delivery.id).await;
     assert_eq!(
         outcomes(&log),
-        [(2, "succeeded".to_owned()), (1, "interrupted".to_owned())]
+        [
+            (2, AttemptOutcome::Succeeded),
+            (1, AttemptOutcome::Interrupted)
+        ]
     );
-    let cut_off = &log["attempts"][1];
-    assert_eq!(cut_off["error"], INTERRUPTED);
-    assert_eq!(cut_off["succeeded"], false);
-    assert!(cut_off["status_code"].is_null());
-    assert_eq!(log["attempts"][0]["status_code"], 200);
+    let cut_off = &log.attempts[1];
+    assert_eq!(cut_off.error.as_deref(), Some(INTERRUPTED));
+    assert!(!cut_off.succeeded);
+    assert_eq!(cut_off.status_code, None);
+    assert_eq!(log.attempts[0].status_code, Some(200));
     // The same through the REST API and on the delivery's page.
     let token = api_credential(&app, &owner).await;
-    let rest: Value = Client::new()
-        .get(format!(
-            "{}/api/v1/webhooks/{}/deliveries/{}",
-            app.address, created.id, delivery.id
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: DeliveryDetail = body_of(
+        Client::new()
+            .get(format!(
+                "{}/api/v1/webhooks/{}/deliveries/{}",
+                app.address, created.id, delivery.id
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(outcomes(&rest), outcomes(&log));
     let page = client
         .get(format!(
@@ -453,7 +449,7 @@ async fn disabling_an_endpoint_ends_an_attempt_whose_worker_died() {
     let delivery = app.only_delivery_of(created.id).await;
     assert_eq!(delivery.status, "skipped");
     let log = app.delivery_log(&client, created.id, delivery.id).await;
-    assert_eq!(outcomes(&log), [(1, "interrupted".to_owned())]);
+    assert_eq!(outcomes(&log), [(1, AttemptOutcome::Interrupted)]);
 }
 
 // ---------------------------------------------------------------------------

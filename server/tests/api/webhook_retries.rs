@@ -1,11 +1,11 @@
 //! Failed deliveries: retried on the schedule, `Retry-After` within bounds,
 //! dead-lettered, 410 and five failing days disabling the endpoint.
+use app::model::webhooks::ReplayOut;
 use app::model::EndpointId;
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Client;
-use serde_json::Value;
 
-use crate::helpers::{spawn_app_without_webhook_worker, TestApp};
+use crate::helpers::{body_of, spawn_app_without_webhook_worker, TestApp};
 use crate::webhooks::receiver::{Receiver, Reply};
 use crate::webhooks::*;
 
@@ -234,8 +234,8 @@ async fn enable(app: &TestApp, client: &Client, id: EndpointId) {
 }
 
 async fn replay_range(app: &TestApp, client: &Client, id: EndpointId, since: DateTime<Utc>) -> i64 {
-    let response = app
-        .call(
+    let replayed: ReplayOut = body_of(
+        app.call(
             client,
             "webhooks/replay_failed",
             &[
@@ -244,11 +244,10 @@ async fn replay_range(app: &TestApp, client: &Client, id: EndpointId, since: Dat
                 ("until", (Utc::now() + Duration::minutes(1)).to_rfc3339()),
             ],
         )
-        .await;
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{body}");
-    body["queued"].as_i64().unwrap()
+        .await,
+    )
+    .await;
+    replayed.queued
 }
 
 /// The system disabled the endpoint: an audit entry, and mail to the owner.

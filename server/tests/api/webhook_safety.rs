@@ -3,7 +3,7 @@
 use chrono::{Duration, Utc};
 use reqwest::Client;
 
-use crate::helpers::{error_of, spawn_app, spawn_app_in, spawn_app_without_webhook_worker};
+use crate::helpers::{app_error, spawn_app, spawn_app_in, spawn_app_without_webhook_worker};
 use crate::webhooks::receiver::{Receiver, Reply};
 use crate::webhooks::*;
 
@@ -85,8 +85,8 @@ async fn urls_that_reach_internal_addresses_are_refused_at_creation() {
             .call(&client, "webhooks/create", &[("url", url.to_owned())])
             .await;
         assert_eq!(response.status().as_u16(), 422, "{url}");
-        let error = error_of(response).await;
-        assert_eq!(error["field"], "url", "{url}: {error}");
+        let error = app_error(response).await;
+        assert_eq!(error.field.as_deref(), Some("url"), "{url}: {error:?}");
     }
     assert_eq!(app.count("webhook_endpoints").await, 0);
 }

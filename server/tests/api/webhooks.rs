@@ -12,9 +12,8 @@ use app::model::webhooks::{EndpointOut, EndpointWithSecret};
 use app::model::{DeliveryId, EndpointId};
 use chrono::{DateTime, Utc};
 use reqwest::Client;
-use serde_json::Value;
 
-use crate::helpers::{error_of, spawn_app, spawn_app_without_webhook_worker, TestApp};
+use crate::helpers::{app_error, body_of, spawn_app, spawn_app_without_webhook_worker, TestApp};
 use receiver::Receiver;
 
 /// What most tests start from: an app whose deliveries the test drives
@@ -55,11 +54,8 @@ impl TestApp {
         for event in events {
             form.push(("event_types[]", (*event).to_owned()));
         }
-        let response = self.call(client, "webhooks/create", &form).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        assert!(status.is_success(), "{status}: {body}");
-        let created: EndpointWithSecret = serde_json::from_str(&body).unwrap();
+        let created: EndpointWithSecret =
+            body_of(self.call(client, "webhooks/create", &form).await).await;
         Created {
             id: created.endpoint.id,
             secret: created.secret,
@@ -67,11 +63,11 @@ impl TestApp {
     }
 
     pub async fn endpoint(&self, client: &Client, id: EndpointId) -> EndpointOut {
-        let response = self
-            .call(client, "webhooks/get", &[("id", id.to_string())])
-            .await;
-        assert!(response.status().is_success());
-        response.json().await.unwrap()
+        body_of(
+            self.call(client, "webhooks/get", &[("id", id.to_string())])
+                .await,
+        )
+        .await
     }
 
     /// An event of the caller's organization: a new code.
@@ -84,7 +80,7 @@ impl TestApp {
             .await
     }
 
-    /// Every delivery of the endpoint: (status, attempts, tries, next attempt).
+    /// Every delivery of the endpoint, oldest first, as the database holds it.
     pub async fn deliveries_of(&self, endpoint: EndpointId) -> Vec<DeliveryState> {
         sqlx::query_as(
             "select id, status::text, attempts, next_attempt_at, last_status_code
@@ -227,8 +223,8 @@ async fn bad_settings_are_refused_by_field_and_change_nothing() {
         let form: Vec<(&str, String)> = form.into_iter().map(|(k, v)| (k, v.to_owned())).collect();
         let response = app.call(&client, "webhooks/create", &form).await;
         assert_eq!(response.status().as_u16(), 422, "{form:?}");
-        let error = error_of(response).await;
-        assert_eq!(error["field"], field, "{form:?}: {error}");
+        let error = app_error(response).await;
+        assert_eq!(error.field.as_deref(), Some(field), "{form:?}: {error:?}");
     }
     assert_eq!(app.count("webhook_endpoints").await, 0);
 }
@@ -243,8 +239,11 @@ async fn members_read_endpoints_and_only_managers_change_them() {
         .await;
     let (_, member, _) = app.member_of(org, "member").await;
 
-    let listed = app.call(&member, "webhooks/list", &[]).await;
-    assert!(listed.status().is_success());
+    let listed: Vec<EndpointOut> = body_of(app.call(&member, "webhooks/list", &[]).await).await;
+    assert_eq!(
+        listed.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [created.id]
+    );
     let id = created.id.to_string();
     for (name, form) in [
         (
@@ -349,13 +348,8 @@ async fn another_organizations_endpoints_and_deliveries_are_not_found() {
         let response = app.call(&b, name, form).await;
         assert_eq!(response.status().as_u16(), 404, "{name}");
     }
-    let listed: Value = app
-        .call(&b, "webhooks/list", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed, serde_json::json!([]));
+    let listed: Vec<EndpointOut> = body_of(app.call(&b, "webhooks/list", &[]).await).await;
+    assert_eq!(listed, []);
     let after: String =
         sqlx::query_scalar("select row_to_json(e)::text from webhook_endpoints e where id = $1")
             .bind(created.id)

@@ -24,6 +24,8 @@ impl Hit {
             .unwrap_or_default()
     }
 
+    /// The body as the receiver gets it: untyped on purpose, as the
+    /// Standard Webhooks wire format is what the tests check.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).expect("a JSON body")
     }
