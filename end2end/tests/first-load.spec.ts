@@ -59,6 +59,7 @@ test("each page's first load of wasm, as Chromium downloads it, stays under the 
     '/codes/new',
     '/codes/import',
     code,
+    '/releases',
     '/members',
     '/webhooks',
     '/api-keys',

@@ -63,6 +63,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Releases of an organization's catalogue.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
     /// Run background jobs (mail) and webhook deliveries until stopped,
     /// without serving the application; `serve` runs the same workers
     /// inside it.
@@ -96,6 +101,38 @@ pub enum AuditCommand {
         /// The platform log: organization deletions and deactivations.
         #[arg(long)]
         platform: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Cut a release of every live code at its current version.
+    Cut {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        /// Unique in the organization, e.g. 2026.2.
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the organization's releases, newest first.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Print the changelog from a release to another one (or to the live
+    /// catalogue) as Markdown, or as CSV.
+    Changelog {
+        #[arg(long)]
+        org: String,
+        /// The older release.
+        from: String,
+        /// Another release, or `live`.
+        #[arg(long, default_value = "live")]
+        to: String,
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -172,6 +209,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             delete_missing,
             dry_run,
         } => import_codes(&settings, &urls, &org, &file, delete_missing, dry_run).await,
+        Command::Release { command } => release(&settings, &urls, command).await,
         Command::Worker { metrics_addr } => {
             // Caught before any work starts (see `shutdown_signal`).
             let stop = startup::shutdown_signal();
@@ -221,19 +259,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn import_codes(
+/// An operator at the command line, working in the organization `org`,
+/// and the application's state to work with.
+async fn operator(
     settings: &Settings,
     urls: &DatabaseUrls,
     org: &str,
-    file: &std::path::Path,
-    delete_missing: bool,
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    use app::backend::codes::import::{import, ImportOptions};
+) -> anyhow::Result<(app::backend::OrgContext, app::backend::AppState)> {
     let slug = app::model::orgs::OrgSlug::parse(org)
         .map_err(|_| anyhow::anyhow!("`{org}` is not an organization slug"))?;
-    let bytes =
-        std::fs::read(file).with_context(|| format!("Failed to read {}", file.display()))?;
     let db = Database::open(settings, urls, settings.migrate_on_start).await?;
     let ctx = app::backend::OrgContext::operator(&db.app_pool, &slug)
         .await
@@ -245,6 +279,73 @@ async fn import_codes(
         String::new(),
         app::backend::jwt::JwtKeys::new(app::backend::tokens::generate().as_bytes()),
     );
+    Ok((ctx, state))
+}
+
+async fn release(
+    settings: &Settings,
+    urls: &DatabaseUrls,
+    command: ReleaseCommand,
+) -> anyhow::Result<()> {
+    use app::backend::releases::{self, changelog, export};
+    use app::model::releases::{ChangelogEnd, ReleaseForm, ReleaseName};
+    let failed = |e: app::backend::Error| anyhow::anyhow!("{e}");
+    match command {
+        ReleaseCommand::Cut {
+            org,
+            name,
+            description,
+        } => {
+            let (ctx, state) = operator(settings, urls, &org).await?;
+            let form = ReleaseForm { name, description };
+            let release = releases::cut(&ctx, &state, &form).await.map_err(failed)?;
+            println!(
+                "release {} cut with {} codes",
+                release.name, release.code_count
+            );
+        }
+        ReleaseCommand::List { org } => {
+            let (ctx, state) = operator(settings, urls, &org).await?;
+            for release in releases::list(&ctx, &state).await.map_err(failed)? {
+                println!(
+                    "{}\t{}\t{} codes\t{}",
+                    release.name,
+                    release.created_at.to_rfc3339(),
+                    release.code_count,
+                    release.description
+                );
+            }
+        }
+        ReleaseCommand::Changelog { org, from, to, csv } => {
+            let (ctx, state) = operator(settings, urls, &org).await?;
+            let from = ReleaseName::parse(&from).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let to = ChangelogEnd::parse(&to).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let log = changelog::compute(&ctx, &state, &from, &to)
+                .await
+                .map_err(failed)?;
+            let text = if csv {
+                String::from_utf8(export::changes_csv(&log))?
+            } else {
+                export::markdown(&log)
+            };
+            print!("{text}");
+        }
+    }
+    Ok(())
+}
+
+async fn import_codes(
+    settings: &Settings,
+    urls: &DatabaseUrls,
+    org: &str,
+    file: &std::path::Path,
+    delete_missing: bool,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use app::backend::codes::import::{import, ImportOptions};
+    let bytes =
+        std::fs::read(file).with_context(|| format!("Failed to read {}", file.display()))?;
+    let (ctx, state) = operator(settings, urls, org).await?;
     let options = ImportOptions {
         file_name: file
             .file_name()

@@ -136,6 +136,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/metrics", metrics_route)
         .merge(crate::rest::router(&state.app))
         .merge(app::backend::codes::routes())
+        .merge(app::backend::releases::export::routes())
         .merge(app::backend::audit::export::routes())
         .merge(app::backend::live::routes())
         .nest_service(

@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod releases;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]

@@ -24,6 +24,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod passwords;
 pub mod platform;
+pub mod releases;
 pub mod request;
 pub mod sessions;
 pub mod spreadsheet;

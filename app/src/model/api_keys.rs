@@ -63,9 +63,9 @@ impl Scope {
 
     pub fn description(self) -> &'static str {
         match self {
-            Scope::CodesRead => "Read codes, versions, diffs and comments",
+            Scope::CodesRead => "Read codes, versions, diffs, comments and releases",
             Scope::CodesWrite => {
-                "Create, edit, delete and restore codes; comment; import and export"
+                "Create, edit, delete and restore codes; comment; import and export; cut releases"
             }
             Scope::MembersRead => "Read the member list",
             Scope::InvitationsManage => "Invite people (below admin), resend and revoke",
@@ -85,6 +85,7 @@ impl Scope {
                 DeleteCodes,
                 RestoreCodes,
                 BulkImportExport,
+                PublishReleases,
             ],
             Scope::MembersRead => &[ReadMembers],
             Scope::InvitationsManage => &[InviteMembers],

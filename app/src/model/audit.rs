@@ -65,6 +65,8 @@ audit_actions! {
     CommentCreated => "comment.created",
     CommentEdited => "comment.edited",
     CommentDeleted => "comment.deleted",
+    ReleasePublished => "release.published",
+    ReleaseDeleted => "release.deleted",
     PlatformAdminGranted => "platform_admin.granted",
     WebhookCreated => "webhook.created",
     WebhookUpdated => "webhook.updated",

@@ -80,6 +80,8 @@ ids! {
     InvitationId;
     /// A signed-in session (a browser's, or an access token's).
     SessionId;
+    /// A release of an organization's catalogue.
+    ReleaseId;
 }
 
 #[cfg(test)]

@@ -17,11 +17,13 @@ pub mod live;
 pub mod members;
 pub mod orgs;
 pub mod platform;
+pub mod releases;
 pub mod roles;
 pub mod webhooks;
 
 pub use error::{AppError, ErrorCode};
 pub use ids::{
-    ApiKeyId, CodeId, CommentId, DeliveryId, EndpointId, InvitationId, OrgId, SessionId, UserId,
+    ApiKeyId, CodeId, CommentId, DeliveryId, EndpointId, InvitationId, OrgId, ReleaseId, SessionId,
+    UserId,
 };
 pub use roles::{Permission, Role};

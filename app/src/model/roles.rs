@@ -31,6 +31,10 @@ pub enum Permission {
     DeleteCodes,
     RestoreCodes,
     BulkImportExport,
+    /// Cut a release of the catalogue.
+    PublishReleases,
+    /// Delete a release (releases are otherwise never changed).
+    DeleteReleases,
     ReadWebhooks,
     ManageWebhooks,
     InviteMembers,
@@ -47,7 +51,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ReadCodes,
         Permission::ReadMembers,
         Permission::WriteCodes,
@@ -55,6 +59,8 @@ impl Permission {
         Permission::DeleteCodes,
         Permission::RestoreCodes,
         Permission::BulkImportExport,
+        Permission::PublishReleases,
+        Permission::DeleteReleases,
         Permission::ReadWebhooks,
         Permission::ManageWebhooks,
         Permission::InviteMembers,
@@ -95,9 +101,11 @@ impl Role {
         match permission {
             ReadCodes | ReadMembers => Role::Viewer,
             WriteCodes | Comment | ReadWebhooks => Role::Member,
-            DeleteCodes | RestoreCodes | BulkImportExport | ManageWebhooks => Role::Manager,
+            DeleteCodes | RestoreCodes | BulkImportExport | PublishReleases | ManageWebhooks => {
+                Role::Manager
+            }
             InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings
-            | ModerateComments => Role::Admin,
+            | ModerateComments | DeleteReleases => Role::Admin,
             GrantAdmin | DeleteOrganization | TransferOwnership => Role::Owner,
         }
     }
@@ -188,6 +196,8 @@ mod tests {
         assert!(Role::Member.can(WriteCodes) && !Role::Member.can(DeleteCodes));
         assert!(Role::Manager.can(ManageWebhooks) && !Role::Manager.can(InviteMembers));
         assert!(Role::Admin.can(ReadAudit) && !Role::Admin.can(GrantAdmin));
+        assert!(Role::Manager.can(PublishReleases) && !Role::Member.can(PublishReleases));
+        assert!(Role::Admin.can(DeleteReleases) && !Role::Manager.can(DeleteReleases));
         assert!(Role::Owner.can(DeleteOrganization));
     }
 

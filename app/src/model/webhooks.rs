@@ -25,12 +25,13 @@ pub const DELIVERY_PAGE_SIZE: i64 = 50;
 
 /// Every event an endpoint can subscribe to. `webhook.test` is sent only
 /// by "Send test event", to the endpoint tested.
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "code.created",
     "code.updated",
     "code.deleted",
     "code.restored",
     "comment.created",
+    "release.published",
     "member.invited",
     "member.joined",
     "member.role_changed",

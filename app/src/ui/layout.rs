@@ -94,6 +94,7 @@ fn Header(user: CurrentUser, orgs: Vec<MyOrganization>) -> impl IntoView {
                     <NavGroup label="Catalogue">
                         <A href="/dashboard">"Dashboard"</A>
                         <A href="/codes">"Codes"</A>
+                        <A href="/releases">"Releases"</A>
                     </NavGroup>
                     <NavGroup label="Team">
                         <A href="/members">"Members"</A>

@@ -14,6 +14,7 @@ pub mod members;
 pub mod orgs;
 pub mod palette;
 pub mod platform;
+pub mod releases;
 pub mod resource;
 pub mod secret;
 pub mod webhooks;
@@ -37,6 +38,7 @@ use layout::SignedInLayout;
 use members::MembersPage;
 use orgs::{DashboardPage, NewOrganizationPage, SettingsPage};
 use platform::{PlatformOrganizationsPage, PlatformSecurityPage};
+use releases::{ChangelogPage, ReleasePage, ReleasesPage};
 use webhooks::{WebhookDeliveryPage, WebhookPage, WebhooksPage};
 
 /// The HTML document the server renders around the app.
@@ -116,6 +118,9 @@ lazy_pages! {
     NewCodeRoute => NewCodePage,
     ImportCodesRoute => ImportCodesPage,
     CodeRoute => CodePage,
+    ReleasesRoute => ReleasesPage,
+    ReleaseRoute => ReleasePage,
+    ChangelogRoute => ChangelogPage,
     MembersRoute => MembersPage,
     WebhooksRoute => WebhooksPage,
     ApiKeysRoute => ApiKeysPage,
@@ -162,6 +167,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/codes/new") view={Lazy::<NewCodeRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/codes/import") view={Lazy::<ImportCodesRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/codes/:id") view={Lazy::<CodeRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/releases") view={Lazy::<ReleasesRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/releases/:name") view={Lazy::<ReleaseRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/releases/:name/changelog") view={Lazy::<ChangelogRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/members") view={Lazy::<MembersRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/webhooks") view={Lazy::<WebhooksRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=PAGE_RENDERING/>

@@ -13,6 +13,7 @@ const PAGES: &[(&str, &str)] = &[
     ("Codes", "/codes"),
     ("New code", "/codes/new"),
     ("Import codes", "/codes/import"),
+    ("Releases", "/releases"),
     ("Members", "/members"),
     ("Webhooks", "/webhooks"),
     ("API keys", "/api-keys"),

@@ -44,6 +44,7 @@ or rotated-out key gets 401."
         (name = "codes", description = "Diagnostic codes, their versions and diffs."),
         (name = "comments", description = "Comments on the versions of a code."),
         (name = "import and export", description = "Bulk CSV import (an upsert, all or nothing) and streamed CSV/JSON export."),
+        (name = "releases", description = "Immutable releases of the catalogue, their codes and files, and changelogs between them."),
         (name = "members", description = "Members of the organization (read only)."),
         (name = "invitations", description = "Invitations to join the organization."),
         (name = "webhooks", description = "Webhook endpoints, their deliveries, replays and test sends."),

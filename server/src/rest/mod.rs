@@ -40,6 +40,7 @@ pub mod imports;
 pub mod invitations;
 pub mod members;
 pub mod reference;
+pub mod releases;
 pub mod webhooks;
 
 /// A resource of the API: its routes and its part of the document.
@@ -69,6 +70,10 @@ const RESOURCES: &[Resource] = &[
     Resource {
         router: exports::router,
         openapi: exports::openapi,
+    },
+    Resource {
+        router: releases::router,
+        openapi: releases::openapi,
     },
     Resource {
         router: members::router,

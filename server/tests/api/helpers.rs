@@ -1,7 +1,6 @@
 use app::backend::mode::Mode;
 use leptos::prelude::LeptosOptions;
 use reqwest::{header, Response};
-use serde_json::Value;
 use server::config::{DatabaseUrls, Settings};
 use server::startup::Application;
 use sqlx::PgPool;
@@ -298,16 +297,6 @@ impl TestApp {
             .output()
             .expect("run the server binary")
     }
-}
-
-/// The JSON error body of a failed server function.
-pub async fn error_of(response: Response) -> Value {
-    assert!(
-        !response.status().is_success(),
-        "expected an error, got {}",
-        response.status()
-    );
-    response.json().await.expect("a JSON error body")
 }
 
 /// A successful answer's JSON body as `T`, or the test fails with the

@@ -25,6 +25,7 @@ mod members;
 mod orgs;
 mod password_resets;
 mod platform;
+mod releases;
 mod rest;
 mod rest_codes;
 mod rest_errors;

@@ -115,6 +115,10 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
             )
             .await;
         assert!(comment.status().is_success());
+        let release = app
+            .call(client, "releases/cut", &[("name", "tenancy".into())])
+            .await;
+        assert!(release.status().is_success());
     }
     assert!(app.deliver_webhooks_at(chrono::Utc::now()).await > 0);
     let (org_a, org_b) = (app.org_id_of(&a.email).await, app.org_id_of(&b.email).await);

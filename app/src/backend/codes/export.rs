@@ -8,12 +8,13 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use super::list::{fetch_page, Cursor};
 use super::CodeRow;
 use crate::backend::{spreadsheet, AppState, OrgContext, OrgTx, Plans, Result};
-use crate::model::codes::{CodeFilter, CodeOut, SortOrder};
+use crate::model::codes::{CodeContent, CodeFilter, CodeOut, SortOrder};
 use crate::model::Permission;
 
 /// Codes read from the database per round trip.
@@ -116,7 +117,7 @@ async fn next_chunk(
     let last_page = (rows.len() as i64) < CHUNK;
     p.cursor = rows.last().map(|r| Cursor::of(r, SortOrder::Code));
     let mut out = match p.format {
-        Format::Csv => csv_lines(rows, !p.started),
+        Format::Csv => csv_lines(rows.iter().map(CodeRow::content), !p.started),
         Format::Json => json_items(rows, !p.started),
     };
     p.started = true;
@@ -134,14 +135,19 @@ async fn next_chunk(
 /// A `csv::Writer` over a `Vec` fails only when memory does.
 const IN_MEMORY: &str = "writing into memory";
 
-fn csv_lines(rows: Vec<CodeRow>, with_header: bool) -> Vec<u8> {
+/// Codes in the import's CSV format (so an export imports back as it is),
+/// with its header line first when `with_header`.
+pub(crate) fn csv_lines(
+    contents: impl IntoIterator<Item = impl Borrow<CodeContent>>,
+    with_header: bool,
+) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     if with_header {
         let header = ["code", "description", "category", "severity", "active"];
         spreadsheet::write_row(&mut writer, header).expect(IN_MEMORY);
     }
-    for row in &rows {
-        let c = row.content();
+    for content in contents {
+        let c = content.borrow();
         let active = if c.active { "true" } else { "false" };
         let cells = [
             c.code.as_str(),

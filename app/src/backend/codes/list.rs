@@ -5,7 +5,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::search::{self, prefix_end, WordPlan};
+use super::search::{self, prefix_end, prefix_query, WordPlan};
 use super::{CodeRow, SELECT_CODE};
 use crate::backend::{AppState, Error, OrgContext, OrgTx, Plans, Result};
 use crate::model::codes::{
@@ -62,17 +62,6 @@ impl Cursor {
             SortOrder::Updated => Cursor::Updated(code.updated_at, code.id),
         }
     }
-}
-
-/// The words of a description search as a prefix query: `fract femur`
-/// becomes `fract:* & femur:*`. Words hold letters and digits only, so
-/// nothing in them is read as query syntax.
-fn prefix_query(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| format!("{w}:*"))
-        .collect::<Vec<_>>()
-        .join(" & ")
 }
 
 pub async fn list(ctx: &OrgContext, state: &AppState, filter: CodeFilter) -> Result<CodePage> {

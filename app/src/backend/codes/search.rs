@@ -29,8 +29,19 @@ use crate::model::codes::{SearchTerms, SortOrder};
 
 /// The smallest string greater than every string that starts with `prefix`
 /// (in byte order): the end of a prefix range an index can scan.
-pub(super) fn prefix_end(prefix: &str) -> String {
+pub fn prefix_end(prefix: &str) -> String {
     format!("{prefix}{}", char::MAX)
+}
+
+/// The words of a description search as a prefix query: `fract femur`
+/// becomes `fract:* & femur:*`. Words hold letters and digits only, so
+/// nothing in them is read as query syntax.
+pub fn prefix_query(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("{w}:*"))
+        .collect::<Vec<_>>()
+        .join(" & ")
 }
 
 /// Below this many entries a query word is rare: its codes can be fetched
