@@ -1,15 +1,19 @@
 //! `bench codes`: on a fresh `codebook_bench` database it imports the
 //! FY2024 ICD-10-CM release into an empty organization, then the April 2026
 //! release over it with delete-missing, and prints both times and the
-//! versions written; an import changing 3,000 codes on a fresh connection
+//! versions written, cutting a release after each, the changelog between
+//! the two releases and a read of the whole change feed; an import
+//! changing 3,000 codes on a fresh connection
 //! and on one that first edited 200 of them one at a time; then, with more
 //! than 1,000,000 codes in other organizations, it prints p50/p99 of a list
 //! page, a code-prefix search and a word search in that organization,
 //! through the same service and row-level security as a request.
 use anyhow::bail;
-use app::backend::codes::{self, import::ImportOptions};
+use app::backend::codes::{self, feed, import::ImportOptions};
+use app::backend::releases::{self, changelog};
 use app::backend::{AppState, OrgContext};
 use app::model::codes::CodeFilter;
+use app::model::releases::{ChangelogEnd, ReleaseForm, ReleaseName};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -42,7 +46,10 @@ pub async fn run(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
         file_2026.len()
     );
     timed_import(&ctx, &state, &file_2024, "icd10cm-2024.csv.gz", false).await?;
+    timed_cut(&ctx, &state, "2024").await?;
     timed_import(&ctx, &state, &file_2026, "icd10cm-2026.csv.gz", true).await?;
+    timed_cut(&ctx, &state, "2026").await?;
+    releases_and_feed(&ctx, &state).await?;
     let versions: Vec<(String, i64)> =
         sqlx::query_as("select change::text, count(*) from code_versions group by 1 order by 1")
             .fetch_all(&db.owner_pool)
@@ -104,6 +111,62 @@ fn filter(q: &str) -> CodeFilter {
         q: Some(q.to_owned()),
         ..CodeFilter::default()
     }
+}
+
+/// Cuts the release `name` of every live code, timed.
+async fn timed_cut(ctx: &OrgContext, state: &AppState, name: &str) -> anyhow::Result<()> {
+    let form = ReleaseForm {
+        name: name.to_owned(),
+        description: String::new(),
+    };
+    let started = Instant::now();
+    let release = releases::cut(ctx, state, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "   cut release {name}: {} codes in {:.2} s",
+        release.code_count,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The changelog between the two releases, and the whole change feed read
+/// a thousand versions at a time, as a mirror starting from nothing does.
+async fn releases_and_feed(ctx: &OrgContext, state: &AppState) -> anyhow::Result<()> {
+    let (from, to) = (
+        ReleaseName::parse("2024").map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        ChangelogEnd::parse("2026").map_err(|e| anyhow::anyhow!("{}", e.message))?,
+    );
+    let started = Instant::now();
+    let log = changelog::compute(ctx, state, &from, &to)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let c = log.counts;
+    println!(
+        "   changelog 2024 → 2026: {} added, {} removed, {} changed in {:.2} s",
+        c.added,
+        c.removed,
+        c.changed,
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let (mut cursor, mut read) = (String::new(), 0);
+    loop {
+        let page = feed::read(ctx, state, Some(&cursor), None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if page.items.is_empty() {
+            break;
+        }
+        read += page.items.len();
+        cursor = page.next_cursor;
+    }
+    println!(
+        "   change feed: {read} versions read from the start in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Codes in the import that follows single edits.

@@ -33,6 +33,7 @@ pub use extract::{
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod codes;
 pub mod comments;
 pub mod exports;
@@ -62,6 +63,10 @@ const RESOURCES: &[Resource] = &[
     Resource {
         router: comments::router,
         openapi: comments::openapi,
+    },
+    Resource {
+        router: changes::router,
+        openapi: changes::openapi,
     },
     Resource {
         router: imports::router,

@@ -11,6 +11,7 @@ mod audit;
 mod audit_exports;
 mod audit_log;
 mod callers;
+mod change_feed;
 mod code_comments;
 mod code_concurrency;
 mod code_files;

@@ -5,6 +5,7 @@
 //! is refused when the code has moved on, so no update is ever lost.
 pub mod comments;
 pub mod export;
+pub mod feed;
 pub mod import;
 pub mod import_slots;
 mod list;

@@ -62,7 +62,7 @@ struct VersionRow {
     created_at: DateTime<Utc>,
 }
 
-fn content_from(snapshot: &serde_json::Value) -> Result<CodeContent> {
+pub(super) fn content_from(snapshot: &serde_json::Value) -> Result<CodeContent> {
     serde_json::from_value(snapshot.clone())
         .map_err(|e| Error::Internal(anyhow::anyhow!("unreadable version snapshot: {e}")))
 }

@@ -352,6 +352,32 @@ pub struct CodeHistory {
     pub comments: Vec<CommentOut>,
 }
 
+/// The most versions one read of the change feed returns.
+pub const MAX_FEED_LIMIT: i64 = 1000;
+
+/// One version in the change feed: what a mirror applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeFeedItem {
+    pub code_id: CodeId,
+    pub version: i32,
+    pub operation: ChangeType,
+    /// Whether the code is deleted after this change.
+    pub deleted: bool,
+    /// The code as it is after this change.
+    pub content: CodeContent,
+    pub at: DateTime<Utc>,
+}
+
+/// A read of the change feed: versions oldest first, and where to read on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChangeFeedPage {
+    pub items: Vec<ChangeFeedItem>,
+    /// Pass as `since` to read on; the same cursor when nothing was new.
+    pub next_cursor: String,
+}
+
 /// A change to some code, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentChange {
