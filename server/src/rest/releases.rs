@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::exports::ExportFormat;
 use super::{location, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::state::ServerState;
 
@@ -82,19 +83,11 @@ pub struct ReleaseCodeParams {
     cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReleaseFileFormat {
-    #[default]
-    Csv,
-    Json,
-}
-
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `csv` (the import's format; the default) or `json`.
-    format: Option<ReleaseFileFormat>,
+    format: Option<ExportFormat>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -266,8 +259,8 @@ async fn export_release(
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let format = match params.format.unwrap_or_default() {
-        ReleaseFileFormat::Csv => export::ReleaseFormat::Csv,
-        ReleaseFileFormat::Json => export::ReleaseFormat::Json,
+        ExportFormat::Csv => export::ReleaseFormat::Csv,
+        ExportFormat::Json => export::ReleaseFormat::Json,
     };
     Ok(export::release_file(&ctx, &state, &name_of(&name)?, format).await?)
 }

@@ -34,73 +34,54 @@ where
     S: Clone + Send + Sync + 'static,
     AppState: FromRef<S>,
 {
+    let release = |format| {
+        get(
+            move |ctx: OrgContext, state: State<AppState>, name: Path<String>| {
+                release_route(ctx, state, name, format)
+            },
+        )
+    };
+    let changelog = |format| {
+        get(
+            move |ctx: OrgContext,
+                  state: State<AppState>,
+                  name: Path<String>,
+                  query: Query<HashMap<String, String>>| {
+                changelog_route(ctx, state, name, query, format)
+            },
+        )
+    };
     Router::new()
-        .route("/releases/{name}/export.csv", get(release_csv))
-        .route("/releases/{name}/export.json", get(release_json))
-        .route("/releases/{name}/changelog.md", get(changelog_md))
-        .route("/releases/{name}/changelog.csv", get(changelog_csv))
+        .route("/releases/{name}/export.csv", release(ReleaseFormat::Csv))
+        .route("/releases/{name}/export.json", release(ReleaseFormat::Json))
+        .route(
+            "/releases/{name}/changelog.md",
+            changelog(ChangelogFormat::Markdown),
+        )
+        .route(
+            "/releases/{name}/changelog.csv",
+            changelog(ChangelogFormat::Csv),
+        )
 }
 
-async fn release_csv(
+async fn release_route(
     ctx: OrgContext,
     State(state): State<AppState>,
     Path(name): Path<String>,
+    format: ReleaseFormat,
 ) -> Result<Response> {
-    release_file(
-        &ctx,
-        &state,
-        &ReleaseName::parse(&name)?,
-        ReleaseFormat::Csv,
-    )
-    .await
+    release_file(&ctx, &state, &ReleaseName::parse(&name)?, format).await
 }
 
-async fn release_json(
-    ctx: OrgContext,
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response> {
-    release_file(
-        &ctx,
-        &state,
-        &ReleaseName::parse(&name)?,
-        ReleaseFormat::Json,
-    )
-    .await
-}
-
-async fn changelog_md(
+async fn changelog_route(
     ctx: OrgContext,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    format: ChangelogFormat,
 ) -> Result<Response> {
     let to = ChangelogEnd::parse(params.get("to").map(String::as_str).unwrap_or(""))?;
-    changelog_file(
-        &ctx,
-        &state,
-        &ReleaseName::parse(&name)?,
-        &to,
-        ChangelogFormat::Markdown,
-    )
-    .await
-}
-
-async fn changelog_csv(
-    ctx: OrgContext,
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    let to = ChangelogEnd::parse(params.get("to").map(String::as_str).unwrap_or(""))?;
-    changelog_file(
-        &ctx,
-        &state,
-        &ReleaseName::parse(&name)?,
-        &to,
-        ChangelogFormat::Csv,
-    )
-    .await
+    changelog_file(&ctx, &state, &ReleaseName::parse(&name)?, &to, format).await
 }
 
 /// The release's codes as a download.
