@@ -117,6 +117,20 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl Error {
+    /// Whether PostgreSQL broke a deadlock by aborting this transaction
+    /// (SQLSTATE 40P01): run again, it goes through.
+    pub fn is_deadlock(&self) -> bool {
+        match self {
+            Error::Internal(inner) => matches!(
+                inner.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01")
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Whether `e` is the connection failing rather than the statement: the
 /// socket, the pool, or PostgreSQL closing the session (SQLSTATE class 08,
 /// connection exception, and 57P, a shutdown, a terminated backend, an

@@ -269,10 +269,34 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: &OrgContext, state: &AppState, id: EndpointId) -> Result<()> {
+    // A worker locks a delivery, then (recording its attempt) the endpoint
+    // by foreign key; the delete locks in the same order, but a delivery
+    // fanned out meanwhile can still cross it: PostgreSQL then aborts one
+    // side, and ours simply runs again.
+    for _ in 0..2 {
+        match delete_once(ctx, state, id).await {
+            Err(e) if e.is_deadlock() => tracing::info!("deleting an endpoint met a worker; again"),
+            done => return done,
+        }
+    }
+    delete_once(ctx, state, id).await
+}
+
+async fn delete_once(ctx: &OrgContext, state: &AppState, id: EndpointId) -> Result<()> {
     let mut tx = ctx
         .begin_as(&state.pool, Permission::ManageWebhooks)
         .await?;
     let before = find(&mut tx, id).await?;
+    // Its deliveries first, as a worker locks them, so that a worker
+    // holding one finishes before the endpoint row is taken.
+    sqlx::query(
+        "select 1 from webhook_deliveries where organization_id = $1 and endpoint_id = $2
+         order by id for update",
+    )
+    .bind(tx.org_id())
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
     sqlx::query("delete from webhook_endpoints where organization_id = $1 and id = $2")
         .bind(tx.org_id())
         .bind(id)
