@@ -60,6 +60,7 @@ const pages: PageToCheck[] = [
   { path: () => '/codes', as: 'owner', heading: 'Codes' },
   { path: () => '/codes/new', as: 'owner', heading: 'New code' },
   { path: () => '/codes/import', as: 'owner', heading: 'Import codes' },
+  { path: () => '/codes/imports', as: 'owner', heading: 'Import history' },
   { path: () => '/releases', as: 'owner', heading: 'Releases' },
   { path: () => '/webhooks', as: 'owner', heading: 'Webhooks' },
   { path: () => '/audit', as: 'owner', heading: 'Audit log', lists: 'audit-entries' },

@@ -58,6 +58,7 @@ test("each page's first load of wasm, as Chromium downloads it, stays under the 
     '/codes',
     '/codes/new',
     '/codes/import',
+    '/codes/imports',
     code,
     '/releases',
     '/members',

@@ -1,14 +1,16 @@
 //! Diagnostic codes: list, read with history, create, edit, delete,
-//! restore, and comments on versions. Each is one service call in the
-//! caller's organization; file import and export are plain routes
-//! (`backend::codes::routes`) as they stream.
+//! restore, comments on versions, and the import history with undo. Each
+//! is one service call in the caller's organization; file import and
+//! export are plain routes (`backend::codes::routes`) as they stream.
 // A code's form has eight fields; the server macro makes a function of them
 // on both sides.
 #![allow(clippy::too_many_arguments)]
-use crate::model::{CodeId, CommentId};
+use crate::model::{CodeId, CommentId, ImportId};
 use leptos::prelude::*;
 
-use crate::model::codes::{CodeFilter, CodeHistory, CodeOut, CodePage, CommentOut};
+use crate::model::codes::{
+    CodeFilter, CodeHistory, CodeOut, CodePage, CommentOut, ImportPage, UndoOut,
+};
 use crate::model::AppError;
 
 /// A code form as typed (and `more` fields), for the form to show again
@@ -166,4 +168,40 @@ pub async fn edit_comment(id: CommentId, body: String) -> Result<CommentOut, App
 pub async fn delete_comment(id: CommentId) -> Result<(), AppError> {
     use crate::backend::codes::comments;
     super::server::in_org(async |ctx, state| comments::delete(ctx, state, id).await).await
+}
+
+/// A page of the import history, newest first.
+#[server(endpoint = "codes/imports")]
+pub async fn list_imports(
+    #[server(default)] cursor: Option<String>,
+) -> Result<ImportPage, AppError> {
+    use crate::backend::codes::import_history;
+    super::server::in_org(async |ctx, state| {
+        import_history::list(ctx, state, cursor.as_deref()).await
+    })
+    .await
+}
+
+/// What undoing the import would do, or why it cannot be done.
+#[server(endpoint = "codes/import_undo_preview")]
+pub async fn preview_import_undo(id: ImportId) -> Result<UndoOut, AppError> {
+    use crate::backend::codes::import_history;
+    super::server::in_org(async |ctx, state| import_history::undo(ctx, state, id, true).await).await
+}
+
+/// Undoes the import, then shows the history with what was done.
+#[server(endpoint = "codes/import_undo")]
+pub async fn undo_import(id: ImportId) -> Result<UndoOut, AppError> {
+    use crate::backend::codes::import_history;
+    let undone =
+        super::server::in_org(async |ctx, state| import_history::undo(ctx, state, id, false).await)
+            .await?;
+    super::server::redirect_with_notice(
+        "/codes/imports",
+        format!(
+            "The import of {} is undone: {} codes reverted, {} deleted, {} restored.",
+            undone.import.file_name, undone.reverted, undone.deleted, undone.restored
+        ),
+    );
+    Ok(undone)
 }

@@ -26,6 +26,13 @@ pub enum Error {
         field: Option<String>,
         message: String,
     },
+    /// An undo refused because codes changed after the import it would
+    /// undo: the first of them, and how many there are.
+    #[error("{}", crate::model::codes::changed_since_message(named, *count))]
+    ChangedSince {
+        named: Vec<crate::model::codes::ChangedSince>,
+        count: u64,
+    },
     #[error("{0}")]
     LimitReached(String),
     #[error("{0}")]
@@ -58,7 +65,7 @@ impl Error {
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::NotFound | Error::Gone(_) => ErrorCode::NotFound,
-            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::Conflict { .. } | Error::ChangedSince { .. } => ErrorCode::Conflict,
             Error::LimitReached(_) => ErrorCode::LimitReached,
             Error::AccountLocked(_) => ErrorCode::AccountLocked,
             Error::InvalidCredentials => ErrorCode::Unauthenticated,

@@ -63,9 +63,12 @@ impl Scope {
 
     pub fn description(self) -> &'static str {
         match self {
-            Scope::CodesRead => "Read codes, versions, diffs, comments and releases",
+            Scope::CodesRead => {
+                "Read codes, versions, diffs, comments, releases and the import history"
+            }
             Scope::CodesWrite => {
-                "Create, edit, delete and restore codes; comment; import and export; cut releases"
+                "Create, edit, delete and restore codes; comment; import, undo imports and export; \
+                 cut releases"
             }
             Scope::MembersRead => "Read the member list",
             Scope::InvitationsManage => "Invite people (below admin), resend and revoke",
@@ -86,6 +89,7 @@ impl Scope {
                 RestoreCodes,
                 BulkImportExport,
                 PublishReleases,
+                UndoImports,
             ],
             Scope::MembersRead => &[ReadMembers],
             Scope::InvitationsManage => &[InviteMembers],

@@ -62,6 +62,7 @@ audit_actions! {
     CodeDeleted => "code.deleted",
     CodeRestored => "code.restored",
     CodesImported => "codes.imported",
+    CodesImportUndone => "codes.import_undone",
     CommentCreated => "comment.created",
     CommentEdited => "comment.edited",
     CommentDeleted => "comment.deleted",

@@ -82,6 +82,8 @@ ids! {
     SessionId;
     /// A release of an organization's catalogue.
     ReleaseId;
+    /// An import of a file of codes, recorded as one operation.
+    ImportId;
 }
 
 #[cfg(test)]

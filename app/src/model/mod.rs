@@ -23,7 +23,7 @@ pub mod webhooks;
 
 pub use error::{AppError, ErrorCode};
 pub use ids::{
-    ApiKeyId, CodeId, CommentId, DeliveryId, EndpointId, InvitationId, OrgId, ReleaseId, SessionId,
-    UserId,
+    ApiKeyId, CodeId, CommentId, DeliveryId, EndpointId, ImportId, InvitationId, OrgId, ReleaseId,
+    SessionId, UserId,
 };
 pub use roles::{Permission, Role};

@@ -35,6 +35,8 @@ pub enum Permission {
     PublishReleases,
     /// Delete a release (releases are otherwise never changed).
     DeleteReleases,
+    /// Undo an import as one step.
+    UndoImports,
     ReadWebhooks,
     ManageWebhooks,
     InviteMembers,
@@ -51,7 +53,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ReadCodes,
         Permission::ReadMembers,
         Permission::WriteCodes,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::BulkImportExport,
         Permission::PublishReleases,
         Permission::DeleteReleases,
+        Permission::UndoImports,
         Permission::ReadWebhooks,
         Permission::ManageWebhooks,
         Permission::InviteMembers,
@@ -101,9 +104,8 @@ impl Role {
         match permission {
             ReadCodes | ReadMembers => Role::Viewer,
             WriteCodes | Comment | ReadWebhooks => Role::Member,
-            DeleteCodes | RestoreCodes | BulkImportExport | PublishReleases | ManageWebhooks => {
-                Role::Manager
-            }
+            DeleteCodes | RestoreCodes | BulkImportExport | PublishReleases | UndoImports
+            | ManageWebhooks => Role::Manager,
             InviteMembers | ManageMembers | ManageApiKeys | ReadAudit | ManageSettings
             | ModerateComments | DeleteReleases => Role::Admin,
             GrantAdmin | DeleteOrganization | TransferOwnership => Role::Owner,
@@ -198,6 +200,7 @@ mod tests {
         assert!(Role::Admin.can(ReadAudit) && !Role::Admin.can(GrantAdmin));
         assert!(Role::Manager.can(PublishReleases) && !Role::Member.can(PublishReleases));
         assert!(Role::Admin.can(DeleteReleases) && !Role::Manager.can(DeleteReleases));
+        assert!(Role::Manager.can(UndoImports) && !Role::Member.can(UndoImports));
         assert!(Role::Owner.can(DeleteOrganization));
     }
 

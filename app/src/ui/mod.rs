@@ -29,7 +29,7 @@ use leptos_router::{
 use accounts::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SignUpPage};
 use api_keys::ApiKeysPage;
 use audit::{AuditEntryPage, AuditLogPage, AuditVerifyPage};
-use codes::{CodePage, CodesPage, ImportCodesPage, NewCodePage};
+use codes::{CodePage, CodesPage, ImportCodesPage, ImportsPage, NewCodePage, UndoImportPage};
 use components::PageErrorBoundary;
 use dev::DevMailPage;
 use flash::PageFlashScope;
@@ -117,6 +117,8 @@ lazy_pages! {
     CodesRoute => CodesPage,
     NewCodeRoute => NewCodePage,
     ImportCodesRoute => ImportCodesPage,
+    ImportsRoute => ImportsPage,
+    UndoImportRoute => UndoImportPage,
     CodeRoute => CodePage,
     ReleasesRoute => ReleasesPage,
     ReleaseRoute => ReleasePage,
@@ -166,6 +168,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/codes") view={Lazy::<CodesRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/codes/new") view={Lazy::<NewCodeRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/codes/import") view={Lazy::<ImportCodesRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes/imports") view={Lazy::<ImportsRoute>::new()} ssr=PAGE_RENDERING/>
+                        <Route path=path!("/codes/imports/:id") view={Lazy::<UndoImportRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/codes/:id") view={Lazy::<CodeRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/releases") view={Lazy::<ReleasesRoute>::new()} ssr=PAGE_RENDERING/>
                         <Route path=path!("/releases/:name") view={Lazy::<ReleaseRoute>::new()} ssr=PAGE_RENDERING/>

@@ -13,6 +13,7 @@ const PAGES: &[(&str, &str)] = &[
     ("Codes", "/codes"),
     ("New code", "/codes/new"),
     ("Import codes", "/codes/import"),
+    ("Import history", "/codes/imports"),
     ("Releases", "/releases"),
     ("Members", "/members"),
     ("Webhooks", "/webhooks"),

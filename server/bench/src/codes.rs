@@ -2,17 +2,18 @@
 //! FY2024 ICD-10-CM release into an empty organization, then the April 2026
 //! release over it with delete-missing, and prints both times and the
 //! versions written, cutting a release after each, the changelog between
-//! the two releases and a read of the whole change feed; an import
+//! the two releases, a read of the whole change feed, and undoing the 2026
+//! import (then importing it again); an import
 //! changing 3,000 codes on a fresh connection
 //! and on one that first edited 200 of them one at a time; then, with more
 //! than 1,000,000 codes in other organizations, it prints p50/p99 of a list
 //! page, a code-prefix search and a word search in that organization,
 //! through the same service and row-level security as a request.
 use anyhow::bail;
-use app::backend::codes::{self, feed, import::ImportOptions};
+use app::backend::codes::{self, feed, import::ImportOptions, import_history};
 use app::backend::releases::{self, changelog};
 use app::backend::{AppState, OrgContext};
-use app::model::codes::CodeFilter;
+use app::model::codes::{CodeFilter, ImportSummary};
 use app::model::releases::{ChangelogEnd, ReleaseForm, ReleaseName};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -47,9 +48,11 @@ pub async fn run(settings: &Settings, data_dir: &Path) -> anyhow::Result<()> {
     );
     timed_import(&ctx, &state, &file_2024, "icd10cm-2024.csv.gz", false).await?;
     timed_cut(&ctx, &state, "2024").await?;
-    timed_import(&ctx, &state, &file_2026, "icd10cm-2026.csv.gz", true).await?;
+    let upgrade = timed_import(&ctx, &state, &file_2026, "icd10cm-2026.csv.gz", true).await?;
     timed_cut(&ctx, &state, "2026").await?;
     releases_and_feed(&ctx, &state).await?;
+    timed_undo(&ctx, &state, &upgrade).await?;
+    timed_import(&ctx, &state, &file_2026, "icd10cm-2026.csv.gz", true).await?;
     let versions: Vec<(String, i64)> =
         sqlx::query_as("select change::text, count(*) from code_versions group by 1 order by 1")
             .fetch_all(&db.owner_pool)
@@ -169,6 +172,41 @@ async fn releases_and_feed(ctx: &OrgContext, state: &AppState) -> anyhow::Result
     Ok(())
 }
 
+/// Undoes the 2024 → 2026 upgrade, timed, and checks the live catalogue is
+/// release 2024 again.
+async fn timed_undo(
+    ctx: &OrgContext,
+    state: &AppState,
+    upgrade: &ImportSummary,
+) -> anyhow::Result<()> {
+    let Some(id) = upgrade.import_id else {
+        bail!("the upgrade was not recorded");
+    };
+    let started = Instant::now();
+    let undone = import_history::undo(ctx, state, id, false)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "   undo of the 2026 import: {} reverted, {} deleted, {} restored in {:.2} s",
+        undone.reverted,
+        undone.deleted,
+        undone.restored,
+        started.elapsed().as_secs_f64()
+    );
+    let (from, to) = (
+        ReleaseName::parse("2024").map_err(|e| anyhow::anyhow!("{}", e.message))?,
+        ChangelogEnd::Live,
+    );
+    let left = changelog::compute(ctx, state, &from, &to)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .counts;
+    if (left.added, left.removed, left.changed) != (0, 0, 0) {
+        bail!("after the undo the catalogue differs from release 2024: {left:?}");
+    }
+    Ok(())
+}
+
 /// Codes in the import that follows single edits.
 const EDITED_IMPORT: usize = 3_000;
 const SINGLE_EDITS: usize = 200;
@@ -259,7 +297,7 @@ async fn timed_import(
     file: &[u8],
     name: &str,
     delete_missing: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ImportSummary> {
     let started = Instant::now();
     let report = codes::import::import(
         ctx,
@@ -289,5 +327,5 @@ async fn timed_import(
         s.deleted,
         s.unchanged
     );
-    Ok(())
+    Ok(s)
 }

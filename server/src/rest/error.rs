@@ -36,6 +36,10 @@ pub struct ErrorDetails {
     /// The bad rows of an import, by line (the header is line 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows: Option<Vec<app::model::codes::RowError>>,
+    /// The codes that changed after an import and stop its undo (the
+    /// first 100, in code order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<app::model::codes::ChangedSince>>,
 }
 
 /// An error on its way out as JSON, with the status of its code (or, for a
@@ -46,6 +50,7 @@ pub struct ApiError {
     status: StatusCode,
     error: AppError,
     rows: Option<Vec<app::model::codes::RowError>>,
+    codes: Option<Vec<app::model::codes::ChangedSince>>,
 }
 
 impl ApiError {
@@ -54,6 +59,7 @@ impl ApiError {
             status,
             error,
             rows: None,
+            codes: None,
         }
     }
 
@@ -96,8 +102,14 @@ impl From<AppError> for ApiError {
 
 impl From<backend::Error> for ApiError {
     fn from(e: backend::Error) -> Self {
+        let codes = match &e {
+            backend::Error::ChangedSince { named, .. } => Some(named.clone()),
+            _ => None,
+        };
         // The request id is in the log line of the request's span.
-        e.into_app_error(None).into()
+        let mut error: Self = e.into_app_error(None).into();
+        error.codes = codes;
+        error
     }
 }
 
@@ -153,12 +165,14 @@ impl IntoResponse for ApiError {
             status,
             error,
             rows,
+            codes,
         } = self;
-        let details = match (&error.field, &rows) {
-            (None, None) => None,
+        let details = match (&error.field, &rows, &codes) {
+            (None, None, None) => None,
             _ => Some(ErrorDetails {
                 field: error.field.clone(),
                 rows,
+                codes,
             }),
         };
         let body =

@@ -1,30 +1,35 @@
 //! `POST /api/v1/codes/import`: a CSV file of codes as the body, imported
 //! by the same service as the browser's upload and `server import`: an
-//! upsert, all or nothing, with a dry run and delete-missing.
+//! upsert, all or nothing, with a dry run and delete-missing. Each import
+//! that writes is recorded: `GET /api/v1/imports` lists them, and
+//! `POST /api/v1/imports/{import_id}/undo` undoes one as a single step.
 use app::backend::codes::import::{self, ImportOptions};
-use app::backend::codes::import_slots;
+use app::backend::codes::{import_history, import_slots};
 use app::backend::{AppState, OrgContext};
-use app::model::codes::ImportSummary;
-use app::model::Permission;
+use app::model::codes::{ImportOut, ImportSummary, UndoOut};
+use app::model::{ImportId, Permission};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse as _, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use utoipa::{IntoParams, OpenApi};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::{ApiBytes, ApiError, ApiQuery, MAX_IMPORT_BYTES};
+use super::{ApiBytes, ApiError, ApiPath, ApiQuery, MAX_IMPORT_BYTES};
 use crate::state::ServerState;
 
 pub fn router() -> Router<ServerState> {
-    Router::new().route(
-        "/api/v1/codes/import",
-        post(import_codes).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
-    )
+    Router::new()
+        .route(
+            "/api/v1/codes/import",
+            post(import_codes).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/api/v1/imports", get(list_imports))
+        .route("/api/v1/imports/{import_id}/undo", post(undo_import))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(import_codes))]
+#[openapi(paths(import_codes, list_imports, undo_import))]
 struct Doc;
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -89,4 +94,79 @@ async fn import_codes(
         Some(summary) if report.errors.is_empty() => Ok(Json(summary).into_response()),
         _ => Err(ApiError::bad_rows(report.errors)),
     }
+}
+
+/// A page of the import history, newest first (50 at most).
+#[derive(Serialize, ToSchema)]
+pub struct ImportList {
+    items: Vec<ImportOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportListParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/imports",
+    tag = "import and export",
+    summary = "List imports",
+    description = "Every import that wrote (dry runs are not recorded), newest first: who ran \
+it and when, its counts, and whether it was undone.",
+    params(ImportListParams),
+    responses(
+        (status = 200, description = "A page of imports.", body = ImportList),
+        (status = 422, description = "The cursor is not valid.", body = super::ErrorBody),
+    ),
+)]
+async fn list_imports(
+    ctx: OrgContext,
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ImportListParams>,
+) -> Result<Json<ImportList>, ApiError> {
+    let page = import_history::list(&ctx, &state, params.cursor.as_deref()).await?;
+    Ok(Json(ImportList {
+        items: page.imports,
+        next_cursor: page.next,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UndoParams {
+    /// Say what undoing it would do (or what stops it), change nothing.
+    dry_run: Option<bool>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/{import_id}/undo",
+    tag = "import and export",
+    summary = "Undo an import",
+    description = "One new version per code the import touched, giving back the code as it was \
+before (codes it created are deleted, codes it deleted restored), in one transaction; audited, \
+one webhook event per code. Refused (409, the codes in `details.codes`) when any of those codes \
+changed after the import, and when the import was undone already. With `dry_run` the answer \
+says what it would do, or names the codes that stop it, and nothing changes. Managers and \
+above; keys with `codes:write`.",
+    params(("import_id" = ImportId, Path, description = "The import's id."), UndoParams),
+    responses(
+        (status = 200, description = "What was undone (or, with `dry_run`, would be).", body = UndoOut),
+        (status = 404, description = "No such import in the organization.", body = super::ErrorBody),
+        (status = 409, description = "Codes changed after the import (named in `details.codes`), or it was undone already; nothing changed.", body = super::ErrorBody),
+    ),
+)]
+async fn undo_import(
+    ctx: OrgContext,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<ImportId>,
+    ApiQuery(params): ApiQuery<UndoParams>,
+) -> Result<Json<UndoOut>, ApiError> {
+    let dry_run = params.dry_run.unwrap_or(false);
+    Ok(Json(import_history::undo(&ctx, &state, id, dry_run).await?))
 }

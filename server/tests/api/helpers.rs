@@ -355,6 +355,7 @@ pub struct RestError {
 pub struct RestErrorDetails {
     pub field: Option<String>,
     pub rows: Option<Vec<RowError>>,
+    pub codes: Option<Vec<app::model::codes::ChangedSince>>,
 }
 
 impl RestError {

@@ -18,6 +18,7 @@ mod code_files;
 mod code_search;
 mod codes;
 mod helpers;
+mod import_undo;
 mod invitations;
 mod jobs;
 mod least_privilege;

@@ -115,6 +115,14 @@ async fn an_organization_sees_none_of_another_organizations_rows() {
             )
             .await;
         assert!(comment.status().is_success());
+        let imported = app
+            .import_csv(
+                client,
+                b"code,description,category\nB01,Varicella,Infectious\n".to_vec(),
+                "file_name=tenancy.csv",
+            )
+            .await;
+        assert!(imported.status().is_success());
         let release = app
             .call(client, "releases/cut", &[("name", "tenancy".into())])
             .await;

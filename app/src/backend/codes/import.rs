@@ -5,11 +5,10 @@
 //! nothing: one bad row and nothing is written. The writes are a handful of
 //! bulk statements, whatever the number of rows.
 use crate::model::audit::AuditAction;
-use crate::model::CodeId;
+use crate::model::{CodeId, ImportId};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::Read as _;
-use uuid::Uuid;
 
 use super::import_slots::{with_retry_after, ImportSlot};
 use super::versions::snapshot;
@@ -18,7 +17,7 @@ use crate::backend::outbox::{self, EventType};
 use crate::backend::{limits, spreadsheet, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{
     ChangeType, CodeContent, CodeValue, Diff, ImportPhase, ImportProgress, ImportReport,
-    ImportSummary, ImportUpdate, RowError, Severity,
+    ImportSummary, ImportUpdate, RowError, Severity, MAX_CHANGE_COMMENT_LEN,
 };
 use crate::model::Permission;
 
@@ -416,7 +415,9 @@ pub async fn import_with_progress(
     .await?;
     let total = rows.len() as u64;
     let plan = plan(existing, rows, options.delete_missing);
+    let id = ImportId::new_v4();
     let summary = ImportSummary {
+        import_id: (!options.dry_run).then_some(id),
         dry_run: options.dry_run,
         rows: total,
         created: plan.creates.len() as u64,
@@ -425,7 +426,7 @@ pub async fn import_with_progress(
         deleted: plan.deletes.len() as u64,
         unchanged: plan.unchanged,
     };
-    apply(&mut tx, plan, &options, &summary, progress).await?;
+    apply(&mut tx, id, plan, &options, &summary, progress).await?;
     if options.dry_run {
         // Everything was written and checked; none of it is kept.
         drop(tx);
@@ -440,17 +441,17 @@ pub async fn import_with_progress(
 
 /// The rows of `code_versions` to write, column by column.
 #[derive(Default)]
-struct VersionColumns {
+pub(super) struct VersionColumns {
     code_ids: Vec<CodeId>,
     versions: Vec<i32>,
     changes: Vec<&'static str>,
     snapshots: Vec<serde_json::Value>,
     diffs: Vec<Option<serde_json::Value>>,
-    events: Vec<(EventType, serde_json::Value)>,
+    pub(super) events: Vec<(EventType, serde_json::Value)>,
 }
 
 impl VersionColumns {
-    fn push(
+    pub(super) fn push(
         &mut self,
         id: CodeId,
         version: i32,
@@ -480,6 +481,7 @@ impl VersionColumns {
 
 async fn apply(
     tx: &mut OrgTx,
+    id: ImportId,
     plan: Plan,
     options: &ImportOptions,
     summary: &ImportSummary,
@@ -536,11 +538,13 @@ async fn apply(
     for (id, based_on, content) in &plan.deletes {
         versions.push(*id, based_on + 1, ChangeType::Delete, content, None);
     }
-    insert_versions(tx, &versions, &options.file_name).await?;
+    record(tx, id, options, summary).await?;
+    let comment = format!("Imported from {}", options.file_name);
+    insert_versions(tx, &versions, &comment, Some(id)).await?;
     outbox::enqueue_many(tx, versions.events).await?;
     audit::record(
         tx,
-        AuditEvent::new(AuditAction::CodesImported, "import", Uuid::new_v4()).after(json!({
+        AuditEvent::new(AuditAction::CodesImported, "import", id).after(json!({
             "file_name": options.file_name,
             "delete_missing": options.delete_missing,
             "summary": summary,
@@ -550,9 +554,40 @@ async fn apply(
     Ok(())
 }
 
+/// Records the import as one operation, to list and undo.
+async fn record(
+    tx: &mut OrgTx,
+    id: ImportId,
+    options: &ImportOptions,
+    summary: &ImportSummary,
+) -> Result<()> {
+    let actor = tx.actor();
+    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    sqlx::query(
+        "insert into imports (organization_id, id, file_name, delete_missing, rows, created,
+                              updated, restored, deleted, unchanged, created_by_kind, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(tx.org_id())
+    .bind(id)
+    .bind(&options.file_name)
+    .bind(options.delete_missing)
+    .bind(count(summary.rows))
+    .bind(count(summary.created))
+    .bind(count(summary.updated))
+    .bind(count(summary.restored))
+    .bind(count(summary.deleted))
+    .bind(count(summary.unchanged))
+    .bind(actor.kind())
+    .bind(actor.id())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// A bulk statement found a code at another version than planned: someone
 /// changed it while the file was being read.
-fn moved_on() -> Error {
+pub(super) fn moved_on() -> Error {
     Error::Conflict {
         field: None,
         message: "Codes changed while the file was being imported. Nothing was written; import \
@@ -673,17 +708,23 @@ async fn delete_codes(tx: &mut OrgTx, deletes: &[(CodeId, i32, CodeContent)]) ->
     Ok(())
 }
 
-async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) -> Result<()> {
+/// Writes the versions, each with `comment`, tagged with the import that
+/// wrote them, if one did.
+pub(super) async fn insert_versions(
+    tx: &mut OrgTx,
+    v: &VersionColumns,
+    comment: &str,
+    import_id: Option<ImportId>,
+) -> Result<()> {
     if v.code_ids.is_empty() {
         return Ok(());
     }
     let actor = tx.actor();
-    let comment = format!("Imported from {file_name}");
-    let comment: String = comment.chars().take(1000).collect();
+    let comment: String = comment.chars().take(MAX_CHANGE_COMMENT_LEN).collect();
     sqlx::query(
         "insert into code_versions (organization_id, code_id, version, change, snapshot, diff,
-                                    comment, actor_kind, actor_id)
-         select $1, code_id, version, change::code_change, snapshot, diff, $7, $8, $9
+                                    comment, actor_kind, actor_id, import_id)
+         select $1, code_id, version, change::code_change, snapshot, diff, $7, $8, $9, $10
          from unnest($2::uuid[], $3::int[], $4::text[], $5::jsonb[], $6::jsonb[])
               as r (code_id, version, change, snapshot, diff)",
     )
@@ -696,6 +737,7 @@ async fn insert_versions(tx: &mut OrgTx, v: &VersionColumns, file_name: &str) ->
     .bind(comment)
     .bind(actor.kind())
     .bind(actor.id())
+    .bind(import_id)
     .execute(tx.conn())
     .await?;
     Ok(())

@@ -7,6 +7,7 @@ pub mod comments;
 pub mod export;
 pub mod feed;
 pub mod import;
+pub mod import_history;
 pub mod import_slots;
 mod list;
 pub mod search;

@@ -222,7 +222,12 @@ fn Summary(summary: ImportSummary) -> impl IntoView {
             <dl class="values">
                 {rows.into_iter().map(|(label, n)| view! { <dt>{label}</dt><dd>{n}</dd> }).collect_view()}
             </dl>
-            <p><a href="/codes">"See the codes"</a></p>
+            <p>
+                <a href="/codes">"See the codes"</a>
+                {summary.import_id.map(|id| view! {
+                    " · " <a href=format!("/codes/imports/{id}")>"Undo this import"</a>
+                })}
+            </p>
         </section>
     }
 }

@@ -54,6 +54,7 @@ fn Actions(viewer: Viewer, filter: Memo<CodeFilter>) -> impl IntoView {
             {viewer.can(Permission::WriteCodes).then(|| view! { <a href="/codes/new" class="button">"New code"</a> })}
             {bulk.then(|| view! {
                 <a href="/codes/import" class="button">"Import"</a>
+                <a href="/codes/imports">"Import history"</a>
                 // Files, not pages: `rel=external` keeps the router from
                 // handling them as a code id.
                 <a href=move || export("csv") rel="external" download>"Export CSV"</a>

@@ -1,17 +1,20 @@
 //! The codes area: the list (`/codes`), a new code (`/codes/new`), a code
-//! with its edit form, history and comments (`/codes/:id`), and the file
-//! import (`/codes/import`). Links and buttons follow the role from
+//! with its edit form, history and comments (`/codes/:id`), the file
+//! import (`/codes/import`) and the import history with undo
+//! (`/codes/imports`). Links and buttons follow the role from
 //! `model::roles`, the same matrix the server enforces.
 mod actions;
 mod detail;
 pub mod diff;
 mod history;
 mod import;
+mod imports;
 mod list;
 mod new;
 
 pub use detail::CodePage;
 pub use import::ImportCodesPage;
+pub use imports::{ImportsPage, UndoImportPage};
 pub use list::CodesPage;
 pub use new::NewCodePage;
 
