@@ -12,7 +12,8 @@ use crate::model::codes::{encode_query_value, ImportOut, ImportPage, UndoOut};
 use crate::model::{AppError, ImportId, Permission};
 use crate::ui::actions::form_action;
 use crate::ui::components::{
-    action_error, item_load_error, DataTable, DateTime, FormError, Loaded, NotFound, SubmitButton,
+    action_error, item_load_error, DataTable, DateTime, FormError, LoadError, NotFound,
+    SubmitButton,
 };
 use crate::ui::resource::page_resource;
 
@@ -29,9 +30,16 @@ pub fn ImportsPage() -> impl IntoView {
             <p class="lead">
                 "Every import that wrote codes, newest first. A manager can undo one as a single step, as long as none of its codes changed after it."
             </p>
-            <Loaded resource=page let:page>
-                <ImportTable page first=cursor.get_untracked().is_none()/>
-            </Loaded>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let can_undo = Viewer::load().await.can(Permission::UndoImports);
+                    let first = cursor.get_untracked().is_none();
+                    match page.await {
+                        Ok(page) => view! { <ImportTable page first can_undo/> }.into_any(),
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    }
+                })}
+            </Transition>
         </main>
     }
 }
@@ -45,7 +53,7 @@ fn actor_name(import: &ImportOut) -> String {
 }
 
 #[component]
-fn ImportTable(page: ImportPage, first: bool) -> impl IntoView {
+fn ImportTable(page: ImportPage, first: bool, can_undo: bool) -> impl IntoView {
     let pager = view! {
         <nav aria-label="Import history pages" class="pager">
             {(!first).then(|| view! { <a href="/codes/imports">"Newest imports"</a> })}
@@ -61,10 +69,11 @@ fn ImportTable(page: ImportPage, first: bool) -> impl IntoView {
             let by = actor_name(&import);
             let state = match &import.undone {
                 Some(undone) => view! { "Undone " <DateTime at=undone.at/> }.into_any(),
-                None => view! {
+                None if can_undo => view! {
                     <a href=format!("/codes/imports/{}", import.id) aria-label=format!("Undo the import of {}", import.file_name)>"Undo…"</a>
                 }
                 .into_any(),
+                None => "—".into_any(),
             };
             view! {
                 <tr data-import=import.id.to_string()>
