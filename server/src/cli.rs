@@ -376,6 +376,9 @@ async fn import_codes(
         s.unchanged,
         started.elapsed().as_secs_f64()
     );
+    if let Some(id) = s.import_id {
+        println!("import {id} (undo: POST /api/v1/imports/{id}/undo, or the import history page)");
+    }
     Ok(())
 }
 

@@ -235,14 +235,7 @@ async fn an_undo_after_a_later_edit_is_refused_names_the_code_and_changes_nothin
         "",
     )
     .await;
-    let gone = code_named(&api, "C02").await;
-    let deleted = api
-        .request(Method::DELETE, &format!("/api/v1/codes/{}", gone.id))
-        .header(header::IF_MATCH, "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    api.delete_code(&code_named(&api, "C02").await).await;
     let second = api
         .import_bytes(
             csv(&[
@@ -318,14 +311,7 @@ async fn an_undo_restores_what_the_import_deleted_and_deletes_what_it_brought_ba
     let org = app.org_id_of(&api.user.email).await;
     api.import_bytes(csv(&["A00,Cholera,Infectious", "C02,Gone,Old"]), "")
         .await;
-    let gone = code_named(&api, "C02").await;
-    let deleted = api
-        .request(Method::DELETE, &format!("/api/v1/codes/{}", gone.id))
-        .header(header::IF_MATCH, "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), StatusCode::OK);
+    api.delete_code(&code_named(&api, "C02").await).await;
     let before = live_catalogue(&app, org).await;
     let second = api
         .import_bytes(

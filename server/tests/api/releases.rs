@@ -67,13 +67,7 @@ async fn a_release_holds_every_live_code_at_its_version_and_keeps_it_after_chang
     let kept = api.create_code("S72.0", "Fracture of neck of femur").await;
     let deleted = api.create_code("A00", "Cholera").await;
     let gone = api.create_code("B99", "Removed before the release").await;
-    let removed = api
-        .request(Method::DELETE, &format!("/api/v1/codes/{}", gone.id))
-        .header(header::IF_MATCH, "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(removed.status(), StatusCode::OK);
+    api.delete_code(&gone).await;
 
     let response = api.cut("2026.1").await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -93,13 +87,7 @@ async fn a_release_holds_every_live_code_at_its_version_and_keeps_it_after_chang
         .await
         .unwrap();
     assert_eq!(edited.status(), StatusCode::OK);
-    let removed = api
-        .request(Method::DELETE, &format!("/api/v1/codes/{}", deleted.id))
-        .header(header::IF_MATCH, "\"1\"")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(removed.status(), StatusCode::OK);
+    api.delete_code(&deleted).await;
 
     let page: Page<ReleasedCodeOut> = body_of(api.get("/api/v1/releases/2026.1/codes").await).await;
     let held: Vec<(&str, &str, i32)> = page

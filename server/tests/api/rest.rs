@@ -228,6 +228,20 @@ impl Api {
         );
         body_of(response).await
     }
+
+    /// Deletes a code at its version, or fails the test.
+    pub async fn delete_code(&self, code: &CodeOut) {
+        let response = self
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/codes/{}", code.id),
+            )
+            .header(header::IF_MATCH, format!("\"{}\"", code.version))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{}", code.content.code);
+    }
 }
 
 /// The status and the uniform error body of a refused request.

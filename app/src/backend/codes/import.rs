@@ -12,12 +12,13 @@ use std::io::Read as _;
 
 use super::import_slots::{with_retry_after, ImportSlot};
 use super::versions::snapshot;
+use super::ContentColumns;
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox::{self, EventType};
 use crate::backend::{limits, spreadsheet, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::codes::{
-    ChangeType, CodeContent, CodeValue, Diff, ImportPhase, ImportProgress, ImportReport,
-    ImportSummary, ImportUpdate, RowError, Severity, MAX_CHANGE_COMMENT_LEN,
+    ChangeType, CodeContent, Diff, ImportPhase, ImportProgress, ImportReport, ImportSummary,
+    ImportUpdate, RowError, Severity, MAX_CHANGE_COMMENT_LEN,
 };
 use crate::model::Permission;
 
@@ -291,24 +292,15 @@ impl<'a> LineCounter<'a> {
 #[derive(sqlx::FromRow)]
 struct Existing {
     id: CodeId,
-    code: String,
-    description: String,
-    category: String,
-    severity: Severity,
-    active: bool,
+    #[sqlx(flatten)]
+    stored: ContentColumns,
     version: i32,
     deleted: bool,
 }
 
 impl Existing {
     fn content(&self) -> CodeContent {
-        CodeContent {
-            code: CodeValue::from_stored(self.code.clone()),
-            description: self.description.clone(),
-            category: self.category.clone(),
-            severity: self.severity,
-            active: self.active,
-        }
+        self.stored.content()
     }
 }
 
@@ -333,7 +325,7 @@ struct Plan {
 fn plan(existing: Vec<Existing>, rows: Vec<FileRow>, delete_missing: bool) -> Plan {
     let mut by_key: HashMap<String, Existing> = existing
         .into_iter()
-        .map(|e| (e.code.to_uppercase(), e))
+        .map(|e| (e.stored.code.to_uppercase(), e))
         .collect();
     let mut plan = Plan::default();
     for row in rows {
@@ -343,10 +335,10 @@ fn plan(existing: Vec<Existing>, rows: Vec<FileRow>, delete_missing: bool) -> Pl
         };
         let mut content = row.content;
         if !row.severity_given {
-            content.severity = current.severity;
+            content.severity = current.stored.severity;
         }
         if !row.active_given {
-            content.active = current.active;
+            content.active = current.stored.active;
         }
         let diff = content.diff_from(&current.content());
         let change = Change {
@@ -511,7 +503,7 @@ async fn apply(
         versions.push(*id, 1, ChangeType::Create, content, None);
     }
     wrote(plan.creates.len());
-    change_codes(tx, &plan.updates, false).await?;
+    write_states(tx, &live_states(&plan.updates)).await?;
     wrote(plan.updates.len());
     for c in &plan.updates {
         versions.push(
@@ -522,7 +514,7 @@ async fn apply(
             Some(&c.diff),
         );
     }
-    change_codes(tx, &plan.restores, true).await?;
+    write_states(tx, &live_states(&plan.restores)).await?;
     wrote(plan.restores.len());
     for c in &plan.restores {
         versions.push(
@@ -554,6 +546,22 @@ async fn apply(
     Ok(())
 }
 
+/// The file's name as the history shows it: printable, at most 200
+/// characters, `upload.csv` when the caller gave none.
+fn recorded_name(file_name: &str) -> String {
+    let name: String = file_name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if name.trim().is_empty() {
+        "upload.csv".to_owned()
+    } else {
+        name.trim().to_owned()
+    }
+}
+
 /// Records the import as one operation, to list and undo.
 async fn record(
     tx: &mut OrgTx,
@@ -570,7 +578,7 @@ async fn record(
     )
     .bind(tx.org_id())
     .bind(id)
-    .bind(&options.file_name)
+    .bind(recorded_name(&options.file_name))
     .bind(options.delete_missing)
     .bind(count(summary.rows))
     .bind(count(summary.created))
@@ -587,7 +595,7 @@ async fn record(
 
 /// A bulk statement found a code at another version than planned: someone
 /// changed it while the file was being read.
-pub(super) fn moved_on() -> Error {
+fn moved_on() -> Error {
     Error::Conflict {
         field: None,
         message: "Codes changed while the file was being imported. Nothing was written; import \
@@ -644,38 +652,62 @@ async fn insert_codes(tx: &mut OrgTx, creates: &[CodeContent]) -> Result<Vec<Cod
     Ok(ids)
 }
 
-/// Writes new content to existing codes, each at the version planned;
-/// `undelete` for restores.
-async fn change_codes(tx: &mut OrgTx, changes: &[Change], undelete: bool) -> Result<()> {
-    if changes.is_empty() {
+/// A code's next content, and whether it is deleted after, to write at
+/// the version it must still be at.
+pub(super) struct NextState<'a> {
+    pub id: CodeId,
+    pub based_on: i32,
+    pub content: &'a CodeContent,
+    pub deleted: bool,
+}
+
+/// The next states of changed codes that stay (or come back) live.
+fn live_states(changes: &[Change]) -> Vec<NextState<'_>> {
+    changes
+        .iter()
+        .map(|c| NextState {
+            id: c.id,
+            based_on: c.based_on,
+            content: &c.content,
+            deleted: false,
+        })
+        .collect()
+}
+
+/// Writes each code's next state in one statement; when any code is not
+/// at the version planned any more, nothing is written.
+pub(super) async fn write_states<'a>(tx: &mut OrgTx, states: &[NextState<'a>]) -> Result<()> {
+    if states.is_empty() {
         return Ok(());
     }
     let actor = tx.actor();
+    let column = |f: fn(&NextState<'a>) -> &'a str| states.iter().map(f).collect::<Vec<_>>();
     let changed = sqlx::query(
         "update codes c
          set code = r.code, description = r.description, category = r.category,
              severity = r.severity::code_severity, active = r.active, version = c.version + 1,
-             updated_at = now(), updated_by_kind = $9, updated_by = $10,
-             deleted_at = case when $11 then null else c.deleted_at end
-         from unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
-              as r (id, based_on, code, description, category, severity, active)
+             updated_at = now(), updated_by_kind = $10, updated_by = $11,
+             deleted_at = case when r.deleted then coalesce(c.deleted_at, now()) end
+         from unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::bool[], $9::bool[])
+              as r (id, based_on, code, description, category, severity, active, deleted)
          where c.organization_id = $1 and c.id = r.id and c.version = r.based_on",
     )
     .bind(tx.org_id())
-    .bind(changes.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.based_on).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.content.code.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.content.description.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.content.category.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.content.severity.as_str()).collect::<Vec<_>>())
-    .bind(changes.iter().map(|c| c.content.active).collect::<Vec<_>>())
+    .bind(states.iter().map(|s| s.id).collect::<Vec<_>>())
+    .bind(states.iter().map(|s| s.based_on).collect::<Vec<_>>())
+    .bind(column(|s| s.content.code.as_str()))
+    .bind(column(|s| s.content.description.as_str()))
+    .bind(column(|s| s.content.category.as_str()))
+    .bind(column(|s| s.content.severity.as_str()))
+    .bind(states.iter().map(|s| s.content.active).collect::<Vec<_>>())
+    .bind(states.iter().map(|s| s.deleted).collect::<Vec<_>>())
     .bind(actor.kind())
     .bind(actor.id())
-    .bind(undelete)
     .execute(tx.conn())
     .await?
     .rows_affected();
-    if changed != changes.len() as u64 {
+    if changed != states.len() as u64 {
         return Err(moved_on());
     }
     Ok(())
@@ -921,6 +953,14 @@ mod tests {
         assert_eq!(errors[0].line, 2);
         assert!(errors[0].message.contains("UTF-8"));
         assert_eq!(errors_of("code,description,colour\nA,b,c\n")[0].line, 1);
+    }
+
+    #[test]
+    fn the_recorded_name_is_printable_short_and_never_empty() {
+        assert_eq!(recorded_name(""), "upload.csv");
+        assert_eq!(recorded_name(" \n\t"), "upload.csv");
+        assert_eq!(recorded_name(" codes\u{7}.csv "), "codes.csv");
+        assert_eq!(recorded_name(&"é".repeat(300)).chars().count(), 200);
     }
 
     #[test]

@@ -8,16 +8,17 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::import::{insert_versions, moved_on, VersionColumns};
+use super::import::{insert_versions, write_states, NextState, VersionColumns};
 use super::versions::content_from;
+use super::ContentColumns;
 use crate::backend::actor::ActorKind;
 use crate::backend::audit::{self, AuditEvent};
 use crate::backend::outbox;
 use crate::backend::{limits, AppState, Error, OrgContext, OrgTx, Result};
 use crate::model::audit::AuditAction;
 use crate::model::codes::{
-    ActorOut, ChangeType, ChangedSince, CodeContent, CodeValue, ImportOut, ImportPage, Severity,
-    UndoOut, UndoneOut, IMPORTS_PAGE_SIZE, MAX_NAMED_CHANGES,
+    ActorOut, ChangeType, ChangedSince, CodeContent, CodeValue, ImportOut, ImportPage, UndoOut,
+    UndoneOut, IMPORTS_PAGE_SIZE, MAX_NAMED_CHANGES,
 };
 use crate::model::{CodeId, ImportId, Permission};
 
@@ -198,27 +199,12 @@ async fn find(tx: &mut OrgTx, id: ImportId, lock: bool) -> Result<ImportOut> {
 struct TouchedRow {
     id: CodeId,
     imported_version: i32,
-    code: String,
-    description: String,
-    category: String,
-    severity: Severity,
-    active: bool,
+    #[sqlx(flatten)]
+    stored: ContentColumns,
     version: i32,
     deleted: bool,
     /// The version before the import's; none when the import created it.
     before: Option<serde_json::Value>,
-}
-
-impl TouchedRow {
-    fn content(&self) -> CodeContent {
-        CodeContent {
-            code: CodeValue::from_stored(self.code.clone()),
-            description: self.description.clone(),
-            category: self.category.clone(),
-            severity: self.severity,
-            active: self.active,
-        }
-    }
 }
 
 /// One code given back its state before the import.
@@ -253,14 +239,14 @@ fn plan(touched: Vec<TouchedRow>) -> Result<UndoPlan> {
             if plan.changed_since.len() < MAX_NAMED_CHANGES {
                 plan.changed_since.push(ChangedSince {
                     id: row.id,
-                    code: CodeValue::from_stored(row.code.clone()),
+                    code: CodeValue::from_stored(row.stored.code.clone()),
                     imported_version: row.imported_version,
                     version: row.version,
                 });
             }
             continue;
         }
-        let current = row.content();
+        let current = row.stored.content();
         // A code the import created was not there before: it goes again.
         let (content, deleted) = match &row.before {
             Some(before) => (
@@ -326,7 +312,7 @@ pub async fn undo(
             count: out.changed_since_count,
         });
     }
-    write(&mut tx, &out.import, plan.reversals).await?;
+    write(&mut tx, &out, &plan.reversals).await?;
     let import = find(&mut tx, id, false).await?;
     tx.commit().await?;
     tracing::info!(
@@ -376,26 +362,29 @@ async fn touched(tx: &mut OrgTx, id: ImportId) -> Result<Vec<TouchedRow>> {
 
 /// Writes the reversals (codes, versions, events), marks the import undone
 /// and audits it.
-async fn write(tx: &mut OrgTx, import: &ImportOut, reversals: Vec<Reversal>) -> Result<()> {
-    let restored = reversals
-        .iter()
-        .filter(|r| r.change == ChangeType::Restore)
-        .count() as i64;
-    let deleted = reversals
-        .iter()
-        .filter(|r| r.change == ChangeType::Delete)
-        .count() as i64;
-    if restored > deleted {
-        limits::reserve_codes(tx, restored - deleted).await?;
+async fn write(tx: &mut OrgTx, undo: &UndoOut, reversals: &[Reversal]) -> Result<()> {
+    let growth = undo.restored as i64 - undo.deleted as i64;
+    if growth > 0 {
+        limits::reserve_codes(tx, growth).await?;
     } else {
-        limits::release_codes(tx, deleted - restored).await?;
+        limits::release_codes(tx, -growth).await?;
     }
-    revert_codes(tx, &reversals).await?;
+    let states: Vec<NextState<'_>> = reversals
+        .iter()
+        .map(|r| NextState {
+            id: r.id,
+            based_on: r.based_on,
+            content: &r.content,
+            deleted: r.deleted,
+        })
+        .collect();
+    write_states(tx, &states).await?;
     let mut versions = VersionColumns::default();
-    for r in &reversals {
+    for r in reversals {
         let diff = (r.change != ChangeType::Delete).then(|| r.content.diff_from(&r.current));
         versions.push(r.id, r.based_on + 1, r.change, &r.content, diff.as_ref());
     }
+    let import = &undo.import;
     let comment = format!("Undid the import of {}", import.file_name);
     insert_versions(tx, &versions, &comment, None).await?;
     outbox::enqueue_many(tx, std::mem::take(&mut versions.events)).await?;
@@ -414,56 +403,12 @@ async fn write(tx: &mut OrgTx, import: &ImportOut, reversals: Vec<Reversal>) -> 
         tx,
         AuditEvent::new(AuditAction::CodesImportUndone, "import", import.id).after(json!({
             "file_name": import.file_name,
-            "reverted": reversals.len() as i64 - restored - deleted,
-            "deleted": deleted,
-            "restored": restored,
+            "reverted": undo.reverted,
+            "deleted": undo.deleted,
+            "restored": undo.restored,
         })),
     )
     .await?;
-    Ok(())
-}
-
-/// Gives each code its content and deleted state from before the import,
-/// at the version planned (the rows are locked, so each still is).
-async fn revert_codes(tx: &mut OrgTx, reversals: &[Reversal]) -> Result<()> {
-    if reversals.is_empty() {
-        return Ok(());
-    }
-    let actor = tx.actor();
-    let column = |f: fn(&Reversal) -> &str| reversals.iter().map(f).collect::<Vec<_>>();
-    let changed = sqlx::query(
-        "update codes c
-         set code = r.code, description = r.description, category = r.category,
-             severity = r.severity::code_severity, active = r.active, version = c.version + 1,
-             updated_at = now(), updated_by_kind = $10, updated_by = $11,
-             deleted_at = case when r.deleted then coalesce(c.deleted_at, now()) end
-         from unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::bool[], $9::bool[])
-              as r (id, based_on, code, description, category, severity, active, deleted)
-         where c.organization_id = $1 and c.id = r.id and c.version = r.based_on",
-    )
-    .bind(tx.org_id())
-    .bind(reversals.iter().map(|r| r.id).collect::<Vec<_>>())
-    .bind(reversals.iter().map(|r| r.based_on).collect::<Vec<_>>())
-    .bind(column(|r| r.content.code.as_str()))
-    .bind(column(|r| r.content.description.as_str()))
-    .bind(column(|r| r.content.category.as_str()))
-    .bind(column(|r| r.content.severity.as_str()))
-    .bind(
-        reversals
-            .iter()
-            .map(|r| r.content.active)
-            .collect::<Vec<_>>(),
-    )
-    .bind(reversals.iter().map(|r| r.deleted).collect::<Vec<_>>())
-    .bind(actor.kind())
-    .bind(actor.id())
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if changed != reversals.len() as u64 {
-        return Err(moved_on());
-    }
     Ok(())
 }
 

@@ -58,7 +58,7 @@ impl Cursor {
 
     pub(super) fn of(code: &CodeRow, sort: SortOrder) -> Self {
         match sort {
-            SortOrder::Code => Cursor::Code(code.code.to_uppercase()),
+            SortOrder::Code => Cursor::Code(code.stored.code.to_uppercase()),
             SortOrder::Updated => Cursor::Updated(code.updated_at, code.id),
         }
     }

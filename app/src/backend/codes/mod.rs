@@ -60,14 +60,33 @@ pub struct CodeInput {
     pub comment: Option<String>,
 }
 
+/// A code's content as the columns of `codes` hold it.
 #[derive(sqlx::FromRow)]
-struct CodeRow {
-    id: CodeId,
+struct ContentColumns {
     code: String,
     description: String,
     category: String,
     severity: Severity,
     active: bool,
+}
+
+impl ContentColumns {
+    fn content(&self) -> CodeContent {
+        CodeContent {
+            code: CodeValue::from_stored(self.code.clone()),
+            description: self.description.clone(),
+            category: self.category.clone(),
+            severity: self.severity,
+            active: self.active,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeRow {
+    id: CodeId,
+    #[sqlx(flatten)]
+    stored: ContentColumns,
     version: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -77,13 +96,7 @@ struct CodeRow {
 
 impl CodeRow {
     fn content(&self) -> CodeContent {
-        CodeContent {
-            code: CodeValue::from_stored(self.code.clone()),
-            description: self.description.clone(),
-            category: self.category.clone(),
-            severity: self.severity,
-            active: self.active,
-        }
+        self.stored.content()
     }
 }
 
