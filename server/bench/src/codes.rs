@@ -315,7 +315,7 @@ async fn timed_import(
         bail!("{name} has bad rows: {:?}", report.errors.first());
     };
     println!(
-        "   {name}{}: {:.2} s — {} created, {} updated, {} deleted, {} unchanged",
+        "   {name}{}: {:.2} s — {} created, {} updated, {} restored, {} deleted, {} unchanged",
         if delete_missing {
             " (delete missing)"
         } else {
@@ -324,6 +324,7 @@ async fn timed_import(
         started.elapsed().as_secs_f64(),
         s.created,
         s.updated,
+        s.restored,
         s.deleted,
         s.unchanged
     );
