@@ -2,9 +2,10 @@
 //! tools venv that `scripts/bootstrap.sh test` makes): generated requests,
 //! valid and not, to every operation; no answer may be a 5xx, and every
 //! answer must match the documented schema and content type.
-use app::model::codes::CommentOut;
+use app::model::codes::{CommentOut, ImportSummary};
 use app::model::members::InvitationOut;
 use app::model::webhooks::{EndpointWithSecret, TestSendOut};
+use reqwest::{header, Method};
 use serde_json::json;
 use std::process::Command;
 
@@ -78,6 +79,20 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
         .await,
     )
     .await;
+    let imported: ImportSummary = body_of(
+        api.request(Method::POST, "/api/v1/codes/import?file_name=schema.csv")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body("code,description,category\nB01,Varicella,Infectious\n")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let import_id = imported.import_id.expect("a recorded import");
+    let release = api
+        .post("/api/v1/releases", json!({"name": "2026.1"}))
+        .await;
+    assert_eq!(release.status().as_u16(), 201);
     let owner_id = app.user_id_of(&api.user.email).await;
     // The run itself goes through an API key with every scope (and room
     // for schemathesis's pace), as an integration would.
@@ -93,7 +108,9 @@ async fn the_api_answers_as_its_openapi_document_says_under_schemathesis() {
              \"path.webhook_id\" = \"{webhook_id}\"\n\
              \"path.delivery_id\" = \"{}\"\n\
              \"path.invitation_id\" = \"{}\"\n\
-             \"path.user_id\" = \"{owner_id}\"\n",
+             \"path.user_id\" = \"{owner_id}\"\n\
+             \"path.import_id\" = \"{import_id}\"\n\
+             \"path.name\" = \"2026.1\"\n",
             comment.id, test.delivery_id, invitation.id,
         ),
     )
