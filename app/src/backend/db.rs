@@ -19,6 +19,34 @@ pub const WORKER_ROLE: &str = "codebook_worker";
 /// A pooled connection idle longer than this is checked before use.
 pub const TRUSTED_IDLE: Duration = Duration::from_secs(30);
 
+/// Begins a transaction with `statement` (a plain `BEGIN` when none), on a
+/// task of its own. sqlx counts a transaction only once PostgreSQL has
+/// answered its `BEGIN`: a request cancelled in that moment (a browser that
+/// navigates away) would hand the connection back to the pool inside a
+/// transaction nobody owns, with that request's settings, and the next
+/// user of the connection would work inside it. On its own task the
+/// `BEGIN` always completes, and a transaction nobody takes is rolled back
+/// as any dropped one is.
+pub async fn begin(
+    pool: &PgPool,
+    statement: Option<String>,
+) -> Result<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    })
+    .await
+    .map_err(|e| {
+        super::Error::Internal(anyhow::anyhow!(
+            "the task beginning a transaction failed: {e}"
+        ))
+    })?;
+    Ok(begun?)
+}
+
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     connect_trusting_idle(url, max_connections, TRUSTED_IDLE).await
 }
@@ -172,12 +200,11 @@ impl OrgTx {
             Plans::Chosen => "",
             Plans::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
         };
-        let tx = pool
-            .begin_with(format!(
-                "begin; select set_config('app.org_id', '{org_id}', true), \
-                 set_config('app.user_id', '{user}', true){plans}"
-            ))
-            .await?;
+        let statement = format!(
+            "begin; select set_config('app.org_id', '{org_id}', true), \
+             set_config('app.user_id', '{user}', true){plans}"
+        );
+        let tx = begin(pool, Some(statement)).await?;
         Ok(Self {
             tx,
             org_id,
@@ -259,10 +286,6 @@ pub async fn begin_as_user(
 ) -> Result<Transaction<'static, Postgres>> {
     // BEGIN and the user in one round trip, as `OrgTx::begin` does (a UUID
     // formatted here, never text from a request).
-    let tx = pool
-        .begin_with(format!(
-            "begin; select set_config('app.user_id', '{user_id}', true)"
-        ))
-        .await?;
-    Ok(tx)
+    let statement = format!("begin; select set_config('app.user_id', '{user_id}', true)");
+    begin(pool, Some(statement)).await
 }

@@ -36,6 +36,7 @@ mod rest_schema;
 mod security;
 mod startup;
 mod tenancy;
+mod transactions;
 mod webhook_deliveries;
 mod webhook_delivery;
 mod webhook_retries;

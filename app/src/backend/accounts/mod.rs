@@ -61,7 +61,7 @@ pub async fn sign_up(state: &AppState, input: SignUpInput, meta: RequestMeta) ->
     drop(conn);
     let password_hash = state.passwords.hash(&input.password).await?;
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = db::begin(&state.pool, None).await?;
     let user_id = UserId::new_v4();
     if state.mode == Mode::Development {
         // Serialize sign-ups so exactly one "first user" can exist.
@@ -284,7 +284,7 @@ pub async fn log_out(state: &AppState, user: &SessionUser, meta: RequestMeta) ->
 /// in the platform audit log.
 pub async fn grant_platform_admin(owner_pool: &sqlx::PgPool, email: &str) -> Result<()> {
     let email = Email::parse(email)?;
-    let mut tx = owner_pool.begin().await?;
+    let mut tx = db::begin(owner_pool, None).await?;
     let user_id: Option<UserId> = sqlx::query_scalar(
         "update users set is_platform_admin = true where email = $1 returning id",
     )

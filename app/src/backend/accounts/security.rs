@@ -103,7 +103,7 @@ pub async fn audit_in_user_orgs(
     meta: &RequestMeta,
     event: AuditEvent,
 ) -> Result<()> {
-    commit_with_audit_in_user_orgs(pool.begin().await?, user_id, actor, meta, event).await
+    commit_with_audit_in_user_orgs(db::begin(pool, None).await?, user_id, actor, meta, event).await
 }
 
 pub async fn list_sessions(pool: &PgPool, user: &SessionUser) -> Result<Vec<SessionOut>> {
@@ -310,7 +310,7 @@ async fn wrong_password(
 /// who has one; the lookup, the link and the mail happen in the job.
 pub async fn request_reset(state: &AppState, email: &str, meta: &RequestMeta) -> Result<()> {
     let email = Email::parse(email)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = db::begin(&state.pool, None).await?;
     throttle::hit_address(
         &mut tx,
         state.mode,
@@ -341,7 +341,7 @@ pub(crate) async fn send_reset_link(runner: &JobContext, job: &PasswordResetJob)
         return Ok(());
     };
     let token = tokens::generate();
-    let mut tx = runner.pool().begin().await?;
+    let mut tx = db::begin(runner.pool(), None).await?;
     sqlx::query(
         "update password_resets set used_at = now() where user_id = $1 and used_at is null",
     )
@@ -385,7 +385,7 @@ pub async fn reset_password(
     throttle::hit_address(&mut conn, state.mode, throttle::RESET_PER_ADDRESS, meta).await?;
     drop(conn);
     let new_hash = state.passwords.hash(&new).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = db::begin(&state.pool, None).await?;
     // Uses the link up and sets the password in one statement, as the
     // owner: the role cannot update password hashes itself.
     let user_id: Option<UserId> = sqlx::query_scalar("select reset_password_with_token($1, $2)")

@@ -171,7 +171,7 @@ async fn insert(conn: &mut PgConnection, e: &PlatformEntry) -> Result<()> {
 
 /// Walks the platform chain up to its head, like an organization's.
 pub async fn verify(pool: &PgPool) -> Result<VerifyReport> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::backend::db::begin(pool, None).await?;
     let (head_seq, head_hash): (i64, Option<Vec<u8>>) =
         sqlx::query_as("select seq, hash from platform_audit_head")
             .fetch_one(&mut *tx)

@@ -421,7 +421,7 @@ pub async fn import_with_progress(
     apply(&mut tx, id, plan, &options, &summary, progress).await?;
     if options.dry_run {
         // Everything was written and checked; none of it is kept.
-        drop(tx);
+        tx.rollback().await?;
     } else {
         tx.commit().await?;
     }

@@ -304,6 +304,7 @@ pub async fn undo(
         changed_since_count: plan.changed_since_count,
     };
     if dry_run {
+        tx.rollback().await?;
         return Ok(out);
     }
     if out.changed_since_count > 0 {

@@ -172,7 +172,7 @@ impl Runner {
         at: DateTime<Utc>,
         error: Option<&str>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = crate::backend::db::begin(self.pool(), None).await?;
         sqlx::query(statement)
             .bind(id)
             .bind(at)
