@@ -250,6 +250,7 @@ test('a CSV file is imported with a progress bar and a summary, and a bad file n
   await expect(summary.getByRole('heading', { name: 'Import done' })).toBeVisible();
   await expect(summary).toContainText('Rows in the file3');
   await expect(summary).toContainText('Created3');
+  await expect(summary.getByRole('link', { name: 'Undo this import' })).toHaveAttribute('href', /^\/codes\/imports\/[0-9a-f-]{36}$/);
   const bar = page.getByRole('progressbar');
   await expect(bar).toBeVisible();
   const max = await bar.getAttribute('max');
@@ -264,6 +265,7 @@ test('a CSV file is imported with a progress bar and a summary, and a bad file n
   await expect(summary.getByRole('heading', { name: 'Dry run: nothing was written' })).toBeVisible();
   await expect(summary).toContainText('Updated1');
   await expect(summary).toContainText('Unchanged2');
+  await expect(summary.getByRole('link', { name: 'Undo this import' })).toHaveCount(0);
 
   // One bad row: nothing is written, and its line is named.
   const bad = `${changed}\nB03,,Infectious,urgent,true\n`;
