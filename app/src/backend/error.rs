@@ -43,6 +43,11 @@ pub enum Error {
     RateLimited(String),
     #[error("This organization has been deactivated. Contact your platform administrator.")]
     OrganizationInactive,
+    /// PostgreSQL broke a deadlock by aborting this transaction (SQLSTATE
+    /// 40P01): nothing of it was written, and running it again goes
+    /// through.
+    #[error("Another change reached the same data at the same moment, so nothing was changed. Try again.")]
+    Deadlock,
     /// The database connection failed (PostgreSQL restarting, a connection
     /// cut while idle): the caller may try again.
     #[error("The database could not be reached. Try again in a moment.")]
@@ -65,7 +70,9 @@ impl Error {
             Error::Unauthenticated => ErrorCode::Unauthenticated,
             Error::Forbidden(_) => ErrorCode::Forbidden,
             Error::NotFound | Error::Gone(_) => ErrorCode::NotFound,
-            Error::Conflict { .. } | Error::ChangedSince { .. } => ErrorCode::Conflict,
+            Error::Conflict { .. } | Error::ChangedSince { .. } | Error::Deadlock => {
+                ErrorCode::Conflict
+            }
             Error::LimitReached(_) => ErrorCode::LimitReached,
             Error::AccountLocked(_) => ErrorCode::AccountLocked,
             Error::InvalidCredentials => ErrorCode::Unauthenticated,
@@ -116,6 +123,10 @@ impl From<AppError> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("40P01")) {
+            tracing::info!(error = %e, "transaction aborted to break a deadlock");
+            return Error::Deadlock;
+        }
         if is_connection_failure(&e) {
             tracing::warn!(error = %e, "database unavailable");
             return Error::Unavailable;
@@ -128,13 +139,7 @@ impl Error {
     /// Whether PostgreSQL broke a deadlock by aborting this transaction
     /// (SQLSTATE 40P01): run again, it goes through.
     pub fn is_deadlock(&self) -> bool {
-        match self {
-            Error::Internal(inner) => matches!(
-                inner.downcast_ref::<sqlx::Error>(),
-                Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01")
-            ),
-            _ => false,
-        }
+        matches!(self, Error::Deadlock)
     }
 }
 

@@ -450,3 +450,55 @@ async fn bad_undo_requests_and_another_organizations_imports_change_nothing() {
         body_of(app.call(&manager, "codes/import_undo", &[("id", id)]).await).await;
     assert_eq!(undone.deleted, 1);
 }
+
+#[tokio::test]
+async fn an_undo_aborted_to_break_a_deadlock_is_a_conflict_that_changes_nothing() {
+    let app = spawn_app().await;
+    let api = Api::owner(&app).await;
+    let org = app.org_id_of(&api.user.email).await;
+    let id = api
+        .import_bytes(
+            csv(&["A00,Cholera,Infectious", "B01,Varicella,Infectious"]),
+            "",
+        )
+        .await
+        .import_id
+        .unwrap();
+    let lock = |code: &'static str| {
+        sqlx::query("select 1 from codes where organization_id = $1 and code = $2 for update")
+            .bind(org)
+            .bind(code)
+    };
+    // Another writer holds B01; the undo locks A00, then waits for B01;
+    // the writer then asks for A00. The undo, waiting longer, is the one
+    // PostgreSQL aborts to break the cycle.
+    let mut writer = app.db.superuser.begin().await.unwrap();
+    lock("B01").execute(&mut *writer).await.unwrap();
+    let close_the_cycle = async {
+        // The undo's statement that locks the import's codes, waiting.
+        let waiting = "select count(*) from pg_stat_activity
+                       where datname = current_database() and wait_event_type = 'Lock'
+                         and query like '%for update of c%'";
+        for _ in 0..1000 {
+            let n: i64 = sqlx::query_scalar(waiting)
+                .fetch_one(&app.db.superuser)
+                .await
+                .unwrap();
+            if n > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        lock("A00").execute(&mut *writer).await.unwrap();
+    };
+    let (undo, ()) = tokio::join!(api.undo(id, false), close_the_cycle);
+    let (status, error) = api_error(undo).await;
+    assert_eq!((status, error.code), (409, ErrorCode::Conflict));
+    assert!(error.message.contains("Try again"), "{}", error.message);
+    writer.rollback().await.unwrap();
+
+    assert!(api.imports().await[0].undone.is_none(), "nothing changed");
+    assert_eq!(live_catalogue(&app, org).await.len(), 2);
+    let again: UndoOut = body_of(api.undo(id, false).await).await;
+    assert_eq!(again.deleted, 2);
+}
