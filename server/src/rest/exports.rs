@@ -36,6 +36,15 @@ pub enum ExportFormat {
     Json,
 }
 
+impl From<ExportFormat> for Format {
+    fn from(format: ExportFormat) -> Self {
+        match format {
+            ExportFormat::Csv => Format::Csv,
+            ExportFormat::Json => Format::Json,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
@@ -79,9 +88,6 @@ async fn export_codes(
         deleted: params.deleted.unwrap_or(false),
         ..CodeFilter::default()
     };
-    let format = match params.format.unwrap_or_default() {
-        ExportFormat::Csv => Format::Csv,
-        ExportFormat::Json => Format::Json,
-    };
+    let format = params.format.unwrap_or_default().into();
     Ok(export::export(ctx, state, filter, format).await?)
 }

@@ -258,10 +258,7 @@ async fn export_release(
     ApiPath(name): ApiPath<String>,
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let format = match params.format.unwrap_or_default() {
-        ExportFormat::Csv => export::ReleaseFormat::Csv,
-        ExportFormat::Json => export::ReleaseFormat::Json,
-    };
+    let format = params.format.unwrap_or_default().into();
     Ok(export::release_file(&ctx, &state, &name_of(&name)?, format).await?)
 }
 

@@ -5,12 +5,10 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::search::{self, prefix_end, prefix_query, WordPlan};
+use super::search::{self, prefix_end, push_search, WordPlan};
 use super::{CodeRow, SELECT_CODE};
 use crate::backend::{AppState, Error, OrgContext, OrgTx, Plans, Result};
-use crate::model::codes::{
-    CodeFilter, CodeOut, CodePage, SearchTerms, SortOrder, MAX_CATEGORY_LEN, PAGE_SIZE,
-};
+use crate::model::codes::{CodeFilter, CodeOut, CodePage, SearchTerms, SortOrder, PAGE_SIZE};
 use crate::model::Permission;
 
 /// Where a page starts: after this code, or after this last change.
@@ -193,13 +191,7 @@ fn push_conditions(
     } else {
         " and c.deleted_at is null"
     });
-    if let Some(category) = filter
-        .category
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        let category: String = category.chars().take(MAX_CATEGORY_LEN).collect();
+    if let Some(category) = filter.category_term() {
         query.push(" and c.category = ").push_bind(category);
     }
     if let Some(severity) = filter.severity {
@@ -208,20 +200,7 @@ fn push_conditions(
     if let Some(active) = filter.active {
         query.push(" and c.active = ").push_bind(active);
     }
-    match terms {
-        Some(SearchTerms::CodePrefix(prefix)) => {
-            let end = prefix_end(&prefix);
-            query.push(" and c.code_key >= ").push_bind(prefix);
-            query.push(" and c.code_key < ").push_bind(end);
-        }
-        Some(SearchTerms::Words(words)) => {
-            query
-                .push(" and c.search @@ to_tsquery('simple', ")
-                .push_bind(prefix_query(&words))
-                .push(")");
-        }
-        None => {}
-    }
+    push_search(query, terms, "c.code_key", "c.search");
     match cursor {
         Some(Cursor::Code(after)) => {
             query
@@ -249,6 +228,7 @@ fn push_order(query: &mut QueryBuilder<'_, Postgres>, key: &'static str, sort: S
 
 #[cfg(test)]
 mod tests {
+    use super::search::prefix_query;
     use super::*;
 
     #[test]

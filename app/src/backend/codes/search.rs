@@ -33,6 +33,31 @@ pub fn prefix_end(prefix: &str) -> String {
     format!("{prefix}{}", char::MAX)
 }
 
+/// The search's condition on a query: a code prefix as a range of the
+/// sort key `key`, words as a prefix query on the text search vector
+/// `words`.
+pub fn push_search(
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    terms: Option<SearchTerms>,
+    key: &str,
+    words_vector: &str,
+) {
+    match terms {
+        Some(SearchTerms::CodePrefix(prefix)) => {
+            let end = prefix_end(&prefix);
+            query.push(format_args!(" and {key} >= ")).push_bind(prefix);
+            query.push(format_args!(" and {key} < ")).push_bind(end);
+        }
+        Some(SearchTerms::Words(words)) => {
+            query
+                .push(format_args!(" and {words_vector} @@ to_tsquery('simple', "))
+                .push_bind(prefix_query(&words))
+                .push(")");
+        }
+        None => {}
+    }
+}
+
 /// The words of a description search as a prefix query: `fract femur`
 /// becomes `fract:* & femur:*`. Words hold letters and digits only, so
 /// nothing in them is read as query syntax.

@@ -10,18 +10,13 @@ use std::collections::HashMap;
 
 use super::changelog::{self, Changelog};
 use super::{all_codes, find};
+pub use crate::backend::codes::export::Format;
 use crate::backend::{spreadsheet, AppState, OrgContext, Plans, Result};
 use crate::model::releases::{ChangeKind, ChangelogEnd, CodeChange, ReleaseName, ReleasedCodeOut};
 use crate::model::Permission;
 
 /// A `csv::Writer` over a `Vec` fails only when memory does.
 const IN_MEMORY: &str = "writing into memory";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseFormat {
-    Csv,
-    Json,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangelogFormat {
@@ -52,8 +47,8 @@ where
         )
     };
     Router::new()
-        .route("/releases/{name}/export.csv", release(ReleaseFormat::Csv))
-        .route("/releases/{name}/export.json", release(ReleaseFormat::Json))
+        .route("/releases/{name}/export.csv", release(Format::Csv))
+        .route("/releases/{name}/export.json", release(Format::Json))
         .route(
             "/releases/{name}/changelog.md",
             changelog(ChangelogFormat::Markdown),
@@ -68,7 +63,7 @@ async fn release_route(
     ctx: OrgContext,
     State(state): State<AppState>,
     Path(name): Path<String>,
-    format: ReleaseFormat,
+    format: Format,
 ) -> Result<Response> {
     release_file(&ctx, &state, &ReleaseName::parse(&name)?, format).await
 }
@@ -89,7 +84,7 @@ pub async fn release_file(
     ctx: &OrgContext,
     state: &AppState,
     name: &ReleaseName,
-    format: ReleaseFormat,
+    format: Format,
 ) -> Result<Response> {
     let mut tx = ctx
         .begin_planned_as(&state.pool, Permission::ReadCodes, Plans::Generic)
@@ -98,8 +93,8 @@ pub async fn release_file(
     let codes = all_codes(&mut tx, release.id).await?;
     tx.commit().await?;
     let (body, content_type, extension) = match format {
-        ReleaseFormat::Csv => (codes_csv(&codes), "text/csv; charset=utf-8", "csv"),
-        ReleaseFormat::Json => (codes_json(&codes), "application/json", "json"),
+        Format::Csv => (codes_csv(&codes), "text/csv; charset=utf-8", "csv"),
+        Format::Json => (codes_json(&codes), "application/json", "json"),
     };
     Ok(download(
         body,

@@ -10,12 +10,12 @@ use serde_json::json;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::audit::{self, AuditEvent};
-use super::codes::search::{prefix_end, prefix_query};
+use super::codes::search::push_search;
 use super::error::ResultExt as _;
 use super::outbox::{self, EventType};
 use super::{AppState, Error, OrgContext, OrgTx, Plans, Result};
 use crate::model::audit::AuditAction;
-use crate::model::codes::{CodeContent, CodeFilter, SearchTerms, MAX_CATEGORY_LEN, PAGE_SIZE};
+use crate::model::codes::{CodeContent, CodeFilter, SearchTerms, PAGE_SIZE};
 use crate::model::releases::{
     ReleaseForm, ReleaseName, ReleaseOut, ReleasedCodeOut, ReleasedCodePage,
 };
@@ -259,13 +259,7 @@ async fn fetch(
 
 /// The live list's filters, on the snapshot a release holds.
 fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CodeFilter) {
-    if let Some(category) = filter
-        .category
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        let category: String = category.chars().take(MAX_CATEGORY_LEN).collect();
+    if let Some(category) = filter.category_term() {
         query
             .push(" and v.snapshot->>'category' = ")
             .push_bind(category);
@@ -280,20 +274,12 @@ fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &CodeFilter) {
             .push(" and (v.snapshot->>'active')::boolean = ")
             .push_bind(active);
     }
-    match filter.q.as_deref().and_then(SearchTerms::parse) {
-        Some(SearchTerms::CodePrefix(prefix)) => {
-            let end = prefix_end(&prefix);
-            query.push(" and rc.code_key >= ").push_bind(prefix);
-            query.push(" and rc.code_key < ").push_bind(end);
-        }
-        Some(SearchTerms::Words(words)) => {
-            query
-                .push(" and to_tsvector('simple', v.snapshot->>'description') @@ to_tsquery('simple', ")
-                .push_bind(prefix_query(&words))
-                .push(")");
-        }
-        None => {}
-    }
+    push_search(
+        query,
+        filter.q.as_deref().and_then(SearchTerms::parse),
+        "rc.code_key",
+        "to_tsvector('simple', v.snapshot->>'description')",
+    );
 }
 
 fn encode_cursor(code_key: &str) -> String {

@@ -40,6 +40,13 @@ pub struct CodeFilter {
 }
 
 impl CodeFilter {
+    /// The category to filter on, trimmed and cut to the longest a
+    /// category can be; none when blank.
+    pub fn category_term(&self) -> Option<String> {
+        let category = self.category.as_deref()?.trim();
+        (!category.is_empty()).then(|| category.chars().take(super::MAX_CATEGORY_LEN).collect())
+    }
+
     /// Reads a filter from URL query parameters, leniently: an empty or
     /// unknown value is no filter, so any hand-edited link still shows a
     /// list.
